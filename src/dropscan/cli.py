@@ -1,0 +1,298 @@
+"""The ``dropscan`` command line: a thin typer layer over the library.
+
+Exit codes: 0 nothing found, 1 findings, 2 usage or input error (one line on stderr, never a
+traceback; readable inputs are still scanned and reported), 75 another run holds the lock.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from contextlib import ExitStack
+from enum import StrEnum
+from typing import Annotated, TextIO
+
+import typer
+
+from .errors import DropscanError, LockedError, UsageError
+
+app = typer.Typer(
+    name="dropscan",
+    help="Find download-and-execute attacks in Apache access logs, and the outbound destinations they need.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+sig_app = typer.Typer(help="List and test signature packs.", no_args_is_help=True, rich_markup_mode=None)
+app.add_typer(sig_app, name="signatures")
+
+EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR, EXIT_LOCKED = 0, 1, 2, 75
+
+
+class OutFormat(StrEnum):
+    table = "table"
+    jsonl = "jsonl"
+    csv = "csv"
+    parquet = "parquet"
+
+
+class ListFormat(StrEnum):
+    table = "table"
+    jsonl = "jsonl"
+
+
+def _err(msg: str) -> None:
+    from .safety import term
+
+    sys.stderr.write(f"dropscan: error: {term(msg)}\n")
+
+
+def _color(stream: TextIO) -> bool:
+    return stream.isatty() and "NO_COLOR" not in os.environ and os.environ.get("TERM") != "dumb"
+
+
+def _load_sigs(path: str | None):
+    from .signatures import SignatureSet
+
+    return SignatureSet.load(path) if path else None
+
+
+def _jobs(value: int | None) -> int:
+    if value is None:
+        return os.cpu_count() or 1
+    if value < 1:
+        raise UsageError("--jobs must be at least 1")
+    return value
+
+
+# --- scan ------------------------------------------------------------------------------------
+@app.command()
+def scan(
+    paths: Annotated[list[str], typer.Argument(help="Log files, directories, globs, or - for stdin.")],
+    fmt: Annotated[
+        OutFormat | None,
+        typer.Option(
+            "--format", "-f", help="Output format [default: table on a terminal, else jsonl; from -o's extension]."
+        ),
+    ] = None,
+    output: Annotated[str | None, typer.Option("--output", "-o", help="Write findings here (default stdout).")] = None,
+    log_format: Annotated[
+        str | None,
+        typer.Option(
+            "--log-format",
+            "-l",
+            help="combined, vhost_combined, common, vhost_common, or an Apache LogFormat string "
+            "[default: detected per file].",
+        ),
+    ] = None,
+    signatures: Annotated[
+        str | None,
+        typer.Option("--signatures", "-s", help="Directory (or file) of YAML signatures instead of the built-in pack."),
+    ] = None,
+    rejects: Annotated[
+        str | None, typer.Option("--rejects", help="Write lines that are not records here, verbatim.")
+    ] = None,
+    summary: Annotated[str | None, typer.Option("--summary", help="Write the run summary (JSON) here.")] = None,
+    jobs: Annotated[int | None, typer.Option("--jobs", "-j", help="Worker processes [default: all cores].")] = None,
+    defang: Annotated[bool, typer.Option("--defang", help="hxxp://203.0.113[.]9 in human-facing output.")] = False,
+    since: Annotated[
+        str | None, typer.Option("--since", help="Only findings at or after this time (24h, 7d, ISO).")
+    ] = None,
+    until: Annotated[str | None, typer.Option("--until", help="Only findings before this time.")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No output at all when nothing was found.")] = False,
+    full: Annotated[
+        bool, typer.Option("--full", help="Parse every line (no prefilter); slower, same findings.")
+    ] = False,
+) -> None:
+    """Scan access logs; print one finding per request that carried an injected command."""
+    from .engine import Scan, ScanOptions
+    from .output import format_for, summary_text
+    from .timeutil import parse_when
+
+    out_format = fmt.value if fmt else format_for(output, sys.stdout.isatty())
+    if out_format == "parquet" and (not output or output == "-"):
+        raise UsageError("--format parquet needs -o FILE")
+    opts = ScanOptions(
+        log_format=log_format,
+        signatures=_load_sigs(signatures),
+        jobs=_jobs(jobs),
+        fast=not full,
+        keep_rejects=rejects is not None,
+        since=parse_when(since) if since else None,
+        until=parse_when(until) if until else None,
+    )
+    with ExitStack() as stack:
+        rej_fh = stack.enter_context(open(rejects, "wb")) if rejects else None
+        run = Scan(
+            paths,
+            opts,
+            on_reject=(lambda _p, line: rej_fh.write(line if line.endswith(b"\n") else line + b"\n"))
+            if rej_fh
+            else None,
+        )
+        writer = None
+        count = 0
+        for finding in run:
+            if writer is None:
+                writer = _open_writer(stack, out_format, output, defang, opts)
+            writer.write(finding)
+            count += 1
+        if writer is None and not quiet and out_format in ("csv", "parquet") and output:
+            writer = _open_writer(stack, out_format, output, defang, opts)  # an empty file with the header
+        if writer is not None:
+            writer.close()
+    result = run.summary()
+    if summary:
+        with open(summary, "w", encoding="utf-8") as fh:
+            json.dump(result, fh, indent=2)
+            fh.write("\n")
+    errors = result["errors"]
+    if sys.stderr.isatty() and not (quiet and not count and not errors):
+        sys.stderr.write(summary_text(result) + "\n")
+    else:
+        for e in errors:
+            _err(e)
+    raise typer.Exit(EXIT_ERROR if errors else (EXIT_FINDINGS if count else EXIT_CLEAN))
+
+
+def _open_writer(stack: ExitStack, out_format: str, output: str | None, defanged: bool, opts):
+    from .output import CsvWriter, JsonlWriter, ParquetWriter, TableWriter
+
+    if out_format == "parquet":
+        return ParquetWriter(output, opts.sigs())
+    if output and output != "-":
+        stream = stack.enter_context(open(output, "w", encoding="utf-8", newline=""))
+    else:
+        stream = sys.stdout
+    if out_format == "table":
+        return TableWriter(stream, defanged=defanged, color=_color(stream))
+    if out_format == "csv":
+        return CsvWriter(stream, defanged=defanged)
+    return JsonlWriter(stream)
+
+
+# --- explain -------------------------------------------------------------------------------------
+@app.command()
+def explain(
+    line: Annotated[str, typer.Argument(help="One log line, or - to explain each line read from stdin.")],
+    log_format: Annotated[
+        str | None, typer.Option("--log-format", "-l", help="Format of the line [default: detect].")
+    ] = None,
+    signatures: Annotated[str | None, typer.Option("--signatures", "-s", help="Signature directory or file.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """Show each decoding step, which signature matched on which view, and the destinations."""
+    from .engine import default_signatures
+    from .explain import explain_line, explain_text
+    from .logformat import compile_format
+    from .safety import term
+    from .scanner import Scanner
+
+    sigs = _load_sigs(signatures) or default_signatures()
+    scanner = Scanner(sigs)
+    fmt = compile_format(log_format) if log_format else None
+    lines = sys.stdin.buffer.read().splitlines() if line == "-" else [os.fsencode(line)]
+    found = False
+    for raw in lines:
+        if not raw.strip():
+            continue
+        e = explain_line(raw, scanner, fmt)
+        found = found or e["finding"] is not None
+        if as_json:
+            sys.stdout.write(json.dumps(e) + "\n")
+        else:
+            sys.stdout.write("\n".join(term(x) for x in explain_text(e).split("\n")) + "\n\n")
+    raise typer.Exit(EXIT_FINDINGS if found else EXIT_CLEAN)
+
+
+# --- signatures ----------------------------------------------------------------------------------
+@sig_app.command("list")
+def signatures_list(
+    path: Annotated[str | None, typer.Argument(help="Signature directory or file [default: built-in].")] = None,
+    fmt: Annotated[ListFormat, typer.Option("--format", "-f")] = ListFormat.table,
+) -> None:
+    """List the signatures of a pack."""
+    from .engine import default_signatures
+
+    sigs = _load_sigs(path) or default_signatures()
+    if fmt is ListFormat.jsonl:
+        for s in sigs.signatures:
+            sys.stdout.write(
+                json.dumps(
+                    {
+                        "id": s.id,
+                        "name": s.name,
+                        "category": s.category,
+                        "severity": s.severity,
+                        "egress": s.egress,
+                        "fields": sorted(s.fields),
+                        "keywords": list(s.keywords),
+                        "patterns": list(s.pattern_texts),
+                        "references": list(s.references),
+                        "tags": list(s.tags),
+                        "source": s.source,
+                        "examples": {"match": len(s.matches), "no_match": len(s.no_matches)},
+                    }
+                )
+                + "\n"
+            )
+        return
+    sys.stdout.write(f"{'ID':<34} {'CATEGORY':<13} {'SEVERITY':<8} {'EGRESS':<6} NAME\n")
+    for s in sigs.signatures:
+        sys.stdout.write(f"{s.id:<34} {s.category:<13} {s.severity:<8} {'yes' if s.egress else 'no':<6} {s.name}\n")
+    sys.stdout.write(f"{len(sigs)} signatures\n")
+
+
+@sig_app.command("test")
+def signatures_test(
+    path: Annotated[str | None, typer.Argument(help="Signature directory or file [default: built-in].")] = None,
+    timeout: Annotated[
+        float, typer.Option("--timeout", help="Seconds a pattern may take on an adversarial input.")
+    ] = 1.0,
+) -> None:
+    """Run every signature's examples through the pipeline and lint every pattern."""
+    from .engine import default_signatures
+    from .safety import term
+    from .selftest import lint_all, run_examples
+
+    sigs = _load_sigs(path) or default_signatures()
+    results = run_examples(sigs)
+    failures = [r for r in results if not r.ok]
+    for r in failures:
+        kind = "match" if r.expect_match else "no_match"
+        sys.stdout.write(term(f"FAIL {r.sig.id} {kind} [{r.example.field}] {r.example.text!r}: {r.problem}") + "\n")
+    lint = lint_all(sigs, timeout)
+    for p in lint:
+        sys.stdout.write(term(f"FAIL lint {p}") + "\n")
+    sys.stdout.write(
+        f"{len(sigs)} signatures, {len(results)} examples, {len(failures)} example failure(s), "
+        f"{len(lint)} lint failure(s)\n"
+    )
+    raise typer.Exit(EXIT_FINDINGS if failures or lint else EXIT_CLEAN)
+
+
+def main() -> None:
+    """Console entry point: map errors to exit codes, one line each, no tracebacks."""
+    try:
+        app(prog_name="dropscan")
+    except LockedError as e:
+        _err(str(e))
+        sys.exit(EXIT_LOCKED)
+    except DropscanError as e:
+        _err(str(e))
+        sys.exit(EXIT_ERROR)
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except BrokenPipeError:
+        try:
+            sys.stdout = open(os.devnull, "w")
+        finally:
+            sys.exit(EXIT_CLEAN)
+    except Exception as e:
+        if os.environ.get("DROPSCAN_DEBUG"):
+            raise
+        _err(f"internal error: {type(e).__name__}: {e} (set DROPSCAN_DEBUG=1 for a traceback)")
+        sys.exit(3)

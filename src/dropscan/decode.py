@@ -1,0 +1,309 @@
+"""Normalised views of one attacker-controlled field.
+
+Attackers hide commands behind layers of encoding; signatures are written against the text a
+shell, PHP or log4j would finally see. Each view undoes one family of tricks, and they compose:
+
+``url``   percent-decoding to a fixed point (``+``, ``%XX``, ``%uXXXX``, numeric and a few named
+          HTML entities), NUL bytes removed. Also the readable form shown to analysts.
+``cmd``   from ``url``: what a shell makes of it (CRS ``t:cmdLine`` and more): ``\\xhh``/octal/
+          ``\\uXXXX`` escapes of ``$'...'`` and ``printf`` decoded, ``${IFS}``/``$IFS$9``/
+          ``${IFS%??}`` to spaces, brace lists ``{wget,http://h/x}`` to words, quotes,
+          backslashes, carets and empty expansions (``$@``) removed from inside words.
+``jndi``  from ``url``: log4j lookups resolved (``${lower:j}``, ``${::-n}``, ``${env:X:-d}``,
+          ``${date:'j'}``, ``${base64:...}``), ``${jndi:...}`` itself kept.
+``base64`` text decoded from base64 blobs, only where a decoder is named next to them
+          (``base64 -d``, ``b64decode``, ``FromBase64String``, ``-enc``, JNDIExploit
+          ``/Base64/``), and only when the result is printable; that text gets the views above
+          again, to a bounded depth.
+
+Matching is case-insensitive, so no view folds case (destinations keep their spelling).
+Every step is bounded: fields are cut at `MAX_FIELD` characters before decoding, percent
+decoding stops after `MAX_ROUNDS` rounds, lookups deeper than `MAX_LOOKUP_DEPTH` stay literal.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from typing import NamedTuple
+from urllib.parse import unquote
+
+MAX_FIELD = 256 * 1024
+MAX_ROUNDS = 8
+MAX_LOOKUP_DEPTH = 64
+MAX_B64_DEPTH = 2
+MAX_B64_BLOBS = 8
+
+# Text that makes the base64 view look for blobs. The fast prefilter passes any line that
+# contains one of these (possibly encoded), which keeps the prefilter sound.
+B64_HINTS = ("base64", "b64decode", "b64_decode", "atob", "frombase64", "-enc", "-ec ", "-e ")
+
+
+class View(NamedTuple):
+    name: str
+    text: str
+
+
+# --- url ---------------------------------------------------------------------------------
+_PCT_U = re.compile(r"%[uU]([0-9a-fA-F]{4})")
+_ENTITY = re.compile(
+    r"&#(?:[xX]([0-9a-fA-F]{1,6})|([0-9]{1,7}));|&(quot|amp|lt|gt|apos|sol|lpar|rpar|colon|semi|"
+    r"period|dollar|lbrace|rbrace|vert|verbar|grave|bsol|excl|num|percnt|commat|equals|"
+    r"plus|Tab|NewLine|lowbar|comma|quest|ast|hyphen|dash);",
+    re.IGNORECASE,
+)
+_NAMED = {
+    "quot": '"',
+    "amp": "&",
+    "lt": "<",
+    "gt": ">",
+    "apos": "'",
+    "sol": "/",
+    "lpar": "(",
+    "rpar": ")",
+    "colon": ":",
+    "semi": ";",
+    "period": ".",
+    "dollar": "$",
+    "lbrace": "{",
+    "rbrace": "}",
+    "vert": "|",
+    "verbar": "|",
+    "grave": "`",
+    "bsol": "\\",
+    "excl": "!",
+    "num": "#",
+    "percnt": "%",
+    "commat": "@",
+    "equals": "=",
+    "plus": "+",
+    "tab": "\t",
+    "newline": "\n",
+    "lowbar": "_",
+    "comma": ",",
+    "quest": "?",
+    "ast": "*",
+    "hyphen": "-",
+    "dash": "-",
+}
+
+
+def _chr(code: int) -> str:
+    return chr(code) if 0 < code < 0x110000 and not 0xD800 <= code < 0xE000 else ""
+
+
+def _entity(m: re.Match[str]) -> str:
+    if m.group(1):
+        return _chr(int(m.group(1), 16))
+    if m.group(2):
+        return _chr(int(m.group(2)))
+    return _NAMED[m.group(3).lower()]
+
+
+def url_decode(text: str) -> str:
+    """Percent-, ``%u``- and entity-decode to a fixed point (at most `MAX_ROUNDS` rounds)."""
+    s = text[:MAX_FIELD]
+    if "+" in s:
+        s = s.replace("+", " ")  # form encoding: only the literal '+' of the first layer
+    for _ in range(MAX_ROUNDS):
+        before = s
+        if "%" in s:
+            if "%u" in s or "%U" in s:
+                s = _PCT_U.sub(lambda m: _chr(int(m.group(1), 16)), s)
+            s = unquote(s, errors="backslashreplace")
+        if "&" in s:
+            s = _ENTITY.sub(_entity, s)
+        if s == before:
+            break
+    return s.replace("\x00", "") if "\x00" in s else s
+
+
+# --- cmd ---------------------------------------------------------------------------------
+_ANSI_ESC = re.compile(r"\\(?:[xX]([0-9a-fA-F]{1,2})|u([0-9a-fA-F]{4})|([0-7]{1,3}))")
+_IFS = re.compile(r"\$\{IFS(?:[%#:/][^}]{0,16})?\}|\$IFS(?:\$[0-9@*]|\b)")
+_BRACES = re.compile(r"\{([^{}\s,]*(?:,[^{}\s,]*)+)\}")
+_EMPTY_EXPANSION = re.compile(r"\$[@*]|\$\{\}|\$\(\)|``|\$(?=['\"])")  # $'..' / $".." quoting
+_WORD_CARET = re.compile(r"(?<=\w)\^(?=\w)")
+_QUOTES = str.maketrans("", "", "\"'\\")
+_HSPACE = re.compile(r"[ \t\v\f]{2,}|[\t\v\f]")
+
+
+def _ansi(m: re.Match[str]) -> str:
+    if m.group(1):
+        return _chr(int(m.group(1), 16))
+    if m.group(2):
+        return _chr(int(m.group(2), 16))
+    return _chr(int(m.group(3), 8) & 0xFF)
+
+
+def cmd_normalise(url_text: str) -> str:
+    """What a shell would run: escapes decoded, IFS and brace lists expanded, quotes removed."""
+    s = url_text
+    if "\\" in s:
+        s = _ANSI_ESC.sub(_ansi, s)
+    if "$" in s:
+        s = _IFS.sub(" ", s)
+        s = _EMPTY_EXPANSION.sub("", s)
+    elif "``" in s:
+        s = _EMPTY_EXPANSION.sub("", s)
+    if "{" in s and "," in s:
+        s = _BRACES.sub(lambda m: m.group(1).replace(",", " "), s)
+    if "^" in s:
+        s = _WORD_CARET.sub("", s)
+    s = s.translate(_QUOTES)
+    return _HSPACE.sub(" ", s)
+
+
+# --- jndi --------------------------------------------------------------------------------
+_LOOKUP_TOKEN = re.compile(r"\$\{|\}")
+_EMPTY_LOOKUPS = frozenset(
+    (
+        "env",
+        "sys",
+        "java",
+        "main",
+        "ctx",
+        "map",
+        "sd",
+        "k8s",
+        "docker",
+        "spring",
+        "bundle",
+        "log4j",
+        "marker",
+        "web",
+        "jvmrunargs",
+        "event",
+        "hostname",
+    )
+)
+
+
+def _evaluate(inner: str) -> str:
+    """The value log4j substitutes for ``${inner}`` (as far as it matters for detection)."""
+    low = inner.lower()
+    if low.startswith("jndi:"):
+        return "${jndi:" + inner[5:] + "}"
+    if ":-" in inner:
+        return inner.split(":-", 1)[1]
+    prefix, sep, rest = inner.partition(":")
+    p = prefix.strip().lower()
+    if not sep:
+        return ""
+    if p == "lower":
+        return rest.lower()
+    if p == "upper":
+        return rest.upper()
+    if p == "date":
+        return rest.strip().strip("'")
+    if p == "base64":
+        return decode_b64(rest) or ""
+    return ""  # env:, sys:, unknown lookups: empty at the attacker's target too
+
+
+def resolve_lookups(text: str) -> str:
+    """Resolve nested log4j ``${...}`` lookups innermost first; ``${jndi:...}`` is kept."""
+    if "${" not in text:
+        return text
+    stack: list[list[str]] = [[]]
+    pos = 0
+    for m in _LOOKUP_TOKEN.finditer(text):
+        stack[-1].append(text[pos : m.start()])
+        pos = m.end()
+        if m.group() == "${":
+            if len(stack) <= MAX_LOOKUP_DEPTH:
+                stack.append([])
+            else:
+                stack[-1].append("${")
+        elif len(stack) > 1:
+            inner = "".join(stack.pop())
+            stack[-1].append(_evaluate(inner))
+        else:
+            stack[-1].append("}")
+    stack[-1].append(text[pos:])
+    while len(stack) > 1:  # unclosed lookups stay literal
+        inner = "".join(stack.pop())
+        stack[-1].append("${" + inner)
+    return "".join(stack[0])
+
+
+# --- base64 ------------------------------------------------------------------------------
+_B64_BLOB = re.compile(r"[A-Za-z0-9+/_-]{16,}={0,2}")
+_PRINTABLE_EXTRA = set("\t\n\r")
+
+
+def _printable(s: str) -> bool:
+    if len(s) < 4:
+        return False
+    bad = sum(1 for c in s if not (c.isprintable() or c in _PRINTABLE_EXTRA))
+    return bad == 0 and sum(c.isalpha() for c in s) >= 2
+
+
+def decode_b64(blob: str) -> str | None:
+    """Decode standard or URL-safe base64 to text (UTF-8, or UTF-16LE as PowerShell
+    ``-enc`` uses); ``None`` unless the result is printable text."""
+    blob = blob.strip().rstrip("=")
+    if len(blob) < 4 or len(blob) % 4 == 1:
+        return None
+    try:
+        raw = base64.b64decode(blob.replace("-", "+").replace("_", "/") + "=" * (-len(blob) % 4))
+    except (binascii.Error, ValueError):
+        return None
+    if len(raw) >= 4 and raw[1::2].count(0) >= len(raw) // 2 - 1:
+        text = raw.decode("utf-16-le", "replace")
+    else:
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            return None
+    return text if _printable(text) else None
+
+
+def b64_texts(text: str) -> list[str]:
+    """Printable texts hidden in base64 blobs next to a named decoder."""
+    low = text.lower()
+    if not any(h in low for h in B64_HINTS):
+        return []
+    out: list[str] = []
+    tried = 0
+    for m in _B64_BLOB.finditer(text):
+        blob = m.group()
+        # '/' is a base64 digit but also a path separator (JNDIExploit .../Base64/<blob>):
+        # try the whole run, then what follows each '/'.
+        for candidate in [blob, *[blob[i + 1 :] for i, c in enumerate(blob) if c == "/"][-4:]]:
+            if len(candidate) < 16:
+                continue
+            tried += 1
+            if tried > MAX_B64_BLOBS:
+                return out
+            decoded = decode_b64(candidate)
+            if decoded and decoded not in out:
+                out.append(decoded)
+                break
+    return out
+
+
+# --- all views of a field ----------------------------------------------------------------
+def views(text: str, _depth: int = 0) -> list[View]:
+    """Every normalised view of ``text``, most readable first, without duplicates."""
+    url = url_decode(text)
+    out = [View("url", url)]
+    cmd = cmd_normalise(url)
+    if cmd != url:
+        out.append(View("cmd", cmd))
+    if "${" in url:
+        jndi = resolve_lookups(url)
+        if jndi != url:
+            out.append(View("jndi", jndi))
+    if _depth < MAX_B64_DEPTH:
+        seen = {v.text for v in out}
+        for source in list(out):
+            for decoded in b64_texts(source.text):
+                if decoded in seen:
+                    continue
+                seen.add(decoded)
+                for v in views(decoded, _depth + 1):
+                    name = "base64" if v.name == "url" else f"base64+{v.name}"
+                    out.append(View(name, v.text))
+    return out

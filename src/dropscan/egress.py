@@ -1,0 +1,358 @@
+"""Destinations a payload would contact, extracted from signature matches.
+
+Only what the payload itself would connect to counts: the URL given to ``wget``, the
+``host port`` of ``nc``, ``/dev/tcp/host/port``, the JNDI URL, the included RFI URL. A benign
+``?next=https://partner.example/`` elsewhere in the request is not a destination, because
+extraction only looks inside the text a signature matched.
+
+A signature says where the destination is with named groups in its pattern:
+
+* ``url``: ``scheme://host[:port]/...`` or a bare ``host[:port][/path]`` (then the signature's
+  ``default_scheme``, e.g. ``wget host/x`` means http);
+* ``host`` with optional ``port`` and ``scheme``;
+* ``tool`` + ``args`` with ``extract: argv``: the argument list of a download or socket tool,
+  read the way the tool reads it (options that take a value skip it, ``-l`` listeners have no
+  destination).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+import regex
+
+DEFAULT_PORTS = {
+    "http": 80,
+    "https": 443,
+    "ftp": 21,
+    "ftps": 990,
+    "tftp": 69,
+    "ldap": 389,
+    "ldaps": 636,
+    "rmi": 1099,
+    "dns": 53,
+    "iiop": 900,
+    "corba": 900,
+    "nds": 524,
+    "nis": 111,
+    "telnet": 23,
+    "smb": 445,
+    "gopher": 70,
+    "ssh": 22,
+    "sftp": 22,
+    "ws": 80,
+    "wss": 443,
+}
+SCHEME_ALIASES = {
+    "tcp4": "tcp",
+    "tcp6": "tcp",
+    "tcp-connect": "tcp",
+    "tcp4-connect": "tcp",
+    "tcp6-connect": "tcp",
+    "udp4": "udp",
+    "udp6": "udp",
+    "udp-connect": "udp",
+    "openssl": "tls",
+    "openssl-connect": "tls",
+    "ssl": "tls",
+}
+_HOSTNAME = regex.compile(r"(?=.{1,253}\Z)(?:[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{0,62}|localhost")
+_NUMERIC_HOST = regex.compile(r"(?:0x[0-9a-f]+|[0-9]+)(?:\.(?:0x[0-9a-f]+|[0-9]+)){0,3}")
+_BARE = regex.compile(r"(?P<host>\[[0-9a-fA-F:.]+\]|[^\s/:?#\[\]@]+)(?::(?P<port>[0-9]{1,5}))?(?P<rest>[/?#]\S*)?")
+
+
+@dataclass(frozen=True, slots=True)
+class Destination:
+    """One outbound endpoint: ``host`` lower-cased (IPv6 without brackets), ``port`` (the
+    scheme's default when none was written), ``scheme``, whether ``host`` is an IP literal
+    (a DNS-only egress block would not stop it), and the ``url`` when there was one."""
+
+    host: str
+    port: int | None
+    scheme: str
+    ip_literal: bool
+    url: str | None = None
+
+    def endpoint(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{self.scheme}://{host}" + (f":{self.port}" if self.port is not None else "")
+
+    def as_dict(self) -> dict:
+        return {
+            "host": self.host,
+            "port": self.port,
+            "scheme": self.scheme,
+            "ip_literal": self.ip_literal,
+            "url": self.url,
+        }
+
+
+def normalise_host(raw: str) -> tuple[str, bool] | None:
+    """(host, ip_literal) for a hostname or IP as a tool would resolve it, else None.
+
+    Handles IPv6 brackets, trailing dots, and the inet_aton spellings droppers use to dodge
+    IP filters (``0xcb007109``, ``3405803785``, ``0313.0.0161.011``)."""
+    h = raw.strip().strip("[]").rstrip(".").lstrip(".-").lower()
+    if not h:
+        return None
+    if "%" in h:  # IPv6 zone id
+        h = h.split("%", 1)[0]
+    try:
+        ip = ipaddress.ip_address(h)
+        return str(ip), True
+    except ValueError:
+        pass
+    if _NUMERIC_HOST.fullmatch(h):
+        try:
+            return socket.inet_ntoa(socket.inet_aton(h)), True
+        except OSError:
+            return None
+    if len(h) <= 253 and _HOSTNAME.fullmatch(h):
+        return h, False
+    return None
+
+
+def _port(raw: str | None, scheme: str) -> int | None:
+    if raw:
+        try:
+            p = int(raw)
+        except ValueError:
+            p = 0
+        if 0 < p < 65536:
+            return p
+    return DEFAULT_PORTS.get(scheme)
+
+
+def from_url(text: str, default_scheme: str | None = "http") -> Destination | None:
+    """A destination from ``scheme://host[:port]/…`` or, with a default scheme, ``host[:port]/…``."""
+    t = text.strip().strip("'\"`()<>,;{}")
+    if not t:
+        return None
+    if "://" in t:
+        scheme = t.split("://", 1)[0].lower()
+        if not regex.fullmatch(r"[a-z][a-z0-9+.-]{0,15}", scheme):
+            return None
+        try:
+            parts = urlsplit(t)
+            host = parts.hostname
+            try:
+                port_raw = str(parts.port) if parts.port is not None else None
+            except ValueError:
+                port_raw = None
+        except ValueError:
+            return None
+        if not host:
+            return None
+        norm = normalise_host(host)
+        if norm is None:
+            return None
+        return Destination(norm[0], _port(port_raw, scheme), scheme, norm[1], t)
+    if t.startswith("\\\\"):  # UNC path: \\host\share -> SMB
+        norm = normalise_host(t[2:].split("\\", 1)[0].split("@", 1)[0])
+        return Destination(norm[0], 445, "smb", norm[1], t) if norm else None
+    if default_scheme is None:
+        return None
+    m = _BARE.match(t)
+    if not m:
+        return None
+    norm = normalise_host(m.group("host"))
+    if norm is None:
+        return None
+    scheme = default_scheme
+    url = f"{scheme}://{t}" if m.group("rest") or m.group("port") else None
+    return Destination(norm[0], _port(m.group("port"), scheme), scheme, norm[1], url)
+
+
+def from_host_port(host: str, port: str | None, scheme: str) -> Destination | None:
+    norm = normalise_host(host)
+    if norm is None:
+        return None
+    p = _port(port, scheme)
+    return Destination(norm[0], p, scheme, norm[1])
+
+
+# --- argv extraction -------------------------------------------------------------------------
+# Options that take a value, per tool (the value is skipped, never mistaken for a host).
+_VALUE_OPTS = {
+    "wget": set("OoaPUetTwQiBlARDIX")
+    | {
+        "--output-document",
+        "--output-file",
+        "--directory-prefix",
+        "--tries",
+        "--timeout",
+        "--user-agent",
+        "--header",
+        "--post-data",
+        "--referer",
+        "--user",
+        "--password",
+        "--execute",
+        "--input-file",
+    },
+    "curl": set("oAHdeuxbcTXmrwKFEYyzCQ")
+    | {
+        "--output",
+        "--user-agent",
+        "--header",
+        "--data",
+        "--referer",
+        "--user",
+        "--proxy",
+        "--cookie",
+        "--upload-file",
+        "--request",
+        "--max-time",
+        "--connect-timeout",
+        "--retry",
+        "--data-binary",
+        "--data-raw",
+        "--form",
+        "--resolve",
+        "--cert",
+        "--url",
+    },
+    "fetch": set("oTSNaB") | {"--output", "--user-agent"},
+    "lynx": set(),
+    "lwp-download": set(),
+    "tftp": set("rlmb"),
+    "ftpget": set("uPp"),
+    "nc": set("ecpsSwiIqTxXOoMmK") | {"--exec", "--sh-exec", "--source-port", "--source", "--wait", "--proxy"},
+    "telnet": set("lbneE"),
+}
+_TOOL_ALIASES = {
+    "ncat": "nc",
+    "netcat": "nc",
+    "nc.traditional": "nc",
+    "nc.openbsd": "nc",
+    "busybox": "",
+    "curl.exe": "curl",
+    "wget.exe": "wget",
+    "lwp-request": "lwp-download",
+    "get": "lwp-download",
+    "tnftp": "ftpget",
+    "ftpput": "ftpget",
+}
+_STOP = set(";|&\n`)") | {">", "<", ">>", "2>", "2>&1", "&&", "||"}
+
+
+def _tokens(args: str) -> list[str]:
+    out = []
+    for tok in args.split():
+        if tok in _STOP or tok[0] in ";|&`)>":
+            break
+        out.append(tok)
+        if len(out) > 64:
+            break
+    return out
+
+
+def _positional(tool: str, toks: list[str]) -> tuple[list[str], dict[str, str], set[str]]:
+    """Split tokens into positional arguments, option values and bare flags."""
+    takes = _VALUE_OPTS.get(tool, set())
+    pos: list[str] = []
+    values: dict[str, str] = {}
+    flags: set[str] = set()
+    i = 0
+    while i < len(toks):
+        t = toks[i]
+        if t.startswith("--") and len(t) > 2:
+            name, eq, val = t.partition("=")
+            if eq:
+                values[name] = val
+            elif name in takes and i + 1 < len(toks):
+                values[name] = toks[i + 1]
+                i += 1
+            else:
+                flags.add(name)
+        elif t.startswith("-") and len(t) > 1 and not t[1].isdigit():
+            cluster = t[1:]
+            for j, ch in enumerate(cluster):
+                if ch in takes:
+                    rest = cluster[j + 1 :]
+                    if rest:
+                        values["-" + ch] = rest
+                    elif i + 1 < len(toks):
+                        values["-" + ch] = toks[i + 1]
+                        i += 1
+                    break
+                flags.add("-" + ch)
+        else:
+            pos.append(t)
+        i += 1
+    return pos, values, flags
+
+
+def _looks_remote(tok: str) -> bool:
+    return "://" in tok or tok.startswith("\\\\") or not tok.startswith(("/", ".", "~", "$"))
+
+
+def from_argv(tool: str, args: str, default_scheme: str | None) -> list[Destination]:
+    """Destinations in the argument list of a download or socket tool."""
+    name = tool.lower().rsplit("/", 1)[-1]
+    name = _TOOL_ALIASES.get(name, name)
+    toks = _tokens(args)
+    if name == "" and toks:  # busybox wget ... -> the applet is the first word
+        name = _TOOL_ALIASES.get(toks[0].lower(), toks[0].lower())
+        toks = toks[1:]
+    pos, values, flags = _positional(name, toks)
+    out: list[Destination] = []
+    if name in ("nc", "telnet"):
+        if "-l" in flags or "--listen" in flags:
+            return []  # a listener (bind shell) makes no outbound connection
+        scheme = "udp" if "-u" in flags and name == "nc" else ("telnet" if name == "telnet" else "tcp")
+        if pos:
+            port = pos[1] if len(pos) > 1 and pos[1].isdigit() else None
+            if port is None and name == "nc":
+                return []
+            d = from_host_port(pos[0], port, scheme)
+            return [d] if d else []
+        return []
+    if name == "tftp":
+        # tftp [-g|-p] [-r remote] [-l local] host [port]
+        hosts = [p for p in pos if normalise_host(p.split(":")[0])]
+        if hosts:
+            port = pos[pos.index(hosts[0]) + 1] if pos.index(hosts[0]) + 1 < len(pos) else None
+            d = from_host_port(hosts[0], port if port and port.isdigit() else None, "tftp")
+            return [d] if d else []
+        return []
+    if name == "ftpget":
+        if pos:
+            d = from_host_port(pos[0], values.get("-P"), "ftp")
+            return [d] if d else []
+        return []
+    for key in ("--url",):
+        if key in values:
+            pos.insert(0, values[key])
+    for tok in pos:
+        if not _looks_remote(tok):
+            continue
+        d = from_url(tok, default_scheme or "http")
+        if d and d not in out:
+            out.append(d)
+    return out
+
+
+def extract(match: regex.Match[str], mode: str, default_scheme: str | None) -> list[Destination]:
+    """Destinations named by one signature match (see the module docstring)."""
+    groups = match.groupdict()
+    if mode == "none":
+        return []
+    if mode == "argv" and groups.get("args") is not None:
+        return from_argv(groups.get("tool") or "", groups["args"], default_scheme)
+    out: list[Destination] = []
+    if groups.get("url"):
+        for url in match.captures("url"):
+            d = from_url(url, default_scheme)
+            if d and d not in out:
+                out.append(d)
+    elif groups.get("host"):
+        scheme = (groups.get("scheme") or default_scheme or "tcp").lower()
+        scheme = SCHEME_ALIASES.get(scheme, scheme)
+        d = from_host_port(groups["host"], groups.get("port"), scheme)
+        if d:
+            out.append(d)
+    return out

@@ -1,0 +1,364 @@
+"""Running the core over sources: one process, or a pool over files and byte ranges.
+
+`Scan` is an iterable of findings in (file, line) order, whatever the number of jobs. With one
+job it streams chunk by chunk; with more, large plain files are split into byte ranges at line
+boundaries, other files are one unit each, and results are consumed in submission order, so
+output is deterministic. Rejected lines go to temp files, never into memory.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import pickle
+import tempfile
+from collections import deque
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from .errors import InputError
+from .findings import Finding
+from .logformat import LogFormat, compile_format, detect_format
+from .scanner import ChunkResult, Scanner
+from .signatures import SignatureSet
+from .sources import CHUNK_SIZE, Source, expand_paths, open_blocks, read_chunks, read_range, split_ranges
+
+SPILL_FINDINGS = 20_000
+POOL_MIN_BYTES = 32 << 20  # below this a process pool costs more than it saves
+
+
+@dataclass(slots=True)
+class FileSummary:
+    path: str
+    format: str | None = None
+    lines: int = 0
+    records: int = 0
+    rejected: int = 0
+    findings: int = 0
+    timeouts: int = 0
+    error: str | None = None
+
+    def as_dict(self) -> dict:
+        return {
+            "path": self.path,
+            "format": self.format,
+            "lines": self.lines,
+            "records": self.records,
+            "rejected": self.rejected,
+            "findings": self.findings,
+            "regex_timeouts": self.timeouts,
+            "error": self.error,
+        }
+
+
+@dataclass(slots=True)
+class ScanOptions:
+    log_format: str | None = None  # preset name or LogFormat string; None: detect per file
+    signatures: SignatureSet | None = None  # None: the built-in pack
+    jobs: int = 1
+    fast: bool = True
+    keep_rejects: bool = False
+    since: datetime | None = None
+    until: datetime | None = None
+    chunk_size: int = CHUNK_SIZE
+
+    def sigs(self) -> SignatureSet:
+        if self.signatures is None:
+            self.signatures = default_signatures()
+        return self.signatures
+
+
+_DEFAULT_SIGS: list[SignatureSet] = []
+
+
+def default_signatures() -> SignatureSet:
+    if not _DEFAULT_SIGS:
+        _DEFAULT_SIGS.append(SignatureSet.load())
+    return _DEFAULT_SIGS[0]
+
+
+# --- per-process compiled scanners -------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class ScannerSpec:
+    """What a worker needs to build (once) the same Scanner as the parent."""
+
+    documents: tuple[tuple[str, str], ...]
+    digest: str
+    fast: bool
+
+    @classmethod
+    def of(cls, sigs: SignatureSet, fast: bool) -> ScannerSpec:
+        return cls(tuple(sigs.documents), sigs.digest, fast)
+
+
+_SCANNERS: dict[tuple[str, bool], Scanner] = {}
+
+
+def get_scanner(spec: ScannerSpec, sigs: SignatureSet | None = None) -> Scanner:
+    key = (spec.digest, spec.fast)
+    sc = _SCANNERS.get(key)
+    if sc is None:
+        sc = _SCANNERS[key] = Scanner(sigs or SignatureSet(list(spec.documents)), fast=spec.fast)
+    return sc
+
+
+def in_window(f: Finding, since: datetime | None, until: datetime | None) -> bool:
+    """Whether a finding's time is inside [since, until); findings without a time are kept."""
+    if f.timestamp is None:
+        return True
+    return (since is None or f.timestamp >= since) and (until is None or f.timestamp < until)
+
+
+# --- one unit of work ----------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class Unit:
+    path: str
+    format: str | None
+    start: int | None = None  # byte range of a plain file, else the whole source
+    end: int | None = None
+
+
+@dataclass(slots=True)
+class UnitResult:
+    counts: ChunkResult
+    findings_file: str | None = None
+    rejects_file: str | None = None
+    error: str | None = None
+
+
+def scan_unit(spec: ScannerSpec, unit: Unit, opts: ScanOptions, tmpdir: str | None) -> UnitResult:
+    """Scan one unit in a worker; line numbers are relative to the unit's first line."""
+    scanner = get_scanner(spec)
+    fmt = compile_format(unit.format) if unit.format else None
+    total = ChunkResult()
+    rej = None
+    error = None
+    try:
+        if unit.start is not None:
+            chunks = read_range(unit.path, unit.start, unit.end, opts.chunk_size)
+        else:
+            chunks = read_chunks(open_blocks(Source(unit.path)), opts.chunk_size)
+        for chunk, off in chunks:
+            r = scanner.scan_chunk(
+                chunk, fmt, log_file=unit.path, offset=off, line_no=total.lines + 1, keep_rejects=opts.keep_rejects
+            )
+            if r.rejects:
+                if rej is None:
+                    rej = tempfile.NamedTemporaryFile("wb", dir=tmpdir, suffix=".rej", delete=False)
+                rej.writelines(x if x.endswith(b"\n") else x + b"\n" for x in r.rejects)
+                r.rejects = []
+            r.findings = [f for f in r.findings if in_window(f, opts.since, opts.until)]
+            total.add(r)
+    except InputError as e:
+        error = str(e)
+    finally:
+        if rej is not None:
+            rej.close()
+    result = UnitResult(total, rejects_file=rej.name if rej else None, error=error)
+    if len(total.findings) > SPILL_FINDINGS:
+        with tempfile.NamedTemporaryFile("wb", dir=tmpdir, suffix=".pkl", delete=False) as fh:
+            pickle.dump(total.findings, fh, protocol=pickle.HIGHEST_PROTOCOL)
+        result.findings_file, total.findings = fh.name, []
+    return result
+
+
+# --- the scan ----------------------------------------------------------------------------------
+class Scan:
+    """Iterate to get findings in (file, line) order; ``files`` holds one summary per source."""
+
+    def __init__(
+        self,
+        paths: list[str],
+        options: ScanOptions | None = None,
+        on_reject: Callable[[str, bytes], None] | None = None,
+        sources: list[Source] | None = None,
+    ):
+        self.options = options or ScanOptions()
+        self.on_reject = on_reject
+        if sources is None:
+            sources, self.errors = expand_paths(paths)
+        else:
+            self.errors = []
+        self.sources = sources
+        self.files: list[FileSummary] = []
+        sigs = self.options.sigs()
+        self.spec = ScannerSpec.of(sigs, self.options.fast)
+        self.scanner = get_scanner(self.spec, sigs)
+        self._fixed_format = compile_format(self.options.log_format) if self.options.log_format else None
+
+    @property
+    def totals(self) -> dict:
+        t = {
+            k: sum(getattr(f, k) for f in self.files) for k in ("lines", "records", "rejected", "findings", "timeouts")
+        }
+        t["regex_timeouts"] = t.pop("timeouts")
+        t["files"] = len(self.files)
+        t["errors"] = len(self.errors) + sum(1 for f in self.files if f.error)
+        return t
+
+    def summary(self) -> dict:
+        return {
+            "files": [f.as_dict() for f in self.files],
+            "totals": self.totals,
+            "errors": list(self.errors) + [f.error for f in self.files if f.error],
+        }
+
+    def __iter__(self) -> Iterator[Finding]:
+        if self.options.jobs > 1 and self._input_size() >= POOL_MIN_BYTES:
+            yield from self._scan_pool()
+        else:
+            for src in self.sources:
+                yield from self._scan_inline(src)
+
+    def _input_size(self) -> int:
+        """Bytes on disk to scan (stdin counts as large: its size is unknown)."""
+        total = 0
+        for src in self.sources:
+            if src.is_stdin:
+                return POOL_MIN_BYTES
+            try:
+                total += os.path.getsize(src.path)
+            except OSError:
+                pass
+        return total
+
+    # one process, streaming
+    def _scan_inline(self, src: Source, summary: FileSummary | None = None) -> Iterator[Finding]:
+        s = summary or FileSummary(src.path)
+        if summary is None:
+            self.files.append(s)
+        opts = self.options
+        fmt = self._fixed_format
+        try:
+            chunks = read_chunks(open_blocks(src), opts.chunk_size)
+            for i, (chunk, off) in enumerate(chunks):
+                if i == 0 and fmt is None:
+                    fmt = detect_format(chunk[: 1 << 20].split(b"\n"))
+                    if fmt is None:
+                        s.error = f"{src.path}: no known log format matches its first lines (use --log-format)"
+                s.format = fmt.name if fmt else None
+                r = self.scanner.scan_chunk(
+                    chunk,
+                    fmt,
+                    log_file=src.path,
+                    offset=off,
+                    line_no=s.lines + 1,
+                    keep_rejects=opts.keep_rejects and self.on_reject is not None,
+                )
+                self._account(s, r)
+                for line in r.rejects:
+                    self.on_reject(src.path, line)
+                for f in r.findings:
+                    if in_window(f, opts.since, opts.until):
+                        s.findings += 1
+                        yield f
+        except InputError as e:
+            s.error = str(e)
+        self._check(s, fmt)
+
+    def _account(self, s: FileSummary, r: ChunkResult) -> None:
+        s.lines += r.lines
+        s.records += r.records
+        s.rejected += r.rejected
+        s.timeouts += r.timeouts
+
+    def _check(self, s: FileSummary, fmt: LogFormat | None) -> None:
+        if s.error is None and s.lines and not s.records and fmt is not None:
+            s.error = f"{s.path}: no line matches the log format {fmt.name!r}"
+
+    # a pool of processes
+    def _units(self, tmp_head: Callable[[Source], LogFormat | None]) -> Iterator[tuple[Source, Unit | None]]:
+        for src in self.sources:
+            if src.is_stdin:
+                yield src, None
+                continue
+            fmt = self._fixed_format or tmp_head(src)
+            spec = fmt.name if fmt else None  # a preset name, or the LogFormat string itself
+            try:
+                plain = src.compression() is None
+                size = os.path.getsize(src.path)
+            except OSError:
+                plain, size = False, 0
+            if plain and size > 0:
+                for a, b in split_ranges(size, self.options.jobs):
+                    yield src, Unit(src.path, spec, a, b)
+            else:
+                yield src, Unit(src.path, spec)
+
+    def _detect(self, src: Source) -> LogFormat | None:
+        try:
+            for chunk, _ in read_chunks(open_blocks(src), 1 << 20):
+                return detect_format(chunk.split(b"\n"))
+        except InputError:
+            return None
+        return None
+
+    def _scan_pool(self) -> Iterator[Finding]:
+        opts = self.options
+        ctx = multiprocessing.get_context("fork") if "fork" in multiprocessing.get_all_start_methods() else None
+        with (
+            tempfile.TemporaryDirectory(prefix="dropscan-") as tmp,
+            ProcessPoolExecutor(max_workers=opts.jobs, mp_context=ctx) as pool,
+        ):
+            pending: deque[tuple[Source, Unit | None, Future | None]] = deque()
+            units = self._units(self._detect)
+            current: FileSummary | None = None
+            exhausted = False
+            while True:
+                while not exhausted and len(pending) < 2 * opts.jobs:
+                    try:
+                        src, unit = next(units)
+                    except StopIteration:
+                        exhausted = True
+                        break
+                    fut = pool.submit(scan_unit, self.spec, unit, opts, tmp) if unit else None
+                    pending.append((src, unit, fut))
+                if not pending:
+                    break
+                src, unit, fut = pending.popleft()
+                if current is None or current.path != src.path or unit is None or unit.start in (None, 0):
+                    if current is not None:
+                        self._check(current, None if current.format is None else compile_format(current.format))
+                    current = FileSummary(src.path)
+                    self.files.append(current)
+                if unit is None:  # stdin is read here, in order
+                    yield from self._scan_inline(src, current)
+                    continue
+                current.format = compile_format(unit.format).name if unit.format else None
+                if unit.format is None and current.error is None:
+                    current.error = f"{src.path}: no known log format matches its first lines (use --log-format)"
+                res: UnitResult = fut.result()
+                base = current.lines
+                self._account(current, res.counts)
+                if res.error and current.error is None:
+                    current.error = res.error
+                if res.rejects_file:
+                    with open(res.rejects_file, "rb") as fh:
+                        for line in fh:
+                            if self.on_reject is not None:
+                                self.on_reject(src.path, line)
+                    os.unlink(res.rejects_file)
+                found = res.counts.findings
+                if res.findings_file:
+                    with open(res.findings_file, "rb") as fh:
+                        found = pickle.load(fh)  # noqa: S301 - our own temp file
+                    os.unlink(res.findings_file)
+                for f in found:
+                    f.line_no += base
+                    current.findings += 1
+                    yield f
+            if current is not None:
+                self._check(current, None if current.format is None else compile_format(current.format))
+
+
+def scan_source_lines(
+    lines: list[bytes], fmt: LogFormat | None, scanner: Scanner, log_file: str = "-"
+) -> tuple[list[Finding], ChunkResult]:
+    """Scan in-memory lines (the Dask and test entry point)."""
+    r = scanner.scan_chunk(b"".join(x if x.endswith(b"\n") else x + b"\n" for x in lines), fmt, log_file=log_file)
+    return r.findings, r
+
+
+__all__ = ["FileSummary", "Scan", "ScanOptions", "ScannerSpec", "field", "get_scanner", "scan_unit"]

@@ -1,0 +1,99 @@
+"""Findings as pandas DataFrames with one fixed schema (`dropscan.findings.FRAME_COLUMNS`).
+
+Every frame has the same columns and dtypes whatever the input, the empty one included:
+``timestamp`` is ``datetime64[us, UTC]``, rule/category/severity/method are categoricals with
+fixed categories (so frames from different files, processes or Dask partitions concatenate
+without degrading to strings), status/bytes/port are nullable integers.
+
+Destinations: ``dest_host``/``dest_port``/``dest_scheme``/``dest_ip_literal``/``dest_url`` hold
+the first destination of a finding, ``dest_count`` how many there are, and ``egress`` all of them
+as space-separated ``scheme://host:port`` endpoints. `destinations_frame` explodes them into one
+row per (finding, destination) for ``groupby``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import pandas as pd
+
+from .findings import FRAME_COLUMNS, HTTP_METHODS, Finding, flat_row
+from .signatures import CATEGORIES, SEVERITIES, SignatureSet
+
+
+def dtypes(sigs: SignatureSet | None) -> dict[str, object]:
+    """Column -> dtype; the rule categories are the ids of the signature set."""
+    cats = {
+        "method": pd.CategoricalDtype(list(HTTP_METHODS)),
+        "rule": pd.CategoricalDtype(sigs.ids if sigs is not None else []),
+        "category": pd.CategoricalDtype(list(CATEGORIES)),
+        "severity": pd.CategoricalDtype(list(SEVERITIES), ordered=True),
+    }
+    return {c: cats[t.split(":", 1)[1]] if t.startswith("category:") else t for c, t in FRAME_COLUMNS.items()}
+
+
+def empty_frame(sigs: SignatureSet | None = None) -> pd.DataFrame:
+    """A frame with no rows and the full schema (also the Dask ``meta``)."""
+    return pd.DataFrame({c: pd.Series(dtype=t) for c, t in dtypes(sigs).items()})
+
+
+def to_frame(findings: Iterable[Finding], sigs: SignatureSet | None = None) -> pd.DataFrame:
+    rows = [flat_row(f) for f in findings]
+    if not rows:
+        return empty_frame(sigs)
+    df = pd.DataFrame.from_records(rows, columns=list(FRAME_COLUMNS))
+    df["timestamp"] = pd.to_datetime(df["timestamp"], utc=True).astype("datetime64[us, UTC]")
+    if sigs is None:
+        rule_cats = sorted({r for r in df["rule_id"] if r is not None})
+        types = dtypes(None)
+        types["rule_id"] = pd.CategoricalDtype(rule_cats)
+    else:
+        types = dtypes(sigs)
+    return df.astype({c: t for c, t in types.items() if c != "timestamp"})
+
+
+def write_parquet(df: pd.DataFrame, path: str) -> None:
+    try:
+        df.to_parquet(path, index=False)
+    except ImportError as e:
+        from .errors import UsageError
+
+        raise UsageError("parquet output needs pyarrow: pip install 'dropscan[parquet]'") from e
+
+
+def read_findings(path: str) -> pd.DataFrame:
+    """Read findings written by ``dropscan scan --format parquet`` (or JSONL) back, dtypes intact."""
+    if str(path).endswith((".jsonl", ".json", ".ndjson")):
+        import json
+
+        with open(path, encoding="utf-8") as fh:
+            return to_frame(Finding.from_record(json.loads(line)) for line in fh if line.strip())
+    return pd.read_parquet(path)
+
+
+def destinations_frame(findings: pd.DataFrame) -> pd.DataFrame:
+    """One row per (finding, destination): the finding's index as ``finding``, its time, vhost,
+    client, rule and category, and ``host``, ``port`` (Int32), ``scheme``, ``ip_literal``."""
+    cols = ["timestamp", "vhost", "client_ip", "rule_id", "category", "severity", "status"]
+    base = findings[[*cols, "egress"]].copy()
+    base["endpoint"] = base.pop("egress").str.split(" ")
+    long = base.explode("endpoint")
+    long = long[long["endpoint"].notna() & (long["endpoint"] != "")]
+    parts = long["endpoint"].str.extract(r"^(?P<scheme>[^:]+)://\[?(?P<host>[^\]]*?)\]?(?::(?P<port>\d+))?$")
+    out = long[cols].copy()
+    out.insert(0, "finding", long.index)
+    out["host"] = parts["host"].astype("str")
+    out["port"] = pd.to_numeric(parts["port"]).astype("Int32")
+    out["scheme"] = parts["scheme"].astype("str")
+    out["ip_literal"] = out["host"].map(_is_ip).astype("boolean")
+    return out.reset_index(drop=True)
+
+
+def _is_ip(host: object) -> bool:
+    import ipaddress
+
+    try:
+        ipaddress.ip_address(str(host))
+        return True
+    except ValueError:
+        return False

@@ -1,0 +1,191 @@
+"""The fast path: chunk-level checks that let benign lines cost almost nothing.
+
+Two questions are answered for a whole chunk of lines at once, with hyperscan when installed:
+
+1. **Which lines are not records?** `GrammarCheck` matches the format's chunk grammar
+   ``(?:LINE\\r?\\n)*`` against the chunk; a chunk that matches has no rejected line. Otherwise
+   the chunk is walked with the same grammar in `re`, one invalid line at a time.
+
+2. **Which lines could produce a finding?** `Prefilter` finds lines whose decoded views could
+   contain a signature keyword. It must only ever over-approximate. Two kinds of expressions,
+   chosen so that hyperscan compiles them in milliseconds (near-literals, no per-character
+   alternations except where benign URLs really do encode):
+
+   * **keywords**, raw; a keyword character that benign URLs routinely percent-encode (space,
+     ``/``, ``:``, ``&``, ``=``, ``;``, parentheses ...) may also be its ``%XX`` form, and a space
+     may be ``+``, ``,`` (brace lists) or a tab;
+   * **markers**, each of which passes a line on its own: every *other* percent-encoding of a
+     character that occurs in a keyword (encoded letters, digits, ``%0a``, ``%24`` ...), every
+     second layer of encoding (``%25``, ``%%``, ``%7%37``, ``%uXXXX``, HTML entities, also behind
+     an encoded ``&``), any backslash (Apache-escaped quotes/tabs/bytes, ``\\x``/octal/``\\u``
+     escapes), a raw NUL, ``${`` (log4j lookups, ``${IFS}``), and a character the ``cmd`` view
+     deletes inside a word (a quote, ``^``, a backtick or ``$`` right after a non-space).
+
+   Why that is sound: a keyword can only appear in a view if each of its characters was in the
+   raw line (raw or encoded) and nothing but deleted characters stood between them; the first
+   is covered by the keyword's own alternatives or by the encoding markers, and the second,
+   every way a view deletes or creates characters (NUL removal, entities, escapes, quote and
+   expansion removal, ``${IFS}``, lookups) is a marker. Base64 can hide anything, so the base64
+   view only decodes next to a named decoder, and those names (`dropscan.decode.B64_HINTS`) are
+   keywords here too. The keyword gate in `dropscan.match` folds ASCII case only, like
+   hyperscan's caseless mode, so no Unicode case trick can make the full path see a keyword
+   the prefilter missed. The test suite checks soundness by comparing the full and fast paths,
+   finding for finding, on the corpus and on generated evasions.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+from .decode import B64_HINTS
+from .logformat import LogFormat
+from .signatures import SignatureSet
+
+try:  # hyperscan has wheels for x86_64/aarch64 Linux, macOS and Windows
+    import hyperscan
+except ImportError:  # pragma: no cover - exercised where hyperscan has no wheel
+    hyperscan = None
+
+HAVE_HYPERSCAN = hyperscan is not None
+
+
+# Characters benign traffic often percent-encodes: in a keyword they may appear as %XX. The
+# encoded form of any other keyword character is a marker instead (rare in benign traffic).
+COMMON_ENCODED = " /:&=,?@+#;()"
+_SPACE = rb"(?:[ \t+,]|%20|%2c)+"
+
+
+def _hex(c: str) -> set[bytes]:
+    return {b"%02x" % ord(v) for v in {c.lower(), c.upper()}}
+
+
+def _char(c: str) -> bytes:
+    if c == " ":
+        return _SPACE
+    raw = re.escape(c).encode()
+    if c in COMMON_ENCODED:
+        return b"(?:" + raw + b"|%" + b"|%".join(sorted(_hex(c))) + b")"
+    return raw
+
+
+STATIC_MARKERS: tuple[bytes, ...] = (
+    rb"%25(?:[0-9a-f]{2}|u|%)",  # a second percent-encoding layer
+    rb"%%",
+    rb"%[0-9a-f]%",
+    rb"%u[0-9a-f]{4}",
+    rb"(?:&|%26)(?:#|%23)",  # numeric HTML entity, also under percent-encoding
+    rb"(?:&|%26)[a-z]{2,8}(?:;|%3b)",  # named HTML entity
+    rb"\\",  # any backslash: Apache escapes (\" \xhh \t), shell escapes, printf
+    rb"\x00",  # a raw NUL (url view removes NULs)
+    rb"(?:\$|%24)(?:\{|%7b)",  # ${: log4j lookups, ${IFS}
+    rb"[^\s](?:['^`$]|%27|%22)",  # a character the cmd view deletes, inside a word
+    rb'[^\s"]"[^\s"]',  # a raw double quote inside a field (servers that do not escape it)
+)
+
+
+def _encoded_markers(chars: set[str]) -> bytes:
+    """``%XX`` of every keyword character whose encoding is not a keyword alternative."""
+    codes = set()
+    for c in chars | set("\t\n\r\v\f'\"\\^`$"):
+        if c not in COMMON_ENCODED:
+            codes |= _hex(c)
+    return b"%(?:" + b"|".join(sorted(codes)) + b")"
+
+
+# A keyword ending in a space ("wget ") only leads to a finding when an argument follows. In the
+# raw line, spaces followed by "HTTP/1.1" and the closing quote are the request line's protocol
+# separator, not part of the target: those are the one continuation this excludes.
+_TRAILING_SPACE = (
+    rb"(?:(?:[\t+,]|%20|%2c)"
+    rb"| +(?:[^H \"\n]|H(?:[^T\n]|T(?:[^T\n]|T(?:[^P\n]|P(?:[^/\n]|/[0-9.]*[^0-9.\"\n]))))))"
+)
+
+
+def keyword_pattern(keyword: str) -> bytes | None:
+    """The raw-line regex for a keyword, or None when only markers can produce it (a line
+    break inside a log line only exists escaped or encoded, both markers)."""
+    if any(c in keyword for c in "\n\r\v\f"):
+        return None
+    if keyword.endswith(" ") and keyword.strip():
+        return b"".join(_char(c) for c in keyword.rstrip(" ")) + _TRAILING_SPACE
+    return b"".join(_char(c) for c in keyword)
+
+
+def expressions(sigs: SignatureSet) -> list[bytes]:
+    """Every prefilter expression for a signature set (keywords, base64 hints, markers)."""
+    words = sorted(set(sigs.keyword_index) | set(B64_HINTS))
+    pats = [p for p in (keyword_pattern(w) for w in words) if p is not None]
+    return pats + list(STATIC_MARKERS) + [_encoded_markers({c for w in words for c in w})]
+
+
+def _compile(exprs: list[bytes], flags: int):
+    db = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
+    db.compile(expressions=exprs, ids=list(range(len(exprs))), elements=len(exprs), flags=[flags] * len(exprs))
+    return db
+
+
+class Prefilter:
+    """Line starts, within a chunk, of the lines that may produce a finding."""
+
+    def __init__(self, sigs: SignatureSet):
+        if not HAVE_HYPERSCAN:
+            raise RuntimeError("hyperscan is not installed")
+        self.expressions = expressions(sigs)
+        self._db = _compile(self.expressions, hyperscan.HS_FLAG_CASELESS)
+
+    def candidates(self, chunk: bytes) -> list[int]:
+        ends: list[int] = []
+        self._db.scan(chunk, match_event_handler=lambda _i, _f, to, _fl, _c: ends.append(to))
+        if not ends:
+            return []
+        starts = {chunk.rfind(b"\n", 0, e) + 1 for e in set(ends)}
+        return sorted(starts)
+
+
+class GrammarCheck:
+    """Rejected lines of a chunk under one log format."""
+
+    WALK_BLOCK = 1 << 20
+
+    def __init__(self, fmt: LogFormat, use_hyperscan: bool = True):
+        self.fmt = fmt
+        self._rx = re.compile(fmt.grammar)
+        self._db = None
+        if use_hyperscan and HAVE_HYPERSCAN:
+            try:
+                self._db = _compile([b"^" + fmt.grammar + rb"\z"], 0)
+            except hyperscan.error:  # pragma: no cover - a grammar hyperscan cannot take
+                self._db = None
+
+    def _all_records(self, chunk: bytes) -> bool:
+        ok = []
+        self._db.scan(chunk, match_event_handler=lambda *_a: ok.append(1))
+        return bool(ok)
+
+    def rejected(self, chunk: bytes) -> list[tuple[int, int]]:
+        """(start, end) of every line of ``chunk`` (which ends with a newline) that is not a record."""
+        if self._db is not None and self._all_records(chunk):
+            return []
+        out: list[tuple[int, int]] = []
+        pos, n = 0, len(chunk)
+        while pos < n:
+            # walk a block of whole lines; the grammar stops at the first line that is not a record
+            block_end = chunk.rfind(b"\n", pos, pos + self.WALK_BLOCK) + 1
+            if block_end <= pos:
+                block_end = chunk.find(b"\n", pos) + 1 or n
+            end = self._rx.match(chunk, pos, block_end).end()
+            if end < block_end:
+                line_end = chunk.find(b"\n", end) + 1 or n
+                out.append((end, line_end))
+                end = line_end
+            pos = end
+        return out
+
+
+def line_spans(chunk: bytes, starts: Iterable[int]) -> Iterable[tuple[int, int]]:
+    """(start, end) of the lines beginning at ``starts``; ``end`` includes the newline."""
+    n = len(chunk)
+    for s in starts:
+        e = chunk.find(b"\n", s)
+        yield s, (e + 1 if e >= 0 else n)

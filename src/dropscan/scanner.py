@@ -1,0 +1,208 @@
+"""The pure core: lines in, findings out.
+
+`Scanner.scan_chunk` takes a chunk of whole lines (bytes) plus where it sits in its file, and
+returns the findings and the line accounting (lines = records + rejected). It does no I/O and
+keeps no state between calls, so one process, a process pool and Dask workers all map the same
+function. The compiled parts (signatures, prefilter, grammars) are built once per process.
+
+Fast path: the chunk grammar proves which lines are records, the prefilter picks the few lines
+that could produce a finding, and only those are parsed, decoded and matched. Full path
+(``fast=False``, or no hyperscan): every line is. Both give the same findings; the test suite
+holds them to it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .decode import View, views
+from .findings import Finding
+from .logformat import LogFormat, Record, apache_unescape, strip_eol
+from .match import Hit, Matcher, MatchStats
+from .prefilter import HAVE_HYPERSCAN, GrammarCheck, Prefilter, line_spans
+from .signatures import CATEGORIES, SEVERITIES, SignatureSet
+
+
+@dataclass(slots=True)
+class ChunkResult:
+    lines: int = 0
+    records: int = 0
+    rejected: int = 0
+    timeouts: int = 0
+    findings: list[Finding] = field(default_factory=list)
+    rejects: list[bytes] = field(default_factory=list)
+
+    def add(self, other: ChunkResult) -> None:
+        self.lines += other.lines
+        self.records += other.records
+        self.rejected += other.rejected
+        self.timeouts += other.timeouts
+        self.findings.extend(other.findings)
+        self.rejects.extend(other.rejects)
+
+
+@dataclass(slots=True)
+class LineAnalysis:
+    """Everything the pipeline saw on one line (for ``dropscan explain``)."""
+
+    record: Record | None
+    fields: list[tuple[str, str, list[View]]]
+    hits: list[Hit]
+    timeouts: int
+
+
+class Scanner:
+    def __init__(self, sigs: SignatureSet, fast: bool = True):
+        self.sigs = sigs
+        self.matcher = Matcher(sigs)
+        self.fast = fast and HAVE_HYPERSCAN
+        self.prefilter = Prefilter(sigs) if self.fast else None
+        self._grammars: dict[str, GrammarCheck] = {}
+
+    def __reduce__(self):
+        return (Scanner, (self.sigs, self.fast))
+
+    def grammar(self, fmt: LogFormat) -> GrammarCheck:
+        g = self._grammars.get(fmt.format)
+        if g is None:
+            g = self._grammars[fmt.format] = GrammarCheck(fmt, use_hyperscan=self.fast)
+        return g
+
+    # --- one line ------------------------------------------------------------------------
+    def analyse(self, line: bytes, fmt: LogFormat | None, is_record: bool | None = None) -> LineAnalysis:
+        """Parse, decode and match one line (``is_record=None``: let the parser decide)."""
+        rec = fmt.parse(line) if fmt is not None and is_record is not False else None
+        if rec is not None:
+            fields = rec.inspected_fields()
+        else:
+            fields = [("line", apache_unescape(strip_eol(line)))]
+        stats = MatchStats()
+        seen, hits = [], []
+        for name, text in fields:
+            vs = views(text)
+            seen.append((name, text, vs))
+            hits.extend(self.matcher.match_field(name, text, stats, vs))
+        return LineAnalysis(rec, seen, hits, stats.timeouts)
+
+    def scan_line(
+        self,
+        line: bytes,
+        fmt: LogFormat | None,
+        *,
+        log_file: str = "-",
+        line_no: int = 1,
+        offset: int = 0,
+        is_record: bool | None = None,
+    ) -> tuple[Finding | None, int]:
+        """(finding or None, regex timeouts) for one line."""
+        a = self.analyse(line, fmt, is_record)
+        if not a.hits:
+            return None, a.timeouts
+        return build_finding(a, log_file, line_no, offset), a.timeouts
+
+    # --- a chunk ---------------------------------------------------------------------------
+    def scan_chunk(
+        self,
+        chunk: bytes,
+        fmt: LogFormat | None,
+        *,
+        log_file: str,
+        offset: int = 0,
+        line_no: int = 1,
+        keep_rejects: bool = False,
+    ) -> ChunkResult:
+        """Scan a chunk of whole lines that starts at byte ``offset`` / line ``line_no`` of
+        ``log_file``. The last line may lack its newline (end of file)."""
+        res = ChunkResult()
+        if not chunk:
+            return res
+        if not chunk.endswith(b"\n"):
+            chunk += b"\n"
+        res.lines = chunk.count(b"\n")
+        if fmt is not None:
+            rejected = self.grammar(fmt).rejected(chunk)
+        else:
+            rejected = list(line_spans(chunk, _all_starts(chunk)))
+        res.rejected = len(rejected)
+        res.records = res.lines - res.rejected
+        if keep_rejects:
+            res.rejects = [chunk[s:e] for s, e in rejected]
+        rejected_starts = {s for s, _ in rejected}
+        starts = self.prefilter.candidates(chunk) if self.prefilter is not None else _all_starts(chunk)
+        pos, number = 0, line_no
+        for s, e in line_spans(chunk, starts):
+            number += chunk.count(b"\n", pos, s)
+            pos = s
+            finding, timeouts = self.scan_line(
+                chunk[s:e],
+                fmt,
+                log_file=log_file,
+                line_no=number,
+                offset=offset + s,
+                is_record=s not in rejected_starts,
+            )
+            res.timeouts += timeouts
+            if finding is not None:
+                res.findings.append(finding)
+        return res
+
+
+def _all_starts(chunk: bytes) -> list[int]:
+    starts = [0]
+    find = chunk.find
+    i = find(b"\n")
+    n = len(chunk)
+    while i != -1 and i + 1 < n:
+        starts.append(i + 1)
+        i = find(b"\n", i + 1)
+    return starts
+
+
+_CATEGORY_ORDER = {c: i for i, c in enumerate(CATEGORIES)}
+
+
+def primary_hit(hits: list[Hit]) -> Hit:
+    """The hit an analyst should read first: highest severity, then destinations, then the
+    earlier category (droppers before probes)."""
+    return max(hits, key=lambda h: (h.rank, bool(h.destinations), -_CATEGORY_ORDER[h.sig.category]))
+
+
+def build_finding(a: LineAnalysis, log_file: str, line_no: int, offset: int) -> Finding:
+    hits = sorted(a.hits, key=lambda h: (-h.rank, _CATEGORY_ORDER[h.sig.category]))
+    primary = primary_hit(hits)
+    rank = primary.rank
+    rule_ids: list[str] = []
+    egress = []
+    for h in hits:
+        if h.sig.id not in rule_ids:
+            rule_ids.append(h.sig.id)
+        for d in h.destinations:
+            if d not in egress:
+                egress.append(d)
+    rule_ids.remove(primary.sig.id)
+    rule_ids.insert(0, primary.sig.id)
+    field_views = next(vs for name, _t, vs in a.fields if name == primary.field)
+    view = primary.view
+    shown = view if view.name.startswith(("jndi", "base64")) else field_views[0]
+    rec = a.record
+    return Finding(
+        log_file=log_file,
+        line_no=line_no,
+        offset=offset,
+        timestamp=rec.time if rec else None,
+        vhost=rec.vhost if rec else None,
+        client_ip=rec.client if rec else None,
+        method=rec.method if rec else None,
+        request=rec.request if rec else None,
+        status=rec.status if rec else None,
+        bytes=rec.bytes if rec else None,
+        user_agent=rec.user_agent if rec else None,
+        referer=rec.referer if rec else None,
+        field=primary.field,
+        decoded=shown.text,
+        rule_ids=rule_ids,
+        category=primary.sig.category,
+        severity=SEVERITIES[rank],
+        egress=egress,
+        view=view.name,
+    )
