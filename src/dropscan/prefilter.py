@@ -126,7 +126,18 @@ def _compile(exprs: list[bytes], flags: int):
 
 
 class Prefilter:
-    """Line starts, within a chunk, of the lines that may produce a finding."""
+    """Line starts, within a chunk, of the lines that may produce a finding.
+
+    Work is linear in the chunk whatever it holds. Hyperscan reports every match, unordered,
+    through a Python callback (about a microsecond each), and one hostile line can hold millions
+    of marker matches (a 5 MB run of backslashes or ``%25``). So the chunk is scanned in slices
+    of whole lines (`SLICE` bytes); a slice that reports more than `MATCH_LIMIT` matches is
+    halted and passed whole, every line a candidate. That only over-approximates, which keeps
+    the prefilter sound, and the full path then does what it would have done anyway.
+    """
+
+    SLICE = 1 << 16
+    MATCH_LIMIT = 1 << 12
 
     def __init__(self, sigs: SignatureSet):
         if not HAVE_HYPERSCAN:
@@ -135,12 +146,42 @@ class Prefilter:
         self._db = _compile(self.expressions, hyperscan.HS_FLAG_CASELESS)
 
     def candidates(self, chunk: bytes) -> list[int]:
-        ends: list[int] = []
-        self._db.scan(chunk, match_event_handler=lambda _i, _f, to, _fl, _c: ends.append(to))
-        if not ends:
-            return []
-        starts = {chunk.rfind(b"\n", 0, e) + 1 for e in set(ends)}
-        return sorted(starts)
+        starts: list[int] = []
+        view = memoryview(chunk)
+        pos, n = 0, len(chunk)
+        limit = self.MATCH_LIMIT
+        while pos < n:
+            end = chunk.find(b"\n", min(pos + self.SLICE, n) - 1) + 1 or n
+            ends: list[int] = []
+
+            def on_match(_i, _f, to, _fl, _c, ends=ends) -> bool:
+                ends.append(to)
+                return len(ends) > limit  # True halts the scan
+
+            try:
+                self._db.scan(view[pos:end], match_event_handler=on_match)
+            except hyperscan.ScanTerminated:
+                starts.extend(line_starts(chunk, pos, end))
+            else:
+                starts.extend(_match_lines(chunk, pos, ends))
+            pos = end
+        return starts
+
+
+def _match_lines(chunk: bytes, pos: int, ends: list[int]) -> list[int]:
+    """Starts of the lines holding the match ends (relative to ``pos``), each line once; one
+    backward and one forward search per line, so linear however many matches a line holds."""
+    out: list[int] = []
+    line_end = -1
+    for e in sorted(set(ends)):
+        e += pos
+        if e <= line_end:
+            continue  # same line as the previous match
+        s = chunk.rfind(b"\n", pos, e) + 1 or pos
+        out.append(s)
+        nl = chunk.find(b"\n", s)
+        line_end = nl if nl >= 0 else len(chunk)
+    return out
 
 
 class GrammarCheck:
@@ -181,6 +222,18 @@ class GrammarCheck:
                 end = line_end
             pos = end
         return out
+
+
+def line_starts(chunk: bytes, pos: int = 0, end: int | None = None) -> list[int]:
+    """Start of every line that begins in ``chunk[pos:end]`` (``pos`` is a line start)."""
+    end = len(chunk) if end is None else end
+    starts = [pos] if pos < end else []
+    find = chunk.find
+    i = find(b"\n", pos, end)
+    while i != -1 and i + 1 < end:
+        starts.append(i + 1)
+        i = find(b"\n", i + 1, end)
+    return starts
 
 
 def line_spans(chunk: bytes, starts: Iterable[int]) -> Iterable[tuple[int, int]]:

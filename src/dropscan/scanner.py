@@ -19,7 +19,7 @@ from .decode import View, views
 from .findings import Finding
 from .logformat import LogFormat, Record, apache_unescape, strip_eol
 from .match import Hit, Matcher, MatchStats
-from .prefilter import HAVE_HYPERSCAN, GrammarCheck, Prefilter, line_spans
+from .prefilter import HAVE_HYPERSCAN, GrammarCheck, Prefilter, line_spans, line_starts
 from .signatures import CATEGORIES, SEVERITIES, SignatureSet
 
 
@@ -122,13 +122,13 @@ class Scanner:
         if fmt is not None:
             rejected = self.grammar(fmt).rejected(chunk)
         else:
-            rejected = list(line_spans(chunk, _all_starts(chunk)))
+            rejected = list(line_spans(chunk, line_starts(chunk)))
         res.rejected = len(rejected)
         res.records = res.lines - res.rejected
         if keep_rejects:
             res.rejects = [chunk[s:e] for s, e in rejected]
         rejected_starts = {s for s, _ in rejected}
-        starts = self.prefilter.candidates(chunk) if self.prefilter is not None else _all_starts(chunk)
+        starts = self.prefilter.candidates(chunk) if self.prefilter is not None else line_starts(chunk)
         pos, number = 0, line_no
         for s, e in line_spans(chunk, starts):
             number += chunk.count(b"\n", pos, s)
@@ -145,17 +145,6 @@ class Scanner:
             if finding is not None:
                 res.findings.append(finding)
         return res
-
-
-def _all_starts(chunk: bytes) -> list[int]:
-    starts = [0]
-    find = chunk.find
-    i = find(b"\n")
-    n = len(chunk)
-    while i != -1 and i + 1 < n:
-        starts.append(i + 1)
-        i = find(b"\n", i + 1)
-    return starts
 
 
 _CATEGORY_ORDER = {c: i for i, c in enumerate(CATEGORIES)}
