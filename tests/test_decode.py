@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from dropscan.decode import (
     MAX_FIELD,
+    _after_last_slashes,
     b64_texts,
     cmd_normalise,
     decode_b64,
@@ -133,5 +134,12 @@ def test_bounded_work_on_hostile_fields():
     views("{a," * 30_000)
     views("\\x" * 100_000)
     views("echo " + "QUFB" * 100_000 + " | base64 -d")
+    views("echo " + "a/" * (MAX_FIELD // 2) + " | base64 -d")  # was a copy per slash: 16 GB
     assert time.perf_counter() - t0 < 10
     assert len(views("a" * (MAX_FIELD * 3))[0].text) == MAX_FIELD
+
+
+@given(st.text(alphabet="ab/", max_size=60), st.integers(0, 6))
+def test_after_last_slashes_is_what_follows_the_last_n_slashes(blob, n):
+    want = [blob[i + 1 :] for i, c in enumerate(blob) if c == "/"][-n:] if n else []
+    assert _after_last_slashes(blob, n) == want
