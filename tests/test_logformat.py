@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from conftest import REAL_APACHE_LINES, SAMPLE_LOGS
 from dropscan.errors import UsageError
@@ -143,3 +146,32 @@ def test_fixed_offset_timezone_objects_are_shared():
     a = COMBINED.parse(REAL_APACHE_LINES[0]).time.tzinfo
     b = COMBINED.parse(REAL_APACHE_LINES[1]).time.tzinfo
     assert a is b and a == UTC
+
+
+def _unescape_reference(raw: bytes) -> str:
+    """mod_log_config's escapes undone one match at a time (the definition apache_unescape's
+    C-speed path must agree with)."""
+    table = {b"t": b"\t", b"n": b"\n", b"r": b"\r", b"b": b"\b", b"v": b"\v", b"f": b"\f"}
+
+    def one(m: re.Match[bytes]) -> bytes:
+        esc = m.group(1)
+        return bytes((int(esc[1:], 16),)) if len(esc) == 3 else table.get(esc, esc)
+
+    return re.sub(rb'\\(x[0-9A-Fa-f]{2}|[\\"tnrbvf])', one, raw).decode("utf-8", "backslashreplace")
+
+
+ESCAPE_PIECES = [b"\\", b"x", b"4", b"1", b"aF", b"g", b'"', b"t", b"q", b"0", b"\n", b"\xff", b"\xc3\xa9"]
+ESCAPE_PIECES += [b"N{", b"u00", b"U", b"a", b"'", b"7", b"nrbvf"]  # Python escapes Apache does not write
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.sampled_from(ESCAPE_PIECES), max_size=30))
+def test_apache_unescape_fast_path_agrees_with_the_definition(parts):
+    raw = b"".join(parts)
+    assert apache_unescape(raw) == _unescape_reference(raw)
+
+
+def test_python_escapes_that_apache_does_not_write_stay_as_written():
+    raw = rb"\a\'\101\N{DASH}\u0041\U00000041\x4"
+    assert apache_unescape(raw) == raw.decode()
+    assert apache_unescape(raw + rb"\\") == raw.decode() + "\\"
