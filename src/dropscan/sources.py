@@ -78,17 +78,22 @@ def _decompressor(kind: str):
     return zstandard.ZstdDecompressor().decompressobj()
 
 
-ZSTD_FEED = 1 << 10  # zstd takes no output limit: 1 KiB of input inflates to at most ~32 MiB
+FEED = 1 << 10  # compressed bytes per step
 
 
 def _step(d, kind: str, data) -> tuple[bytes, bytes | memoryview]:
-    """Inflate some of ``data``: (output, input left). Output is bounded (about `READ_SIZE`,
-    32 MiB for zstd) so that a decompression bomb costs time, never memory."""
-    if kind == "gzip":
-        return d.decompress(data, READ_SIZE), d.unconsumed_tail
+    """Inflate some of ``data``: (output, input left). Output is bounded (about `READ_SIZE`;
+    zstd takes no limit, but `FEED` bytes inflate to at most ~32 MiB), so a decompression bomb
+    costs time, never memory. Feeding `FEED` bytes at a time also bounds what a corrupt archive
+    loses: the output of the step that fails (at most a few KiB of log text)."""
+    if kind in ("bzip2", "xz"):
+        return d.decompress(data, READ_SIZE), b""  # they keep what they did not consume
+    piece, rest = data[:FEED], data[FEED:]
     if kind == "zstd":
-        return d.decompress(data[:ZSTD_FEED]), data[ZSTD_FEED:]
-    return d.decompress(data, READ_SIZE), b""  # bz2/xz keep what they did not consume
+        return d.decompress(piece), rest
+    out = d.decompress(piece, READ_SIZE)
+    tail = d.unconsumed_tail  # only when the output limit was hit (ratio > 1000)
+    return out, (tail + bytes(rest) if tail else rest)
 
 
 def _decompress(f: BinaryIO, kind: str, name: str, first: bytes) -> Iterator[bytes]:
@@ -164,53 +169,60 @@ def read_chunks(
     Linear in the input, with memory bounded by about ``chunk_size + max_line`` whatever the
     input holds (a file with no newline at all, a device): a line longer than ``max_line`` is
     yielded cut to its first ``max_line`` bytes (default `MAX_LINE`), as a chunk of its own,
-    and the rest of it is skipped; it still counts as one line, and later offsets stay exact."""
+    and the rest of it is skipped; it still counts as one line, and later offsets stay exact.
+    When the blocks end in an `InputError` (a truncated or corrupt archive), the lines read so
+    far are yielded before it is raised."""
     max_line = MAX_LINE if max_line is None else max_line
     pending: list[bytes] = []
     size = 0  # bytes in pending
     whole = 0  # bytes of pending up to and including its last newline
     offset = start_offset
     skipping = False  # inside the rest of a cut line
-    for big in blocks:
-        # pieces no longer than max_line, so no line inside one piece can be too long
-        for at in range(0, len(big), max_line):
-            block = big if len(big) <= max_line else big[at : at + max_line]
-            if skipping:
-                i = block.find(b"\n")
-                if i < 0:
-                    offset += len(block)
-                    continue
-                offset += i + 1
-                block = block[i + 1 :]
-                skipping = False
-            first = block.find(b"\n")
-            if size - whole + (first if first >= 0 else len(block)) > max_line:
-                # the line in progress is too long: the whole lines before it, then it, cut
-                buf = b"".join(pending)
-                if whole:
+    try:
+        for big in blocks:
+            # pieces no longer than max_line, so no line inside one piece can be too long
+            for at in range(0, len(big), max_line):
+                block = big if len(big) <= max_line else big[at : at + max_line]
+                if skipping:
+                    i = block.find(b"\n")
+                    if i < 0:
+                        offset += len(block)
+                        continue
+                    offset += i + 1
+                    block = block[i + 1 :]
+                    skipping = False
+                first = block.find(b"\n")
+                if size - whole + (first if first >= 0 else len(block)) > max_line:
+                    # the line in progress is too long: the whole lines before it, then it, cut
+                    buf = b"".join(pending)
+                    if whole:
+                        yield buf[:whole], offset
+                        offset += whole
+                    line = buf[whole:]
+                    yield line + block[: max_line - len(line)], offset
+                    pending, size, whole = [], 0, 0
+                    if first < 0:
+                        offset += len(line) + len(block)
+                        skipping = True
+                        continue
+                    offset += len(line) + first + 1
+                    block = block[first + 1 :]
+                nl = block.rfind(b"\n")
+                if nl >= 0:
+                    whole = size + nl + 1
+                if block:
+                    pending.append(block)
+                    size += len(block)
+                if size >= chunk_size and whole:
+                    buf = b"".join(pending)
                     yield buf[:whole], offset
                     offset += whole
-                line = buf[whole:]
-                yield line + block[: max_line - len(line)], offset
-                pending, size, whole = [], 0, 0
-                if first < 0:
-                    offset += len(line) + len(block)
-                    skipping = True
-                    continue
-                offset += len(line) + first + 1
-                block = block[first + 1 :]
-            nl = block.rfind(b"\n")
-            if nl >= 0:
-                whole = size + nl + 1
-            if block:
-                pending.append(block)
-                size += len(block)
-            if size >= chunk_size and whole:
-                buf = b"".join(pending)
-                yield buf[:whole], offset
-                offset += whole
-                rest = buf[whole:]
-                pending, size, whole = ([rest] if rest else []), len(rest), 0
+                    rest = buf[whole:]
+                    pending, size, whole = ([rest] if rest else []), len(rest), 0
+    except InputError:
+        if size:  # the readable part before the damage is scanned too
+            yield b"".join(pending), offset
+        raise
     if size:
         yield b"".join(pending), offset
 
