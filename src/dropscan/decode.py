@@ -304,7 +304,7 @@ def views(text: str, _depth: int = 0) -> list[View]:
         out.append(View("cmd", cmd))
     if "${" in url:
         jndi = resolve_lookups(url)
-        if jndi != url:
+        if jndi != url and jndi != cmd:
             out.append(View("jndi", jndi))
     if _depth < MAX_B64_DEPTH:
         seen = {v.text for v in out}
