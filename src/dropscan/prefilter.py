@@ -18,8 +18,15 @@ Two questions are answered for a whole chunk of lines at once, with hyperscan wh
      character that occurs in a keyword (encoded letters, digits, ``%0a``, ``%24`` ...), every
      second layer of encoding (``%25``, ``%%``, ``%7%37``, ``%uXXXX``, HTML entities, also behind
      an encoded ``&``), any backslash (Apache-escaped quotes/tabs/bytes, ``\\x``/octal/``\\u``
-     escapes), a raw NUL, ``${`` (log4j lookups, ``${IFS}``), and a character the ``cmd`` view
-     deletes inside a word (a quote, ``^``, a backtick or ``$`` right after a non-space).
+     escapes), a raw NUL, ``${`` (log4j lookups, ``${IFS}``), any single quote, ``^``, backtick
+     or ``$`` (the ``cmd`` view deletes them), raw double quotes between two non-space
+     characters, and a raw vertical tab or form feed (the ``cmd`` view makes them spaces).
+
+   A raw double quote is the one deleted character that is not a marker wherever it stands:
+   every record's own fields are quoted. Inside a record's fields it can only stand within a
+   word (Apache escapes it as ``\\"``, a quoted field cannot hold it, an unquoted one has no
+   spaces), which the marker covers; a line that is not a record, whose text includes those
+   field quotes, is always analysed (see `dropscan.scanner`).
 
    Why that is sound: a keyword can only appear in a view if each of its characters was in the
    raw line (raw or encoded) and nothing but deleted characters stood between them; the first
@@ -79,8 +86,9 @@ STATIC_MARKERS: tuple[bytes, ...] = (
     rb"\\",  # any backslash: Apache escapes (\" \xhh \t), shell escapes, printf
     rb"\x00",  # a raw NUL (url view removes NULs)
     rb"(?:\$|%24)(?:\{|%7b)",  # ${: log4j lookups, ${IFS}
-    rb"[^\s](?:['^`$]|%27|%22)",  # a character the cmd view deletes, inside a word
-    rb'[^\s"]"[^\s"]',  # a raw double quote inside a field (servers that do not escape it)
+    rb"['^`$]",  # a character the cmd view may delete (quotes, carets, $@, $'..'), anywhere
+    rb'[^\s"]"+[^\s"]',  # raw double quotes inside a word (servers that do not escape them)
+    rb"[\x0b\x0c]",  # a raw vertical tab or form feed (the cmd view makes them spaces)
 )
 
 

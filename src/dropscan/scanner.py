@@ -6,7 +6,8 @@ keeps no state between calls, so one process, a process pool and Dask workers al
 function. The compiled parts (signatures, prefilter, grammars) are built once per process.
 
 Fast path: the chunk grammar proves which lines are records, the prefilter picks the few lines
-that could produce a finding, and only those are parsed, decoded and matched. Full path
+that could produce a finding, and only those (and the rare lines that are not records) are
+parsed, decoded and matched. Full path
 (``fast=False``, or no hyperscan): every line is. Both give the same findings; the test suite
 holds them to it.
 """
@@ -130,7 +131,12 @@ class Scanner:
         if keep_rejects:
             res.rejects = [chunk[s:e] for s, e in rejected]
         rejected_starts = {s for s, _ in rejected}
-        starts = self.prefilter.candidates(chunk) if self.prefilter is not None else line_starts(chunk)
+        if self.prefilter is not None:
+            # a line that is not a record is always analysed: its text holds the record's own
+            # field quotes, which the prefilter's quote markers are built to ignore
+            starts = sorted(rejected_starts.union(self.prefilter.candidates(chunk)))
+        else:
+            starts = line_starts(chunk)
         pos, number = 0, line_no
         for s, e in line_spans(chunk, starts):
             number += chunk.count(b"\n", pos, s)
