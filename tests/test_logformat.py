@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import itertools
 import re
 from datetime import UTC, datetime, timedelta
 
@@ -175,3 +177,64 @@ def test_python_escapes_that_apache_does_not_write_stay_as_written():
     raw = rb"\a\'\101\N{DASH}\u0041\U00000041\x4"
     assert apache_unescape(raw) == raw.decode()
     assert apache_unescape(raw + rb"\\") == raw.decode() + "\\"
+
+
+# --- properties: the parser takes any bytes, and the chunk grammar agrees with it ------------
+CUSTOM = LogFormat('%v:%p %a %l %u [%{%d/%b/%Y:%H:%M:%S %z}t] "%r" %>s %O %D "%{Referer}i" "%{X-Forwarded-For}i"')
+FORMATS = [COMBINED, compile_format("common"), compile_format("vhost_combined"), CUSTOM]
+BASE_LINES = [
+    *REAL_APACHE_LINES,
+    b'www.example.com:443 203.0.113.1 - - [27/Nov/2026:10:00:00 +0000] "GET / HTTP/1.1" 200 5 "-" "curl/8"',
+    b'203.0.113.1 - frank [27/Nov/2026:10:00:00 +0000] "GET /a b HTTP/1.0" 404 -',
+    b'h:80 203.0.113.1 - - [27/Nov/2026:10:00:00 +0000] "GET /x HTTP/1.1" 200 9 1234 "-" "198.51.100.1, 10.0.0.1"',
+]
+EDITS = [b'"', b"\\", b'\\"', b"\\x4", b"\\x41", b" ", b"\r", b"\x00", b"[", b"]", b"-", b"200", b"\xff", b"\t", b":"]
+
+
+@st.composite
+def log_lines(draw) -> bytes:
+    """A real line with a few edits (inserted quotes, escapes, NULs, CRs, cuts), or junk."""
+    if draw(st.booleans()):
+        return draw(st.binary(max_size=60)).replace(b"\n", b"")
+    line = bytearray(draw(st.sampled_from(BASE_LINES)))
+    for _ in range(draw(st.integers(0, 4))):
+        i = draw(st.integers(0, len(line)))
+        op = draw(st.sampled_from(["insert", "delete", "cut"]))
+        if op == "insert":
+            line[i:i] = draw(st.sampled_from(EDITS))
+        elif op == "delete":
+            del line[i : i + draw(st.integers(1, 6))]
+        else:
+            del line[i:]
+    return bytes(line)
+
+
+@settings(max_examples=400, deadline=None)
+@given(log_lines())
+def test_the_parser_takes_any_bytes(line):
+    for fmt in FORMATS:
+        rec = fmt.parse(line)  # never raises
+        assert (rec is not None) == fmt.match(line)
+        if rec is not None:
+            assert all(isinstance(v, str) for _n, v in rec.inspected_fields())
+    detect_format([line, line + b"\r"])
+
+
+@functools.cache
+def _grammar(fmt: LogFormat, use_hs: bool) -> GrammarCheck:
+    return GrammarCheck(fmt, use_hyperscan=use_hs)
+
+
+@pytest.mark.parametrize("use_hs", [False, True] if HAVE_HYPERSCAN else [False])
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(log_lines(), st.sampled_from([b"\n", b"\r\n"])), min_size=1, max_size=12))
+def test_the_chunk_grammar_rejects_exactly_what_the_parser_rejects(use_hs, lines):
+    chunk = b"".join(ln + eol for ln, eol in lines)
+    for fmt in FORMATS:
+        spans = _grammar(fmt, use_hs).rejected(chunk)
+        starts = [0]
+        for ln, eol in lines:
+            starts.append(starts[-1] + len(ln) + len(eol))
+        pairs = zip(itertools.pairwise(starts), lines, strict=True)
+        want = [(a, b) for (a, b), (ln, eol) in pairs if fmt.parse(ln + eol) is None]
+        assert spans == want, fmt.name

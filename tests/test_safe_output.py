@@ -15,11 +15,13 @@ import os
 import re
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from conftest import combined_line
 from dropscan.cli import app
 from dropscan.output import summary_text
-from dropscan.safety import csv_cell, term
+from dropscan.safety import csv_cell, defang, term
 
 # An escape sequence that retitles the window, one that clears the screen, Rich/console
 # markup, and a right-to-left override that would show "exe.png" as "gnp.exe".
@@ -29,7 +31,8 @@ RAW_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u206
 
 
 def run(runner, args):
-    return runner.invoke(app, args, catch_exceptions=False)
+    # a wide "terminal", so that the table shows the whole decoded text
+    return runner.invoke(app, args, catch_exceptions=False, env={"COLUMNS": "500"})
 
 
 @pytest.fixture()
@@ -140,3 +143,13 @@ def test_signature_list_escapes_names_from_a_foreign_pack(runner, tmp_path):
     r = run(runner, ["signatures", "list", str(tmp_path)])
     assert r.exit_code == 0 and not RAW_CONTROL.search(r.stdout)
     assert r"evil \x1b]0;title\x07 name" in r.stdout
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text(max_size=80), st.text(alphabet="htpsf:/.0123456789abc[]@ x", max_size=60))
+def test_the_safety_functions_are_idempotent(text, url_text):
+    # escaping twice must not double-escape: output passed through two layers stays readable
+    assert term(term(text)) == term(text)
+    assert csv_cell(csv_cell(text)) == csv_cell(text)
+    assert defang(defang(url_text)) == defang(url_text)
+    assert not RAW_CONTROL.search(term(text)) and "\n" not in term(text)
