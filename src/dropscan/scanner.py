@@ -76,7 +76,8 @@ class Scanner:
         if rec is not None:
             fields = rec.inspected_fields()
         else:
-            fields = [("line", apache_unescape(strip_eol(line)))]
+            text = apache_unescape(strip_eol(line))
+            fields = [("line", text)] if text.strip() else []  # a blank line holds no keyword
         stats = MatchStats.for_line()
         seen, hits = [], []
         for name, text in fields:
@@ -132,9 +133,11 @@ class Scanner:
             res.rejects = [chunk[s:e] for s, e in rejected]
         rejected_starts = {s for s, _ in rejected}
         if self.prefilter is not None:
-            # a line that is not a record is always analysed: its text holds the record's own
-            # field quotes, which the prefilter's quote markers are built to ignore
-            starts = sorted(rejected_starts.union(self.prefilter.candidates(chunk)))
+            # a line that is not a record and holds a double quote is always analysed: its
+            # text holds the record's own field quotes, which the quote markers are built to
+            # ignore (other lines that are not records, blank or binary, take the prefilter)
+            quoted = {s for s, e in rejected if chunk.find(b'"', s, e) >= 0}
+            starts = sorted(quoted.union(self.prefilter.candidates(chunk)))
         else:
             starts = line_starts(chunk)
         pos, number = 0, line_no
