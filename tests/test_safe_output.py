@@ -18,7 +18,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from conftest import combined_line
+from conftest import GOOD_PACK, combined_line
 from dropscan.cli import app
 from dropscan.output import summary_text
 from dropscan.safety import csv_cell, defang, term
@@ -127,19 +127,7 @@ def test_explain_escapes_what_it_shows(runner):
 
 
 def test_signature_list_escapes_names_from_a_foreign_pack(runner, tmp_path):
-    (tmp_path / "p.yaml").write_text(
-        """
-- id: my.rule
-  name: "evil \\e]0;title\\a name"
-  category: rce
-  severity: high
-  egress: false
-  keywords: [";foo"]
-  patterns: [';foo\\b']
-  references: [local]
-  examples: {match: ["/x?a=;foo"], no_match: ["/x?a=foo"]}
-"""
-    )
+    (tmp_path / "p.yaml").write_text(GOOD_PACK.replace("name: mine", 'name: "evil \\e]0;title\\a name"'))
     r = run(runner, ["signatures", "list", str(tmp_path)])
     assert r.exit_code == 0 and not RAW_CONTROL.search(r.stdout)
     assert r"evil \x1b]0;title\x07 name" in r.stdout

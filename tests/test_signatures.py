@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import SAMPLE_LOGS, combined_line
+from conftest import GOOD_PACK, SAMPLE_LOGS, combined_line
 from dropscan.engine import default_signatures
 from dropscan.errors import UsageError
 from dropscan.selftest import lint_all, run_example
@@ -64,17 +64,7 @@ def _pack(tmp_path, text, name="p.yaml"):
     return tmp_path
 
 
-GOOD = """
-- id: my.rule
-  name: mine
-  category: rce
-  severity: high
-  egress: false
-  keywords: [";foo"]
-  patterns: [';foo\\b']
-  references: [local]
-  examples: {match: ["/x?a=;foo"], no_match: ["/x?a=foo"]}
-"""
+GOOD = GOOD_PACK
 
 
 def test_user_pack_loads(tmp_path):
