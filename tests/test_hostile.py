@@ -14,9 +14,12 @@ import os
 import random
 import re
 import struct
+import subprocess
+import sys
 import time
 import zlib
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
@@ -447,3 +450,24 @@ def test_a_directory_with_no_logs_says_so(scan4, tmp_path):
     r = scan4(tmp_path / "empty")
     assert (r.code, r.files, r.findings) == (2, [], [])
     assert r.stderr == f"dropscan: error: {tmp_path / 'empty'}: no access-log files in this directory\n"
+
+
+def test_a_hostile_directory_through_the_console_entry(tmp_path):
+    # a real process, so exit status and stderr are what a cron job sees
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    write(logs / "access.log.3.gz", gzip.compress(ATTACK + NORMAL) + _member_header())  # truncated
+    write(logs / "access.log.2", _png())
+    write(logs / "access.log.1", b"\x00" * 100 + b"\n" + ATTACK)
+    write(logs / "access.log", (NORMAL + ATTACK).replace(b"\n", b"\r\n"))
+    os.mkfifo(logs / "access.log.4")
+    exe = Path(sys.executable).with_name("dropscan")
+    cmd = [str(exe)] if exe.exists() else [sys.executable, "-c", "from dropscan.cli import main; main()"]
+    p = subprocess.run([*cmd, "scan", str(logs), "-f", "jsonl"], capture_output=True, text=True, timeout=120)
+    assert p.returncode == 2 and "Traceback" not in p.stderr
+    assert p.stderr.splitlines() == [
+        f"dropscan: error: {logs / 'access.log.3.gz'}: truncated gzip data (unexpected end of file)",
+        f"dropscan: error: {logs / 'access.log.2'}: no known log format matches its first lines (use --log-format)",
+    ]
+    hits = [(os.path.basename(x["log_file"]), x["line_no"]) for x in map(json.loads, p.stdout.splitlines())]
+    assert hits == [("access.log.3.gz", 1), ("access.log.1", 2), ("access.log", 2)]
