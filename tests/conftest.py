@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,9 @@ from typer.testing import CliRunner
 
 from dropscan.engine import default_signatures
 from dropscan.scanner import Scanner
+
+# compiled hyperscan databases: a per-session cache, never the user's ~/.cache
+os.environ.setdefault("DROPSCAN_CACHE_DIR", tempfile.mkdtemp(prefix="dropscan-test-cache-"))
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE_LOGS = ROOT / "sample_logs"
@@ -41,7 +45,7 @@ def full_scanner(sigs):
 @pytest.fixture(scope="session")
 def fast_scanner(sigs):
     sc = Scanner(sigs, fast=True)
-    if sc.prefilter is None:
+    if not sc.fast:
         pytest.skip("hyperscan is not installed: no fast path on this platform")
     return sc
 

@@ -77,7 +77,7 @@ def test_vhost_combined_and_custom_format():
     assert r.client == "2001:db8::1" and r.vhost == "www" and r.status == 200
     assert r.time == datetime(2026, 11, 27, 10, 0, tzinfo=UTC)
     assert r.headers == {"X-Forwarded-For": "198.51.100.1"} and r.user_agent == "curl/8"
-    assert ("X-Forwarded-For", "198.51.100.1") in r.inspected_fields()
+    assert ("X-Forwarded-For", "198.51.100.1", b"198.51.100.1") in r.inspected_fields()
 
 
 def test_status_prefers_final():

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from .decode import View, views
 from .egress import Destination, extract
+from .prefilter import HAVE_HYPERSCAN, compile_literals
 from .signatures import MATCH_TIMEOUT, Signature, SignatureSet
 
 MAX_MATCHES_PER_VIEW = 64
@@ -48,17 +49,27 @@ class MatchStats:
 
 
 class Matcher:
-    def __init__(self, sigs: SignatureSet):
+    def __init__(self, sigs: SignatureSet, use_hyperscan: bool = True):
         self.sigs = sigs
         self.keywords = sorted(sigs.keyword_index)
+        # hyperscan's caseless literals fold ASCII case only: the same as `ascii_lower` + `in`
+        self._db = compile_literals(self.keywords) if use_hyperscan and HAVE_HYPERSCAN else None
 
-    def candidates(self, low_text: str, kind: str) -> list[Signature]:
-        """Signatures with a keyword in ``low_text`` that inspect fields of ``kind``."""
+    def present(self, text: str) -> list[str]:
+        """The keywords that occur in ``text`` (ASCII case-insensitively)."""
+        if self._db is None:
+            low = ascii_lower(text)
+            return [kw for kw in self.keywords if kw in low]
+        ids: list[int] = []
+        self._db.scan(text.encode("utf-8", "surrogatepass"), match_event_handler=lambda i, *_: ids.append(i))
+        return [self.keywords[i] for i in sorted(set(ids))]
+
+    def candidates(self, text: str, kind: str) -> list[Signature]:
+        """Signatures with a keyword in ``text`` that inspect fields of ``kind``."""
         found: set[int] = set()
         index = self.sigs.keyword_index
-        for kw in self.keywords:
-            if kw in low_text:
-                found.update(index[kw])
+        for kw in self.present(text):
+            found.update(index[kw])
         sigs = self.sigs.signatures
         return [sigs[i] for i in sorted(found) if kind in sigs[i].fields]
 
@@ -67,7 +78,7 @@ class Matcher:
         kind = field_kind(name)
         hits: dict[str, Hit] = {}
         for view in field_views if field_views is not None else views(text):
-            for sig in self.candidates(ascii_lower(view.text), kind):
+            for sig in self.candidates(view.text, kind):
                 dests: list[Destination] = []
                 matched = False
                 for pat in sig.patterns:

@@ -56,11 +56,21 @@ class Scanner:
         self.sigs = sigs
         self.matcher = Matcher(sigs)
         self.fast = fast and HAVE_HYPERSCAN
-        self.prefilter = Prefilter(sigs) if self.fast else None
+        self._prefilters: dict[bool, Prefilter] = {}
         self._grammars: dict[str, GrammarCheck] = {}
 
     def __reduce__(self):
         return (Scanner, (self.sigs, self.fast))
+
+    def prefilter(self, fmt: LogFormat | None) -> Prefilter | None:
+        """The prefilter for a format (None on the full path)."""
+        if not self.fast:
+            return None
+        raw_quotes = fmt is not None and fmt.unquoted_inspected
+        pf = self._prefilters.get(raw_quotes)
+        if pf is None:
+            pf = self._prefilters[raw_quotes] = Prefilter(self.sigs, raw_quotes)
+        return pf
 
     def grammar(self, fmt: LogFormat) -> GrammarCheck:
         g = self._grammars.get(fmt.format)
@@ -69,16 +79,24 @@ class Scanner:
         return g
 
     # --- one line ------------------------------------------------------------------------
-    def analyse(self, line: bytes, fmt: LogFormat | None, is_record: bool | None = None) -> LineAnalysis:
-        """Parse, decode and match one line (``is_record=None``: let the parser decide)."""
+    def analyse(self, line: bytes, fmt: LogFormat | None, is_record: bool | None = None,
+                skip_fields: bool = False) -> LineAnalysis:
+        """Parse, decode and match one line (``is_record=None``: let the parser decide).
+
+        With ``skip_fields`` (the fast path), a field whose bytes as logged do not pass the
+        prefilter is not decoded at all: the prefilter's soundness argument holds for any
+        slice of a line, so such a field cannot produce a finding."""
         rec = fmt.parse(line) if fmt is not None and is_record is not False else None
         if rec is not None:
             fields = rec.inspected_fields()
         else:
-            fields = [("line", apache_unescape(strip_eol(line)))]
+            fields = [("line", apache_unescape(strip_eol(line)), b"")]
+        pf = self.prefilter(fmt) if skip_fields and rec is not None else None
         stats = MatchStats()
         seen, hits = [], []
-        for name, text in fields:
+        for name, text, raw in fields:
+            if pf is not None and not pf.passes(raw):
+                continue
             vs = views(text)
             seen.append((name, text, vs))
             hits.extend(self.matcher.match_field(name, text, stats, vs))
@@ -93,9 +111,10 @@ class Scanner:
         line_no: int = 1,
         offset: int = 0,
         is_record: bool | None = None,
+        skip_fields: bool = False,
     ) -> tuple[Finding | None, int]:
         """(finding or None, regex timeouts) for one line."""
-        a = self.analyse(line, fmt, is_record)
+        a = self.analyse(line, fmt, is_record, skip_fields)
         if not a.hits:
             return None, a.timeouts
         return build_finding(a, log_file, line_no, offset), a.timeouts
@@ -118,17 +137,19 @@ class Scanner:
             return res
         if not chunk.endswith(b"\n"):
             chunk += b"\n"
-        res.lines = chunk.count(b"\n")
         if fmt is not None:
             rejected = self.grammar(fmt).rejected(chunk)
         else:
             rejected = list(line_spans(chunk, _all_starts(chunk)))
         res.rejected = len(rejected)
-        res.records = res.lines - res.rejected
         if keep_rejects:
             res.rejects = [chunk[s:e] for s, e in rejected]
         rejected_starts = {s for s, _ in rejected}
-        starts = self.prefilter.candidates(chunk) if self.prefilter is not None else _all_starts(chunk)
+        pf = self.prefilter(fmt)
+        if pf is not None:  # rejected lines are scanned whole, so they are always candidates
+            starts = sorted(rejected_starts.union(pf.candidates(chunk))) if rejected_starts else pf.candidates(chunk)
+        else:
+            starts = _all_starts(chunk)
         pos, number = 0, line_no
         for s, e in line_spans(chunk, starts):
             number += chunk.count(b"\n", pos, s)
@@ -140,10 +161,13 @@ class Scanner:
                 line_no=number,
                 offset=offset + s,
                 is_record=s not in rejected_starts,
+                skip_fields=pf is not None,
             )
             res.timeouts += timeouts
             if finding is not None:
                 res.findings.append(finding)
+        res.lines = number - line_no + chunk.count(b"\n", pos)  # one counting pass over the chunk
+        res.records = res.lines - res.rejected
         return res
 
 

@@ -109,8 +109,10 @@ def _decompress(f: BinaryIO, kind: str, name: str, first: bytes) -> Iterator[byt
         raise InputError(f"{name}: truncated {kind} data (unexpected end of file)")
 
 
-def open_blocks(source: Source) -> Iterator[bytes]:
-    """Decompressed bytes of ``source``, block by block."""
+def open_blocks(source: Source, plain_block: int = READ_SIZE) -> Iterator[bytes]:
+    """Decompressed bytes of ``source``, block by block. Uncompressed input comes in blocks of
+    about ``plain_block`` bytes that end at a line boundary, which `read_chunks` passes on
+    without copying."""
     name = "<stdin>" if source.is_stdin else source.path
     try:
         f = sys.stdin.buffer if source.is_stdin else open(source.path, "rb")
@@ -125,16 +127,19 @@ def open_blocks(source: Source) -> Iterator[bytes]:
         if kind is not None:
             yield from _decompress(f, kind, name, first)
             return
-        if first:
-            yield first
+        block = first
         while True:
             try:
-                block = f.read(READ_SIZE)
+                if block is None:
+                    block = f.read(plain_block)
+                if block and not block.endswith(b"\n"):
+                    block += f.readline()
             except OSError as e:
                 raise InputError(f"{name}: cannot read: {e.strerror or e}") from None
             if not block:
                 return
             yield block
+            block = None
     finally:
         if not source.is_stdin:
             f.close()
@@ -149,6 +154,10 @@ def read_chunks(
     size = 0
     offset = start_offset
     for block in blocks:
+        if not pending and len(block) >= chunk_size and block.endswith(b"\n"):
+            yield block, offset  # already whole lines: no copy
+            offset += len(block)
+            continue
         pending.append(block)
         size += len(block)
         if size < chunk_size:
