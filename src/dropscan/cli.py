@@ -39,6 +39,11 @@ class OutFormat(StrEnum):
     parquet = "parquet"
 
 
+class Engine(StrEnum):
+    local = "local"
+    dask = "dask"
+
+
 class ListFormat(StrEnum):
     table = "table"
     jsonl = "jsonl"
@@ -106,6 +111,11 @@ def scan(
     full: Annotated[
         bool, typer.Option("--full", help="Parse every line (no prefilter); slower, same findings.")
     ] = False,
+    engine: Annotated[Engine, typer.Option("--engine", help="local (process pool) or dask.")] = Engine.local,
+    scheduler: Annotated[
+        str | None,
+        typer.Option("--scheduler", help="Dask scheduler address (tcp://host:8786) [default: a local cluster]."),
+    ] = None,
 ) -> None:
     """Scan access logs; print one finding per request that carried an injected command."""
     from .engine import Scan, ScanOptions
@@ -126,13 +136,15 @@ def scan(
     )
     with ExitStack() as stack:
         rej_fh = stack.enter_context(open(rejects, "wb")) if rejects else None
-        run = Scan(
-            paths,
-            opts,
-            on_reject=(lambda _p, line: rej_fh.write(line if line.endswith(b"\n") else line + b"\n"))
-            if rej_fh
-            else None,
-        )
+        on_reject = (lambda _p, line: rej_fh.write(line if line.endswith(b"\n") else line + b"\n")) if rej_fh else None
+        if engine == Engine.dask:
+            from .dask import DaskScan
+
+            run = DaskScan(paths, opts, on_reject=on_reject, scheduler=scheduler)
+        else:
+            if scheduler:
+                raise UsageError("--scheduler needs --engine dask")
+            run = Scan(paths, opts, on_reject=on_reject)
         writer = None
         count = 0
         for finding in run:

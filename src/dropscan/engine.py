@@ -25,6 +25,7 @@ from .sources import CHUNK_SIZE, Source, expand_paths, open_blocks, read_chunks,
 
 SPILL_FINDINGS = 20_000
 POOL_MIN_BYTES = 32 << 20  # below this a process pool costs more than it saves
+MIN_PART = 32 << 20  # the smallest byte range a plain file is split into
 
 
 @dataclass(slots=True)
@@ -270,8 +271,9 @@ class Scan:
             s.error = f"{s.path}: no line matches the log format {fmt.name!r}"
 
     # units of work (files, byte ranges of large plain files) and their results, in order
-    def plan(self, parts_per_file: int) -> Iterator[tuple[Source, Unit | None]]:
-        """The units to scan, in (file, offset) order; stdin is ``None`` (read by the caller)."""
+    def plan(self, parts: Callable[[Source], int], min_part: int | None = None) -> Iterator[tuple[Source, Unit | None]]:
+        """The units to scan, in (file, offset) order: a plain file in about ``parts(source)``
+        byte ranges, anything else whole; stdin is ``None`` (read by the caller, in order)."""
         for src in self.sources:
             if src.is_stdin:
                 yield src, None
@@ -284,7 +286,7 @@ class Scan:
             except OSError:
                 plain, size = False, 0
             if plain and size > 0:
-                for a, b in split_ranges(size, parts_per_file):
+                for a, b in split_ranges(size, parts(src), min_part or MIN_PART):
                     yield src, Unit(src.path, spec, a, b)
             else:
                 yield src, Unit(src.path, spec)
@@ -307,7 +309,7 @@ class Scan:
         ctx = multiprocessing.get_context("fork") if "fork" in multiprocessing.get_all_start_methods() else None
         with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
             pending: deque = deque()
-            units = self.plan(jobs)
+            units = self.plan(lambda _src: jobs)
             exhausted = False
             while True:
                 while not exhausted and len(pending) < 2 * jobs:

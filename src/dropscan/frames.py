@@ -13,31 +13,39 @@ row per (finding, destination) for ``groupby``.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 import pandas as pd
 
 from .findings import FRAME_COLUMNS, HTTP_METHODS, Finding, flat_row
 from .signatures import CATEGORIES, SEVERITIES, SignatureSet
 
+Rules = SignatureSet | Sequence[str] | None  # a signature set, or just its rule ids
 
-def dtypes(sigs: SignatureSet | None) -> dict[str, object]:
+
+def _rule_ids(sigs: Rules) -> list[str]:
+    if sigs is None:
+        return []
+    return sigs.ids if isinstance(sigs, SignatureSet) else list(sigs)
+
+
+def dtypes(sigs: Rules) -> dict[str, object]:
     """Column -> dtype; the rule categories are the ids of the signature set."""
     cats = {
         "method": pd.CategoricalDtype(list(HTTP_METHODS)),
-        "rule": pd.CategoricalDtype(sigs.ids if sigs is not None else []),
+        "rule": pd.CategoricalDtype(_rule_ids(sigs)),
         "category": pd.CategoricalDtype(list(CATEGORIES)),
         "severity": pd.CategoricalDtype(list(SEVERITIES), ordered=True),
     }
     return {c: cats[t.split(":", 1)[1]] if t.startswith("category:") else t for c, t in FRAME_COLUMNS.items()}
 
 
-def empty_frame(sigs: SignatureSet | None = None) -> pd.DataFrame:
+def empty_frame(sigs: Rules = None) -> pd.DataFrame:
     """A frame with no rows and the full schema (also the Dask ``meta``)."""
     return pd.DataFrame({c: pd.Series(dtype=t) for c, t in dtypes(sigs).items()})
 
 
-def to_frame(findings: Iterable[Finding], sigs: SignatureSet | None = None) -> pd.DataFrame:
+def to_frame(findings: Iterable[Finding], sigs: Rules = None) -> pd.DataFrame:
     rows = [flat_row(f) for f in findings]
     if not rows:
         return empty_frame(sigs)

@@ -420,8 +420,11 @@ def _builder(f: _Field, directives: set[str], final_status: bool) -> Callable[[R
         return lambda rec, raw, s: s.__setitem__("H", text(raw))
     if c in "iC":
         key = p.lower()
-        name = {"user-agent": "user_agent", "referer": "referer"}.get(key, p) if c == "i" else (
-            f"cookie:{p}" if p else "cookie")
+        name = (
+            {"user-agent": "user_agent", "referer": "referer"}.get(key, p)
+            if c == "i"
+            else (f"cookie:{p}" if p else "cookie")
+        )
 
         def h(rec: Record, raw: bytes, _s: dict) -> None:
             v = text(raw)

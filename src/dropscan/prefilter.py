@@ -141,8 +141,9 @@ def _compile(exprs: list[bytes], flags: int):
     (``$DROPSCAN_CACHE_DIR``, default ``~/.cache/dropscan``; empty to disable): compiling the
     prefilter takes ~0.4 s, loading it ~1 ms. A cache that is missing, unwritable or corrupt
     only costs the compile."""
-    key = hashlib.sha256(b"\x00".join([hyperscan.__version__.encode(), platform.machine().encode(),
-                                        str(flags).encode(), *exprs])).hexdigest()[:32]
+    key = hashlib.sha256(
+        b"\x00".join([hyperscan.__version__.encode(), platform.machine().encode(), str(flags).encode(), *exprs])
+    ).hexdigest()[:32]
     cache = _cache_dir()
     path = os.path.join(cache, f"hs-{key}.db") if cache else None
     if path and os.path.exists(path):
@@ -170,8 +171,7 @@ def _compile(exprs: list[bytes], flags: int):
 def compile_literals(words: list[str]):
     """A database reporting which of ``words`` (ASCII) occur, ignoring ASCII case; ids are
     indexes into ``words``, each reported once per scan."""
-    exprs = [b"".join(bytes((b,)) if chr(b).isalnum() else b"\\x%02x" % b for b in w.encode("ascii"))
-             for w in words]
+    exprs = [b"".join(bytes((b,)) if chr(b).isalnum() else b"\\x%02x" % b for b in w.encode("ascii")) for w in words]
     return _compile(exprs, hyperscan.HS_FLAG_CASELESS | hyperscan.HS_FLAG_SINGLEMATCH)
 
 

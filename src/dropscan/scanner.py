@@ -79,8 +79,9 @@ class Scanner:
         return g
 
     # --- one line ------------------------------------------------------------------------
-    def analyse(self, line: bytes, fmt: LogFormat | None, is_record: bool | None = None,
-                skip_fields: bool = False) -> LineAnalysis:
+    def analyse(
+        self, line: bytes, fmt: LogFormat | None, is_record: bool | None = None, skip_fields: bool = False
+    ) -> LineAnalysis:
         """Parse, decode and match one line (``is_record=None``: let the parser decide).
 
         With ``skip_fields`` (the fast path), a field whose bytes as logged do not pass the

@@ -77,8 +77,9 @@ class Signature:
         """The compiled patterns. Compiling costs ~10 ms each with `regex`, so the built-in pack
         compiles a signature only when a keyword first brings it into play."""
         if self.compiled is None:
-            self.compiled = tuple(_compile_pattern(p, f"{self.source}: signature {self.id!r}")
-                                  for p in self.pattern_texts)
+            self.compiled = tuple(
+                _compile_pattern(p, f"{self.source}: signature {self.id!r}") for p in self.pattern_texts
+            )
         return self.compiled
 
     @property
@@ -161,8 +162,9 @@ def expand(pattern: str, defines: dict[str, str], where: str) -> str:
     raise _fail(where, "fragments nest too deeply")
 
 
-def parse_signature(raw: Any, source: str, defines: dict[str, str] | None = None, compile_now: bool = True
-                    ) -> Signature:
+def parse_signature(
+    raw: Any, source: str, defines: dict[str, str] | None = None, compile_now: bool = True
+) -> Signature:
     """Validate one signature mapping; raise `UsageError` naming the file and the problem."""
     if not isinstance(raw, dict):
         raise _fail(source, "each signature must be a mapping")
