@@ -35,14 +35,18 @@ PY = sys.executable
 DROPSCAN = [str(Path(PY).with_name("dropscan"))] if Path(PY).with_name("dropscan").exists() else [PY, "-m", "dropscan"]
 
 FLOOR_LOOP = "import sys\nfor line in open(sys.argv[1], 'rb'):\n    pass\n"
-ALP = ("import sys, apache_log_parser as alp\n"
-       "p = alp.make_parser('%h %l %u %t \"%r\" %>s %b \"%{Referer}i\" \"%{User-Agent}i\"')\n"
-       "for line in open(sys.argv[1], encoding='utf-8', errors='replace'):\n"
-       "    try: p(line)\n    except Exception: pass\n")
-APACHELOGS = ("import sys, apachelogs\n"
-              "p = apachelogs.LogParser(apachelogs.COMBINED, encoding='utf-8', errors='backslashreplace')\n"
-              "for line in open(sys.argv[1], encoding='latin-1'):\n"
-              "    try: p.parse(line)\n    except ValueError: pass\n")
+ALP = (
+    "import sys, apache_log_parser as alp\n"
+    'p = alp.make_parser(\'%h %l %u %t "%r" %>s %b "%{Referer}i" "%{User-Agent}i"\')\n'
+    "for line in open(sys.argv[1], encoding='utf-8', errors='replace'):\n"
+    "    try: p(line)\n    except Exception: pass\n"
+)
+APACHELOGS = (
+    "import sys, apachelogs\n"
+    "p = apachelogs.LogParser(apachelogs.COMBINED, encoding='utf-8', errors='backslashreplace')\n"
+    "for line in open(sys.argv[1], encoding='latin-1'):\n"
+    "    try: p.parse(line)\n    except ValueError: pass\n"
+)
 
 
 def run_once(cmd: list[str], stdout=subprocess.DEVNULL) -> tuple[float, float, int]:
@@ -62,8 +66,13 @@ def measure(cmd: list[str], runs: int) -> dict:
     run_once(cmd)  # warm-up (page cache, hyperscan database cache)
     samples = [run_once(cmd) for _ in range(runs)]
     walls = [s[0] for s in samples]
-    return {"wall": statistics.median(walls), "min": min(walls), "max": max(walls),
-            "cpu": statistics.median(s[1] for s in samples), "rss": max(s[2] for s in samples)}
+    return {
+        "wall": statistics.median(walls),
+        "min": min(walls),
+        "max": max(walls),
+        "cpu": statistics.median(s[1] for s in samples),
+        "rss": max(s[2] for s in samples),
+    }
 
 
 def ensure_data(lines: int) -> Path:
@@ -80,16 +89,24 @@ def check_detection(log: Path) -> str:
         subprocess.run([*DROPSCAN, "scan", str(log), "-j", "1", "-f", "jsonl", "-o", out.name], check=False)
         found = {json.loads(x)["line_no"] for x in open(out.name)}
     missed, extra = labels - found, found - labels
-    return f"detection: {len(found & labels)}/{len(labels)} labelled attack lines found, {len(missed)} missed, " \
-           f"{len(extra)} other findings"
+    return (
+        f"detection: {len(found & labels)}/{len(labels)} labelled attack lines found, {len(missed)} missed, "
+        f"{len(extra)} other findings"
+    )
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--lines", type=int, default=1_000_000)
     ap.add_argument("--runs", type=int, default=3)
-    ap.add_argument("--peer-lines", type=int, default=100_000)
+    ap.add_argument("--peer-lines", type=int, default=20_000)
     ap.add_argument("--markdown", action="store_true", help="print the table as Markdown")
+    ap.add_argument(
+        "--rss-scale",
+        type=int,
+        default=4,
+        help="also scan the log repeated this many times and compare peak RSS (0: skip)",
+    )
     a = ap.parse_args()
     log = ensure_data(a.lines)
     gz = Path(str(log) + ".gz")
@@ -108,8 +125,13 @@ def main() -> None:
         ("python line loop (floor)", [PY, "-c", FLOOR_LOOP, str(log)], a.lines, size, None),
         ("zcat > /dev/null (gz floor)", ["sh", "-c", f"zcat '{gz}' > /dev/null"], a.lines, size, None),
         ("dropscan scan, 1 job", [*scan, "-j", "1", str(log)], a.lines, size, "python line loop (floor)"),
-        (f"dropscan scan, {cores} jobs", [*scan, "-j", str(cores), str(log)], a.lines, size,
-         "python line loop (floor)"),
+        (
+            f"dropscan scan, {cores} jobs",
+            [*scan, "-j", str(cores), str(log)],
+            a.lines,
+            size,
+            "python line loop (floor)",
+        ),
         ("dropscan scan .gz, 1 job", [*scan, "-j", "1", str(gz)], a.lines, size, "zcat > /dev/null (gz floor)"),
         ("apache-log-parser parse only", [PY, "-c", ALP, str(peer)], a.peer_lines, peer_size, None),
         ("apachelogs parse only", [PY, "-c", APACHELOGS, str(peer)], a.peer_lines, peer_size, None),
@@ -124,11 +146,15 @@ def main() -> None:
         m["lines_s"] = n / m["wall"]
         m["mb_s"] = nbytes / m["wall"] / 1e6
         results[name] = m
-    print(f"# dropscan benchmark: {a.lines:,} lines, {size / 1e6:.0f} MB ({size / a.lines:.0f} B/line), "
-          f"gz {gz.stat().st_size / 1e6:.0f} MB")
-    print(f"# machine: {platform.machine()}, {cores} cores, {platform.processor() or _cpu_model()}, "
-          f"Python {platform.python_version()}, {platform.system()} {platform.release()}; "
-          f"load average at start {os.getloadavg()[0]:.2f}")
+    print(
+        f"# dropscan benchmark: {a.lines:,} lines, {size / 1e6:.0f} MB ({size / a.lines:.0f} B/line), "
+        f"gz {gz.stat().st_size / 1e6:.0f} MB"
+    )
+    print(
+        f"# machine: {platform.machine()}, {cores} cores, {platform.processor() or _cpu_model()}, "
+        f"Python {platform.python_version()}, {platform.system()} {platform.release()}; "
+        f"load average at start {os.getloadavg()[0]:.2f}"
+    )
     head = ("what", "wall s (min-max)", "cpu s", "lines/s", "MB/s", "x floor", "peak RSS MiB")
     sep = " | " if a.markdown else "  "
     print(("| " if a.markdown else "") + sep.join(head) + (" |" if a.markdown else ""))
@@ -140,13 +166,35 @@ def main() -> None:
             continue
         m = results[name]
         ratio = f"{m['wall'] / results[floor]['wall']:.2f}" if floor and floor in results else "-"
-        cells = (name, f"{m['wall']:.2f} ({m['min']:.2f}-{m['max']:.2f})", f"{m['cpu']:.2f}",
-                 f"{m['lines_s']:,.0f}", f"{m['mb_s']:.0f}", ratio, str(m["rss"]))
+        cells = (
+            name,
+            f"{m['wall']:.2f} ({m['min']:.2f}-{m['max']:.2f})",
+            f"{m['cpu']:.2f}",
+            f"{m['lines_s']:,.0f}",
+            f"{m['mb_s']:.0f}",
+            ratio,
+            str(m["rss"]),
+        )
         print(("| " if a.markdown else "") + sep.join(cells) + (" |" if a.markdown else ""))
     if alp and "dropscan scan, 1 job" in results:
-        print(f"# dropscan 1 job full scan vs apache-log-parser parse-only: "
-              f"{results['dropscan scan, 1 job']['lines_s'] / alp['lines_s']:.0f}x")
+        print(
+            f"# dropscan 1 job full scan vs apache-log-parser parse-only: "
+            f"{results['dropscan scan, 1 job']['lines_s'] / alp['lines_s']:.0f}x"
+        )
     print("# " + check_detection(log))
+    if a.rss_scale > 1:
+        big = DATA / f"access-{a.lines}-x{a.rss_scale}.log"
+        if not big.exists():
+            with open(big, "wb") as dst:
+                for _ in range(a.rss_scale):
+                    with open(log, "rb") as src:
+                        shutil.copyfileobj(src, dst, 1 << 22)
+        small_rss = results.get("dropscan scan, 1 job", {}).get("rss")
+        _, _, big_rss = run_once([*scan, "-j", "1", str(big)])
+        print(
+            f"# peak RSS, dropscan scan 1 job: {small_rss} MiB on {a.lines:,} lines, {big_rss} MiB on "
+            f"{a.lines * a.rss_scale:,} lines"
+        )
 
 
 def _cpu_model() -> str:
