@@ -204,17 +204,24 @@ _ROTATION = re.compile(r"^(?P<base>.+?)(?:\.(?P<num>\d+)|-(?P<date>\d{8}(?:\d{2}
 _LOGLIKE = re.compile(r"(?:access|\.log$|_log$)", re.IGNORECASE)
 
 
-def _strip_compression(name: str) -> str:
+def strip_compression(name: str) -> str:
+    """``access.log.2.gz`` -> ``access.log.2`` (by name: only for naming, never for reading)."""
     for suf in COMPRESSED_SUFFIXES:
         if name.endswith(suf):
             return name[: -len(suf)]
     return name
 
 
+def rotation_base(name: str) -> str:
+    """A file name without compression and rotation suffixes: ``shop-access.log.3.gz`` and
+    ``shop-access.log-20261101`` -> ``shop-access.log``."""
+    return _ROTATION.match(strip_compression(name)).group("base")
+
+
 def rotation_key(path: str) -> tuple:
     """Sort key that puts a rotated set oldest first: ``x.log.10.gz`` … ``x.log.1``, ``x.log``."""
     d, name = os.path.split(path)
-    m = _ROTATION.match(_strip_compression(name))
+    m = _ROTATION.match(strip_compression(name))
     base, num, date = m.group("base"), m.group("num"), m.group("date")
     if num is not None:
         age = (0, -int(num), "")
@@ -226,7 +233,7 @@ def rotation_key(path: str) -> tuple:
 
 
 def is_log_like(name: str) -> bool:
-    base = _ROTATION.match(_strip_compression(name)).group("base")
+    base = rotation_base(name)
     return "error" not in name.lower() and bool(_LOGLIKE.search(base) or _LOGLIKE.search(name))
 
 
