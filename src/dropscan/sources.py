@@ -232,9 +232,16 @@ def rotation_key(path: str) -> tuple:
     return (d, base, age)
 
 
+# System logs that sit beside access logs in /var/log (kern.log and ufw.log hold firewall LOG
+# lines, read with ``report --firewall-log``); a directory walk must not take them for access logs.
+_SYSTEM_LOG = re.compile(r"(?:kern|ufw|auth|daemon|user|dpkg|boot|cron|mail|fail2ban|alternatives)\.log", re.IGNORECASE)
+
+
 def is_log_like(name: str) -> bool:
     base = rotation_base(name)
-    return "error" not in name.lower() and bool(_LOGLIKE.search(base) or _LOGLIKE.search(name))
+    if "error" in name.lower() or _SYSTEM_LOG.fullmatch(base):
+        return False
+    return bool(_LOGLIKE.search(base) or _LOGLIKE.search(name))
 
 
 def expand_paths(paths: list[str]) -> tuple[list[Source], list[str]]:
