@@ -39,6 +39,7 @@ from bisect import bisect_right
 from collections.abc import Hashable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
+from functools import lru_cache
 
 from .errors import InputError, UsageError
 from .sources import Source, open_blocks, read_chunks
@@ -120,6 +121,7 @@ class Clock:
         self.last = last or self.first
         self.explicit = tz is not None
         self.tz = tz or self.first.tzinfo or UTC
+        self._years: dict[tuple[int, int], int | None] = {}
 
     @classmethod
     def around(cls, times: Iterable[datetime | None], tz: tzinfo | None = None) -> Clock:
@@ -132,18 +134,26 @@ class Clock:
 
     def syslog(self, month: int, day: int, hms: str) -> datetime | None:
         """A year-less local time, in the year nearest the access log's span."""
+        key = (month, day)
+        year = self._years[key] if key in self._years else self._years.setdefault(key, self._year(month, day))
         h, m, s = hms.split(":")
         sec, _, frac = s.partition(".")
-        micro = int((frac + "000000")[:6]) if frac else 0
-        best: tuple[timedelta, datetime] | None = None
+        try:
+            return datetime(year, month, day, int(h), int(m), int(sec), int((frac + "00000")[:6]), tzinfo=self.tz)
+        except (ValueError, TypeError):  # no such day in any year near the log (Feb 30), 25:00:00
+            return None
+
+    def _year(self, month: int, day: int) -> int | None:
+        """The year whose (month, day) is nearest the span: decided per date, not per line."""
+        best: tuple[timedelta, int] | None = None
         for year in range(self.first.year - 1, self.last.year + 2):
             try:
-                t = datetime(year, month, day, int(h), int(m), int(sec), micro, tzinfo=self.tz)
-            except ValueError:  # Feb 29 of a common year, 24:00:00
+                t = datetime(year, month, day, 12, tzinfo=self.tz)
+            except ValueError:  # Feb 29 of a common year
                 continue
             dist = self.first - t if t < self.first else (t - self.last if t > self.last else timedelta(0))
             if best is None or dist < best[0]:
-                best = (dist, t)
+                best = (dist, year)
         return best[1] if best else None
 
     def iso(self, text: str) -> tuple[datetime | None, bool]:
@@ -155,6 +165,7 @@ class Clock:
         return (t, False) if t.tzinfo else (t.replace(tzinfo=self.tz), not self.explicit)
 
 
+@lru_cache(maxsize=65536)  # a firewall log repeats few addresses; ipaddress is slow
 def _ip(text: str) -> str | None:
     try:
         return str(ipaddress.ip_address(text))
@@ -177,9 +188,7 @@ def parse_line(line: str, clock: Clock, log_file: str = "-", line_no: int = 0) -
     else:
         when = clock.syslog(_MONTHS[m.group("mon")], int(m.group("day")), m.group("hms"))
         assumed = not clock.explicit
-    kv: dict[str, str] = {}
-    for k, v in _KEY.findall(m.group("rest")):
-        kv.setdefault(k, v)
+    kv = dict(reversed(_KEY.findall(m.group("rest"))))  # the first value of a key wins (UDP's second LEN=)
     src, dst = _ip(kv.get("SRC", "")), _ip(kv.get("DST", ""))
     if when is None or src is None or dst is None:
         return False
@@ -248,13 +257,13 @@ class Correlator:
     def __init__(self, window: timedelta = DEFAULT_WINDOW, uid: int | None = None):
         self.window = window
         self.uid = uid
-        # (ip, port) -> (key, UTC offset of the requests) -> request times
-        self._times: dict[tuple[str, int | None], dict[tuple[Hashable, timedelta], list[datetime]]] = {}
+        # (ip, port) -> the requests' UTC offset -> key -> request times (POSIX seconds: fast to bisect)
+        self._times: dict[tuple[str, int | None], dict[timezone, dict[Hashable, list[float]]]] = {}
         self._sorted = True
 
     def add(self, ip: str, port: int | None, when: datetime, key: Hashable) -> None:
-        group = (key, when.utcoffset() or timedelta(0))
-        self._times.setdefault((ip, port), {}).setdefault(group, []).append(when)
+        offset = timezone(when.utcoffset() or timedelta(0))
+        self._times.setdefault((ip, port), {}).setdefault(offset, {}).setdefault(key, []).append(when.timestamp())
         self._sorted = False
 
     def match(self, ev: FirewallEvent) -> list[tuple[Hashable, datetime]]:
@@ -263,17 +272,21 @@ class Correlator:
         if not ev.outbound or (self.uid is not None and ev.uid != self.uid):
             return []
         if not self._sorted:
-            for groups in self._times.values():
-                for times in groups.values():
-                    times.sort()
+            for by_offset in self._times.values():
+                for by_key in by_offset.values():
+                    for times in by_key.values():
+                        times.sort()
             self._sorted = True
         out: list[tuple[Hashable, datetime]] = []
+        window = self.window.total_seconds()
         for port in (ev.dpt, None) if ev.dpt is not None else (None,):
-            for (key, offset), times in self._times.get((ev.dst, port), {}).items():
-                t = ev.time.replace(tzinfo=timezone(offset)) if ev.zone_assumed else ev.time
-                i = bisect_right(times, t)
-                if i and t - times[i - 1] <= self.window:
-                    out.append((key, t))
+            for offset, by_key in self._times.get((ev.dst, port), {}).items():
+                t = ev.time.replace(tzinfo=offset) if ev.zone_assumed else ev.time
+                ts = t.timestamp()
+                for key, times in by_key.items():
+                    i = bisect_right(times, ts)
+                    if i and ts - times[i - 1] <= window:
+                        out.append((key, t))
         return out
 
 
