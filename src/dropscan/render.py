@@ -233,7 +233,7 @@ table{border-collapse:collapse;margin:.6em 0;font-variant-numeric:tabular-nums}
 th,td{border:1px solid #d0d0d0;padding:.25em .6em;text-align:left;vertical-align:top}
 th{background:#f3f3f3}td.n{text-align:right}
 .yes{color:#b00020;font-weight:700}.no{color:#2e7d32}.confirmed{background:#ffe0e0;font-weight:700}
-code{font:12px/1.3 ui-monospace,Menlo,Consolas,monospace;word-break:break-all}
+code{font:12px/1.3 ui-monospace,Menlo,Consolas,monospace}td.url code{word-break:break-all}td.d{white-space:nowrap}
 .muted{color:#666}svg text{font:11px system-ui,sans-serif}
 """
 
@@ -341,14 +341,14 @@ def html_report(r: Report, defanged: bool = False, title: str = "dropscan egress
             parts.append(
                 f"<tr{cls}>"
                 + _td(_when(d.confirmed_at) if d.confirmed else "-")
-                + f"<td><code>{h(t.dest(d))}</code></td>"
+                + f'<td class="d"><code>{h(t.dest(d))}</code></td>'
                 + _td(d.port if d.port is not None else "-", "n")
                 + _td(d.scheme)
                 + _td("yes" if d.ip_literal else "no")
                 + _td(d.findings, "n")
                 + _td(d.answered_2xx_3xx, "n")
                 + _td(_when(d.first_seen))
-                + (f"<td><code>{h(t.url(d.url))}</code></td>" if d.url else "<td>-</td>")
+                + (f'<td class="url"><code>{h(t.url(d.url))}</code></td>' if d.url else "<td>-</td>")
                 + "</tr>"
             )
         parts.append("</tbody></table>")
