@@ -172,12 +172,17 @@ def test_ufw_commands_and_before_rules_valid(report, tmp_path):
     wrap6 = "*filter\n:ufw6-before-output - [0:0]\n" + files["before6.rules.snippet"] + "COMMIT\n"
     _assert_valid(["iptables-restore", "--test"], wrap4, tmp_path, "before.rules")
     _assert_valid(["ip6tables-restore", "--test"], wrap6, tmp_path, "before6.rules")
+
+
+def test_ufw_command_lines_dry_run(report):
     if shutil.which("ufw") is None:
-        pytest.skip("ufw is not installed: the ufw command lines were not dry-run")
+        pytest.skip("ufw is not installed (apt-get install ufw): the ufw command lines were not dry-run")
+    cmds = [ln for ln in egress_rules(report, "ufw", "33")["ufw-commands.sh"].splitlines() if ln.startswith("ufw ")]
+    assert len(cmds) == 3
     for cmd in cmds:
         p = subprocess.run(["ufw", "--dry-run", *shlex.split(cmd)[1:]], capture_output=True, text=True, timeout=60)
         if p.returncode != 0 and _REFUSED.search(p.stdout + p.stderr):
-            pytest.skip(f"ufw cannot run in this sandbox: {p.stderr.strip()[:200]}")
+            pytest.skip(f"ufw cannot run in this sandbox: {(p.stdout + p.stderr).strip()[:200]}")
         assert p.returncode == 0 and "### tuple ### reject_log any any" in p.stdout, p.stdout + p.stderr
 
 
