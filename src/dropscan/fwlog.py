@@ -123,15 +123,6 @@ class Clock:
         self.tz = tz or self.first.tzinfo or UTC
         self._years: dict[tuple[int, int], int | None] = {}
 
-    @classmethod
-    def around(cls, times: Iterable[datetime | None], tz: tzinfo | None = None) -> Clock:
-        """A clock for the span of these (access-log) times."""
-        ts = [t for t in times if t is not None]
-        if not ts:
-            return cls(None, None, tz)
-        first = min(ts)
-        return cls(first, max(ts), tz)
-
     def syslog(self, month: int, day: int, hms: str) -> datetime | None:
         """A year-less local time, in the year nearest the access log's span."""
         key = (month, day)

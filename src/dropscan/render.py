@@ -22,7 +22,6 @@ from .report import DestinationStats, HostStats, Report
 from .safety import defang, defang_host, term
 from .signatures import CATEGORIES
 
-FORMATS = ("table", "json", "markdown", "html")
 MAX_CLIENTS = 10
 # One colour per category (colour-blind-safe Okabe-Ito order), fixed so charts compare.
 COLORS = dict(
