@@ -186,6 +186,166 @@ def _open_writer(stack: ExitStack, out_format: str, output: str | None, defanged
     return JsonlWriter(stream)
 
 
+# --- report and rules ----------------------------------------------------------------------------
+class ReportFormat(StrEnum):
+    table = "table"
+    json = "json"
+    markdown = "markdown"
+    html = "html"
+
+
+class Firewall(StrEnum):
+    ufw = "ufw"
+    iptables = "iptables"
+    nftables = "nftables"
+
+
+_REPORT_EXT = {".html": "html", ".htm": "html", ".md": "markdown", ".markdown": "markdown", ".json": "json"}
+PathsArg = Annotated[list[str], typer.Argument(help="Log files, directories, globs, or - for stdin.")]
+LogFormatOpt = Annotated[
+    str | None, typer.Option("--log-format", "-l", help="Preset or Apache LogFormat string [default: detect].")
+]
+SignaturesOpt = Annotated[str | None, typer.Option("--signatures", "-s", help="Signature directory or file.")]
+HostOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--host", help="Receiving host for logs without %v [default: from the file name, see docs/report.md]."
+    ),
+]
+JobsOpt = Annotated[int | None, typer.Option("--jobs", "-j", help="Worker processes [default: all cores].")]
+
+
+def _egress_report(paths, log_format, signatures, jobs, host, since=None, until=None, **firewall):
+    """The two steps every egress command shares: which findings (a Scan), then the report."""
+    from .engine import Scan, ScanOptions
+    from .report import build_report
+    from .timeutil import parse_when
+
+    opts = ScanOptions(
+        log_format=log_format,
+        signatures=_load_sigs(signatures),
+        jobs=_jobs(jobs),
+        since=parse_when(since) if since else None,
+        until=parse_when(until) if until else None,
+    )
+    run = Scan(paths, opts)
+    return build_report(run, host=host, scan_summary=run.summary, **firewall)
+
+
+def _exit_for(rep) -> None:
+    for e in rep.errors:
+        _err(e)
+    raise typer.Exit(EXIT_ERROR if rep.errors else (EXIT_FINDINGS if rep.findings else EXIT_CLEAN))
+
+
+@app.command()
+def report(
+    paths: PathsArg,
+    fmt: Annotated[
+        ReportFormat | None,
+        typer.Option("--format", "-f", help="[default: from -o's extension, else table on a terminal, else json]."),
+    ] = None,
+    output: Annotated[
+        str | None, typer.Option("--output", "-o", help="Write the report here; a short summary goes to stdout.")
+    ] = None,
+    host: HostOpt = None,
+    firewall_log: Annotated[
+        list[str] | None,
+        typer.Option("--firewall-log", help="Kernel LOG lines (syslog, kern.log, ufw.log, journalctl -k); repeatable."),
+    ] = None,
+    window: Annotated[
+        str, typer.Option("--window", help="How long after a request an outbound packet confirms it.")
+    ] = "10m",
+    user: Annotated[
+        str | None, typer.Option("--user", help="Only packets with this UID= confirm (a user name or uid).")
+    ] = None,
+    firewall_tz: Annotated[
+        str | None,
+        typer.Option(
+            "--firewall-tz", help="Zone of firewall-log times without one [default: the access log's offset]."
+        ),
+    ] = None,
+    defang: Annotated[bool, typer.Option("--defang", help="hxxp://203.0.113[.]9 in human formats.")] = False,
+    log_format: LogFormatOpt = None,
+    signatures: SignaturesOpt = None,
+    jobs: JobsOpt = None,
+    since: Annotated[str | None, typer.Option("--since", help="Only findings at or after this time.")] = None,
+    until: Annotated[str | None, typer.Option("--until", help="Only findings before this time.")] = None,
+) -> None:
+    """Per receiving host: does it need egress blocking, toward which destinations, and did a
+    firewall log see it try."""
+    from .fwlog import resolve_uid
+    from .render import render, summary_lines
+    from .safety import term
+    from .timeutil import parse_duration, parse_tz
+
+    to_file = bool(output and output != "-")
+    out_format = (
+        fmt.value
+        if fmt
+        else (_REPORT_EXT.get(os.path.splitext(output)[1].lower(), "table") if to_file else None)
+        or ("table" if sys.stdout.isatty() else "json")
+    )
+    rep = _egress_report(
+        paths,
+        log_format,
+        signatures,
+        jobs,
+        host,
+        since,
+        until,
+        firewall_logs=firewall_log,
+        window=parse_duration(window),
+        uid=resolve_uid(user) if user else None,
+        firewall_tz=parse_tz(firewall_tz) if firewall_tz else None,
+    )
+    text = render(rep, out_format, defang)
+    if to_file:
+        with open(output, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        sys.stdout.write("\n".join([*summary_lines(rep, defang), f"report written to {term(output)}"]) + "\n")
+    else:
+        sys.stdout.write(text)
+    _exit_for(rep)
+
+
+@app.command()
+def rules(
+    paths: PathsArg,
+    firewall: Annotated[Firewall, typer.Option("--firewall", help="Which firewall's syntax to write.")],
+    user: Annotated[str, typer.Option("--user", help="The web server's user (name or uid).")] = "www-data",
+    allow_dns: Annotated[bool, typer.Option("--allow-dns", help="Let the web user resolve names (port 53).")] = False,
+    output_dir: Annotated[
+        str | None, typer.Option("--output-dir", "-d", help="Write each rules file into this directory.")
+    ] = None,
+    host: HostOpt = None,
+    log_format: LogFormatOpt = None,
+    signatures: SignaturesOpt = None,
+    jobs: JobsOpt = None,
+) -> None:
+    """Scan, then print firewall rules to paste: default-deny outbound for the web user, and
+    rejects for every IP a payload named (see docs/report.md)."""
+    from .rules import check_user, egress_rules
+    from .safety import term
+
+    check_user(user)
+    rep = _egress_report(paths, log_format, signatures, jobs, host)
+    files = egress_rules(rep, firewall.value, user, allow_dns)
+    if output_dir:
+        os.makedirs(output_dir, exist_ok=True)
+        for name, text in files.items():
+            path = os.path.join(output_dir, name)
+            with open(path, "w", encoding="utf-8") as fh:
+                fh.write(text)
+            sys.stdout.write(f"wrote {term(path)}\n")
+    else:
+        for i, (name, text) in enumerate(files.items()):
+            if len(files) > 1:
+                sys.stdout.write(("\n" if i else "") + f"# ===== {name} =====\n")
+            sys.stdout.write(text)
+    _exit_for(rep)
+
+
 # --- explain -------------------------------------------------------------------------------------
 @app.command()
 def explain(

@@ -9,16 +9,23 @@ Destinations: ``dest_host``/``dest_port``/``dest_scheme``/``dest_ip_literal``/``
 the first destination of a finding, ``dest_count`` how many there are, and ``egress`` all of them
 as space-separated ``scheme://host:port`` endpoints. `destinations_frame` explodes them into one
 row per (finding, destination) for ``groupby``.
+
+`report_frames` gives the egress report (`dropscan.report`) as two frames, hosts and
+destinations, with the same discipline.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
 from .findings import FRAME_COLUMNS, HTTP_METHODS, Finding, flat_row
 from .signatures import CATEGORIES, SEVERITIES, SignatureSet
+
+if TYPE_CHECKING:
+    from .report import Report
 
 Rules = SignatureSet | Sequence[str] | None  # a signature set, or just its rule ids
 
@@ -105,3 +112,83 @@ def _is_ip(host: object) -> bool:
         return True
     except ValueError:
         return False
+
+
+# --- the egress report as frames -----------------------------------------------------------------
+_UTC = "datetime64[us, UTC]"
+REPORT_HOST_COLUMNS: dict[str, str] = {
+    "host": "str",
+    "needs_egress_blocking": "boolean",
+    "findings": "Int64",
+    "findings_with_destinations": "Int64",
+    "answered_2xx_3xx": "Int64",
+    "answered_4xx_5xx": "Int64",
+    "first_seen": _UTC,
+    "last_seen": _UTC,
+    "clients": "Int64",
+    "destinations": "Int64",
+    "confirmed_destinations": "Int64",
+}
+REPORT_DEST_COLUMNS: dict[str, str] = {
+    "host": "str",  # the receiving host
+    "dest_host": "str",
+    "port": "Int32",
+    "scheme": "str",
+    "ip_literal": "boolean",
+    "findings": "Int64",
+    "answered_2xx_3xx": "Int64",
+    "first_seen": _UTC,
+    "last_seen": _UTC,
+    "confirmed": "boolean",
+    "first_confirmed": _UTC,
+    "firewall_events": "Int64",
+    "url": "str",
+}
+
+
+def _typed(rows: list[dict], columns: dict[str, str]) -> pd.DataFrame:
+    df = pd.DataFrame.from_records(rows, columns=list(columns))
+    for c, t in columns.items():
+        df[c] = pd.to_datetime(df[c], utc=True).astype(t) if t == _UTC else df[c].astype(t)
+    return df
+
+
+def report_frames(report: Report) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(hosts, destinations) of an egress report, one row per host and per (host, destination),
+    in the report's order (confirmed first), with fixed dtypes whatever the content."""
+    hosts = [
+        {
+            "host": h.host,
+            "needs_egress_blocking": h.needs_egress_blocking,
+            "findings": h.findings,
+            "findings_with_destinations": h.findings_with_destinations,
+            "answered_2xx_3xx": h.answered_2xx_3xx,
+            "answered_4xx_5xx": h.answered_4xx_5xx,
+            "first_seen": h.first_seen,
+            "last_seen": h.last_seen,
+            "clients": len(h.clients),
+            "destinations": len(h.dests),
+            "confirmed_destinations": h.confirmed,
+        }
+        for h in report.hosts
+    ]
+    dests = [
+        {
+            "host": h.host,
+            "dest_host": d.host,
+            "port": d.port,
+            "scheme": d.scheme,
+            "ip_literal": d.ip_literal,
+            "findings": d.findings,
+            "answered_2xx_3xx": d.answered_2xx_3xx,
+            "first_seen": d.first_seen,
+            "last_seen": d.last_seen,
+            "confirmed": d.confirmed,
+            "first_confirmed": d.confirmed_at,
+            "firewall_events": d.firewall_events,
+            "url": d.url,
+        }
+        for h in report.hosts
+        for d in h.destinations
+    ]
+    return _typed(hosts, REPORT_HOST_COLUMNS), _typed(dests, REPORT_DEST_COLUMNS)

@@ -213,17 +213,24 @@ _ROTATION = re.compile(r"^(?P<base>.+?)(?:\.(?P<num>\d+)|-(?P<date>\d{8}(?:\d{2}
 _LOGLIKE = re.compile(r"(?:access|\.log$|_log$)", re.IGNORECASE)
 
 
-def _strip_compression(name: str) -> str:
+def strip_compression(name: str) -> str:
+    """``access.log.2.gz`` -> ``access.log.2`` (by name: only for naming, never for reading)."""
     for suf in COMPRESSED_SUFFIXES:
         if name.endswith(suf):
             return name[: -len(suf)]
     return name
 
 
+def rotation_base(name: str) -> str:
+    """A file name without compression and rotation suffixes: ``shop-access.log.3.gz`` and
+    ``shop-access.log-20261101`` -> ``shop-access.log``."""
+    return _ROTATION.match(strip_compression(name)).group("base")
+
+
 def rotation_key(path: str) -> tuple:
     """Sort key that puts a rotated set oldest first: ``x.log.10.gz`` … ``x.log.1``, ``x.log``."""
     d, name = os.path.split(path)
-    m = _ROTATION.match(_strip_compression(name))
+    m = _ROTATION.match(strip_compression(name))
     base, num, date = m.group("base"), m.group("num"), m.group("date")
     if num is not None:
         age = (0, -int(num), "")
@@ -234,9 +241,16 @@ def rotation_key(path: str) -> tuple:
     return (d, base, age)
 
 
+# System logs that sit beside access logs in /var/log (kern.log and ufw.log hold firewall LOG
+# lines, read with ``report --firewall-log``); a directory walk must not take them for access logs.
+_SYSTEM_LOG = re.compile(r"(?:kern|ufw|auth|daemon|user|dpkg|boot|cron|mail|fail2ban|alternatives)\.log", re.IGNORECASE)
+
+
 def is_log_like(name: str) -> bool:
-    base = _ROTATION.match(_strip_compression(name)).group("base")
-    return "error" not in name.lower() and bool(_LOGLIKE.search(base) or _LOGLIKE.search(name))
+    base = rotation_base(name)
+    if "error" in name.lower() or _SYSTEM_LOG.fullmatch(base):
+        return False
+    return bool(_LOGLIKE.search(base) or _LOGLIKE.search(name))
 
 
 def expand_paths(paths: list[str]) -> tuple[list[Source], list[str]]:
