@@ -50,6 +50,12 @@ def _err(msg: str) -> None:
     sys.stderr.write(f"dropscan: error: {term(msg)}\n")
 
 
+def _warn(msg: str) -> None:
+    from .safety import term
+
+    sys.stderr.write(f"dropscan: warning: {term(msg)}\n")
+
+
 def _color(stream: TextIO) -> bool:
     return stream.isatty() and "NO_COLOR" not in os.environ and os.environ.get("TERM") != "dumb"
 
@@ -106,15 +112,25 @@ def scan(
     full: Annotated[
         bool, typer.Option("--full", help="Parse every line (no prefilter); slower, same findings.")
     ] = False,
+    state: Annotated[
+        str | None,
+        typer.Option("--state", help="Read only what is new since the last run with this state file (cron)."),
+    ] = None,
+    reset_state: Annotated[
+        bool, typer.Option("--reset-state", help="Forget the --state file's positions: read every log from the start.")
+    ] = False,
 ) -> None:
     """Scan access logs; print one finding per request that carried an injected command."""
     from .engine import Scan, ScanOptions
     from .output import format_for, summary_text
+    from .state import Incremental
     from .timeutil import parse_when
 
     out_format = fmt.value if fmt else format_for(output, sys.stdout.isatty())
     if out_format == "parquet" and (not output or output == "-"):
         raise UsageError("--format parquet needs -o FILE")
+    if reset_state and not state:
+        raise UsageError("--reset-state needs --state FILE")
     opts = ScanOptions(
         log_format=log_format,
         signatures=_load_sigs(signatures),
@@ -126,13 +142,9 @@ def scan(
     )
     with ExitStack() as stack:
         rej_fh = stack.enter_context(open(rejects, "wb")) if rejects else None
-        run = Scan(
-            paths,
-            opts,
-            on_reject=(lambda _p, line: rej_fh.write(line if line.endswith(b"\n") else line + b"\n"))
-            if rej_fh
-            else None,
-        )
+        on_reject = (lambda _p, line: rej_fh.write(line if line.endswith(b"\n") else line + b"\n")) if rej_fh else None
+        inc = stack.enter_context(Incremental(state, reset=reset_state)) if state else None
+        run = inc.scan(paths, opts, on_reject) if inc else Scan(paths, opts, on_reject=on_reject)
         writer = None
         count = 0
         for finding in run:
@@ -144,6 +156,12 @@ def scan(
             writer = _open_writer(stack, out_format, output, defang, opts)  # an empty file with the header
         if writer is not None:
             writer.close()
+        if inc is not None:  # only now that the output is written: a crash repeats, never loses
+            if rej_fh:
+                rej_fh.flush()
+            inc.commit(run, outputs=[output, rejects])
+            for w in inc.warnings:
+                _warn(w)
     result = run.summary()
     if summary:
         with open(summary, "w", encoding="utf-8") as fh:
