@@ -21,6 +21,7 @@ from conftest import combined_line
 from dropscan.cli import app
 from dropscan.errors import UsageError
 from dropscan.sources import Source, open_blocks
+from dropscan.state import Incremental
 
 
 def line(i: int) -> bytes:
@@ -347,3 +348,48 @@ def test_a_corrupt_gz_next_to_the_log_is_reported_not_skipped(tmp_path, runner):
     r = runner.invoke(app, ["scan", str(logs.d), "-f", "jsonl", "--state", str(logs.state)])
     assert r.exit_code == 2 and "access.log.1.gz: corrupt gzip data" in r.stderr
     assert len(r.stdout.splitlines()) == 4
+
+
+def _lib_run(state: Path, paths: list[str], rotate_at: str | None = None, rotate=None) -> list[tuple[str, int]]:
+    """One run through the library API; ``rotate`` is called at ``rotate_at``: "read" (after the
+    plan, before the files are opened) or "commit" (after the read, before the state is saved)."""
+    with Incremental(str(state)) as inc:
+        run = inc.scan(paths)
+        if rotate_at == "read":
+            rotate()
+        found = [(Path(f.log_file).name, f.line_no) for f in run]
+        if rotate_at == "commit":
+            rotate()
+        inc.commit(run)
+    return found
+
+
+@pytest.mark.parametrize("when", ["read", "commit"])
+@pytest.mark.parametrize("known", [False, True])
+def test_rotation_while_a_run_is_under_way(tmp_path, when, known):
+    """logrotate may rename the log at any moment of a run: between planning and opening the
+    file (the open is refused: the next run reads it) or between reading and saving the state
+    (the file is known by the fingerprint taken when planning)."""
+    log = tmp_path / "access.log"
+    state = tmp_path / "state.json"
+    log.write_bytes(b"".join(line(i) for i in range(0, 2)))  # attack on line 1
+    if known:
+        assert _lib_run(state, [str(log)]) == [("access.log", 1)]
+    with open(log, "ab") as fh:
+        fh.write(b"".join(line(i) for i in range(2, 5)))  # attack on line 4
+
+    def rotate() -> None:
+        with open(log, "ab") as fh:
+            fh.write(b"".join(line(i) for i in range(7, 10)))  # an unread tail: attack on line 8
+        os.rename(log, tmp_path / "access.log.1")
+        log.write_bytes(b"".join(line(i) for i in range(5, 7)))  # attack on line 2 of the new file
+
+    first = _lib_run(state, [str(log)], when, rotate)
+    second = _lib_run(state, [str(log)])
+    expected = ([] if known else [("access.log", 1)]) + [("access.log", 4)]
+    if when == "read":  # refused, then read from where it went
+        assert first == []
+        assert second == [(n + ".1", k) for n, k in expected] + [("access.log.1", 8), ("access.log", 2)]
+    else:
+        assert (first, second) == (expected, [("access.log.1", 8), ("access.log", 2)])
+    assert _lib_run(state, [str(log)]) == []

@@ -295,6 +295,7 @@ class Incremental:
             if e is not None and _nothing_new(e, p):
                 plan.carried.append(replace(e, path=p.key, size=p.size, mtime=p.mtime))
                 continue
+            p.head()  # now, before the read: the file may be rotated away before commit()
             resume = Resume(
                 offset=e.offset if e else 0,
                 line=e.lines if e else 0,
@@ -358,13 +359,14 @@ class Incremental:
             p, e = r.probe, r.entry
             fp, fp_len = (e.fp, e.fp_len) if e else ("", 0)
             if fp_len < FP_BYTES:
-                head = p.head() if len(p.head()) == FP_BYTES else read_head_or_none(p)
-                if head is None:
-                    head = p.head()
+                head = p.head()  # taken when planned, from the file that was then read
+                if len(head) < FP_BYTES:  # a small file may have grown: know it by more bytes
+                    fresher = read_head_or_none(p)
+                    head = fresher if fresher is not None and fresher.startswith(head) else head
                 if len(head) > fp_len and (e is None or fingerprint(head[:fp_len]) == fp):
                     fp, fp_len = fingerprint(head), len(head)
-            if fp_len == 0 or (e is None and s.end == 0):
-                continue  # nothing read and nothing to know the file by
+            if fp_len == 0:
+                continue  # empty when planned: nothing to know it by, nothing read
             kept.append(
                 Entry(
                     path=p.key,
