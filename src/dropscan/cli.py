@@ -119,6 +119,11 @@ def scan(
     reset_state: Annotated[
         bool, typer.Option("--reset-state", help="Forget the --state file's positions: read every log from the start.")
     ] = False,
+    follow: Annotated[
+        bool,
+        typer.Option("--follow", "-F", help="Keep scanning as the logs grow, across rotation (stop with SIGTERM/^C)."),
+    ] = False,
+    interval: Annotated[float, typer.Option("--interval", help="Seconds between polls with --follow.")] = 1.0,
 ) -> None:
     """Scan access logs; print one finding per request that carried an injected command."""
     from .engine import Scan, ScanOptions
@@ -131,6 +136,10 @@ def scan(
         raise UsageError("--format parquet needs -o FILE")
     if reset_state and not state:
         raise UsageError("--reset-state needs --state FILE")
+    if follow and (out_format == "parquet" or summary):
+        raise UsageError("--follow writes findings as they arrive: not with --format parquet or --summary")
+    if interval <= 0:
+        raise UsageError("--interval must be more than 0 seconds")
     opts = ScanOptions(
         log_format=log_format,
         signatures=_load_sigs(signatures),
@@ -143,7 +152,9 @@ def scan(
     with ExitStack() as stack:
         rej_fh = stack.enter_context(open(rejects, "wb")) if rejects else None
         on_reject = (lambda _p, line: rej_fh.write(line if line.endswith(b"\n") else line + b"\n")) if rej_fh else None
-        inc = stack.enter_context(Incremental(state, reset=reset_state)) if state else None
+        inc = stack.enter_context(Incremental(state, reset=reset_state)) if state or follow else None
+        if follow:
+            raise typer.Exit(_follow(stack, paths, opts, inc, on_reject, rej_fh, out_format, output, defang, interval))
         run = inc.scan(paths, opts, on_reject) if inc else Scan(paths, opts, on_reject=on_reject)
         writer = None
         count = 0
@@ -174,6 +185,48 @@ def scan(
         for e in errors:
             _err(e)
     raise typer.Exit(EXIT_ERROR if errors else (EXIT_FINDINGS if count else EXIT_CLEAN))
+
+
+def _follow(stack, paths, opts, inc, on_reject, rej_fh, out_format, output, defanged, interval) -> int:
+    """``scan --follow``: poll until SIGTERM/SIGINT, which end it cleanly after the current poll."""
+    import signal
+    import threading
+
+    from .follow import follow
+
+    writers = []
+
+    def emit(finding) -> None:
+        if not writers:
+            writers.append(_open_writer(stack, out_format, output, defanged, opts))
+        writers[0].write(finding)
+
+    def flush() -> None:
+        for w in writers:
+            w.flush()
+        if rej_fh:
+            rej_fh.flush()
+
+    stop = threading.Event()
+    previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        result = follow(
+            paths,
+            opts,
+            inc,
+            emit,
+            flush,
+            stop=stop,
+            interval=interval,
+            on_error=_err,
+            on_warning=_warn,
+            on_reject=on_reject,
+            outputs=[output, rej_fh and rej_fh.name],
+        )
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    return EXIT_ERROR if result.errors else (EXIT_FINDINGS if result.findings else EXIT_CLEAN)
 
 
 def _open_writer(stack: ExitStack, out_format: str, output: str | None, defanged: bool, opts):
