@@ -4,6 +4,7 @@ line. Real files, real renames, real gzip, real truncation; the CLI as cron runs
 
 from __future__ import annotations
 
+import dataclasses
 import gzip
 import json
 import os
@@ -15,13 +16,15 @@ import zlib
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from conftest import combined_line
 from dropscan.cli import app
 from dropscan.errors import UsageError
 from dropscan.sources import Source, open_blocks
-from dropscan.state import Incremental
+from dropscan.state import Entry, Incremental, load
 
 
 def line(i: int) -> bytes:
@@ -411,3 +414,44 @@ def test_a_finished_gz_is_not_decompressed_again(tmp_path, runner):
     os.utime(gz, ns=(st.st_atime_ns, st.st_mtime_ns))
     assert logs.run() == []
     logs.check_union()
+
+
+def test_a_state_file_in_a_missing_directory_is_one_line(tmp_path, runner):
+    log = tmp_path / "access.log"
+    log.write_bytes(line(3))
+    r = runner.invoke(app, ["scan", str(log), "--state", str(tmp_path / "nope" / "state.json")])
+    assert isinstance(r.exception, UsageError)
+    assert str(r.exception) == f"{tmp_path / 'nope' / 'state.json'}: the state file's directory does not exist"
+
+
+_json = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=5),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=4),
+    max_leaves=12,
+)
+_entry = st.fixed_dictionaries(
+    {
+        k: (st.text(max_size=5) if k in ("path", "fp") else st.integers(0, 9)) | _json
+        for k in dataclasses.asdict(Entry("", 0, 0, 0, 0, 0, 0.0, "", 0))
+    }
+)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    doc=_json
+    | st.fixed_dictionaries(
+        {"format": st.just("dropscan-state"), "version": st.just(1), "files": st.lists(_entry | _json, max_size=3)}
+    )
+)
+def test_any_json_is_a_state_or_one_usage_error(tmp_path, doc):
+    p = tmp_path / "state.json"
+    p.write_text(json.dumps(doc))
+    try:
+        entries = load(str(p))
+    except UsageError as e:
+        assert "\n" not in str(e) and "--reset-state" in str(e)
+        return
+    for e in entries:
+        assert isinstance(e.offset, int) and isinstance(e.done, bool) and isinstance(e.mtime, int | float)
+        assert not isinstance(e.offset, bool) and isinstance(e.path, str)
