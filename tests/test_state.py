@@ -147,6 +147,20 @@ def test_rename_rotation_reads_the_unread_tail_first(logs):
     logs.check_union()
 
 
+@pytest.mark.parametrize("rotated", ["access.log.0", "access.log-20261127", "access.log-2026112706.gz"])
+def test_savelog_and_dateext_names(logs, rotated):
+    logs.append(10)
+    logs.run()
+    logs.append(4)
+    if rotated.endswith(".gz"):
+        logs.compress("access.log", rotated)
+    else:
+        logs.rename("access.log", rotated)
+    logs.append(3)
+    assert [Path(r["log_file"]).name for r in logs.run()] == [rotated, "access.log"]
+    logs.check_union()
+
+
 def test_rotation_to_gz_with_delaycompress(logs):
     logs.append(10)
     logs.run()
