@@ -55,6 +55,12 @@ def _err(msg: str) -> None:
     sys.stderr.write(f"dropscan: error: {term(msg)}\n")
 
 
+def _warn(msg: str) -> None:
+    from .safety import term
+
+    sys.stderr.write(f"dropscan: warning: {term(msg)}\n")
+
+
 def _color(stream: TextIO) -> bool:
     return stream.isatty() and "NO_COLOR" not in os.environ and os.environ.get("TERM") != "dumb"
 
@@ -116,15 +122,34 @@ def scan(
         str | None,
         typer.Option("--scheduler", help="Dask scheduler address (tcp://host:8786) [default: a local cluster]."),
     ] = None,
+    state: Annotated[
+        str | None,
+        typer.Option("--state", help="Read only what is new since the last run with this state file (cron)."),
+    ] = None,
+    reset_state: Annotated[
+        bool, typer.Option("--reset-state", help="Forget the --state file's positions: read every log from the start.")
+    ] = False,
+    follow: Annotated[
+        bool,
+        typer.Option("--follow", "-F", help="Keep scanning as the logs grow, across rotation (stop with SIGTERM/^C)."),
+    ] = False,
+    interval: Annotated[float, typer.Option("--interval", help="Seconds between polls with --follow.")] = 1.0,
 ) -> None:
     """Scan access logs; print one finding per request that carried an injected command."""
     from .engine import Scan, ScanOptions
     from .output import format_for, summary_text
+    from .state import Incremental
     from .timeutil import parse_when
 
     out_format = fmt.value if fmt else format_for(output, sys.stdout.isatty())
     if out_format == "parquet" and (not output or output == "-"):
         raise UsageError("--format parquet needs -o FILE")
+    if reset_state and not state:
+        raise UsageError("--reset-state needs --state FILE")
+    if follow and (out_format == "parquet" or summary):
+        raise UsageError("--follow writes findings as they arrive: not with --format parquet or --summary")
+    if interval <= 0:
+        raise UsageError("--interval must be more than 0 seconds")
     opts = ScanOptions(
         log_format=log_format,
         signatures=_load_sigs(signatures),
@@ -137,6 +162,11 @@ def scan(
     with ExitStack() as stack:
         rej_fh = stack.enter_context(open(rejects, "wb")) if rejects else None
         on_reject = (lambda _p, line: rej_fh.write(line if line.endswith(b"\n") else line + b"\n")) if rej_fh else None
+        inc = stack.enter_context(Incremental(state, reset=reset_state)) if state or follow else None
+        if inc is not None and engine == Engine.dask:
+            raise UsageError("--state and --follow read on this machine: not with --engine dask")
+        if follow:
+            raise typer.Exit(_follow(stack, paths, opts, inc, on_reject, rej_fh, out_format, output, defang, interval))
         if engine == Engine.dask:
             from .dask import DaskScan
 
@@ -144,7 +174,7 @@ def scan(
         else:
             if scheduler:
                 raise UsageError("--scheduler needs --engine dask")
-            run = Scan(paths, opts, on_reject=on_reject)
+            run = inc.scan(paths, opts, on_reject) if inc else Scan(paths, opts, on_reject=on_reject)
         writer = None
         count = 0
         for finding in run:
@@ -156,6 +186,12 @@ def scan(
             writer = _open_writer(stack, out_format, output, defang, opts)  # an empty file with the header
         if writer is not None:
             writer.close()
+        if inc is not None:  # only now that the output is written: a crash repeats, never loses
+            if rej_fh:
+                rej_fh.flush()
+            inc.commit(run, outputs=[output, rejects])
+            for w in inc.warnings:
+                _warn(w)
     result = run.summary()
     if summary:
         with open(summary, "w", encoding="utf-8") as fh:
@@ -168,6 +204,48 @@ def scan(
         for e in errors:
             _err(e)
     raise typer.Exit(EXIT_ERROR if errors else (EXIT_FINDINGS if count else EXIT_CLEAN))
+
+
+def _follow(stack, paths, opts, inc, on_reject, rej_fh, out_format, output, defanged, interval) -> int:
+    """``scan --follow``: poll until SIGTERM/SIGINT, which end it cleanly after the current poll."""
+    import signal
+    import threading
+
+    from .follow import follow
+
+    writers = []
+
+    def emit(finding) -> None:
+        if not writers:
+            writers.append(_open_writer(stack, out_format, output, defanged, opts))
+        writers[0].write(finding)
+
+    def flush() -> None:
+        for w in writers:
+            w.flush()
+        if rej_fh:
+            rej_fh.flush()
+
+    stop = threading.Event()
+    previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        result = follow(
+            paths,
+            opts,
+            inc,
+            emit,
+            flush,
+            stop=stop,
+            interval=interval,
+            on_error=_err,
+            on_warning=_warn,
+            on_reject=on_reject,
+            outputs=[output, rej_fh and rej_fh.name],
+        )
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    return EXIT_ERROR if result.errors else (EXIT_FINDINGS if result.findings else EXIT_CLEAN)
 
 
 def _open_writer(stack: ExitStack, out_format: str, output: str | None, defanged: bool, opts):

@@ -4,6 +4,10 @@
 job it streams chunk by chunk; with more, large plain files are split into byte ranges at line
 boundaries, other files are one unit each, and results are consumed in submission order, so
 output is deterministic. Rejected lines go to temp files, never into memory.
+
+Incremental runs (sources carrying a `Resume`, see `dropscan.state`) always take the one-process
+path: it starts each file at its resume offset and records in ``FileSummary.end`` where it
+stopped, which the state needs; a night's increment is small.
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ class FileSummary:
     findings: int = 0
     timeouts: int = 0
     error: str | None = None
+    end: int | None = None  # one-process path: decompressed offset just past the last line scanned
 
     def as_dict(self) -> dict:
         return {
@@ -208,7 +213,8 @@ class Scan:
         }
 
     def __iter__(self) -> Iterator[Finding]:
-        if self.options.jobs > 1 and self._input_size() >= POOL_MIN_BYTES:
+        resumed = any(src.resume is not None for src in self.sources)
+        if self.options.jobs > 1 and not resumed and self._input_size() >= POOL_MIN_BYTES:
             yield from self._scan_pool()
         else:
             for src in self.sources:
@@ -233,8 +239,18 @@ class Scan:
             self.files.append(s)
         opts = self.options
         fmt = self._fixed_format
+        resume = src.resume
+        if fmt is None and resume is not None and resume.format:
+            fmt = compile_format(resume.format)  # found on the file's first lines, not on a few new ones
+        base = resume.line if resume else 0
+        s.end = resume.offset if resume else 0
         try:
-            chunks = read_chunks(open_blocks(src, opts.chunk_size), opts.chunk_size)
+            chunks = read_chunks(
+                open_blocks(src, opts.chunk_size),
+                opts.chunk_size,
+                start_offset=s.end,
+                keep_partial=resume is None or resume.keep_partial,
+            )
             for i, (chunk, off) in enumerate(chunks):
                 if i == 0 and fmt is None:
                     fmt = detect_format(chunk[: 1 << 20].split(b"\n"))
@@ -246,7 +262,7 @@ class Scan:
                     fmt,
                     log_file=src.path,
                     offset=off,
-                    line_no=s.lines + 1,
+                    line_no=base + s.lines + 1,
                     keep_rejects=opts.keep_rejects and self.on_reject is not None,
                 )
                 self._account(s, r)
@@ -256,6 +272,7 @@ class Scan:
                     if in_window(f, opts.since, opts.until):
                         s.findings += 1
                         yield f
+                s.end = off + len(chunk)  # only once every finding of the chunk was taken
         except InputError as e:
             s.error = str(e)
         self._check(s, fmt)

@@ -68,6 +68,10 @@ def to_frame(findings: Iterable[Finding], sigs: Rules = None) -> pd.DataFrame:
 
 
 def write_parquet(df: pd.DataFrame, path: str) -> None:
+    """The frame as Parquet; the rule ids go into the file's metadata as well, as an empty
+    column's categories are not kept (see `conform`)."""
+    df = df.copy(deep=False)
+    df.attrs["rule_ids"] = [str(x) for x in df["rule_id"].cat.categories]
     try:
         df.to_parquet(path, index=False)
     except ImportError as e:
@@ -83,7 +87,34 @@ def read_findings(path: str) -> pd.DataFrame:
 
         with open(path, encoding="utf-8") as fh:
             return to_frame(Finding.from_record(json.loads(line)) for line in fh if line.strip())
-    return pd.read_parquet(path)
+    try:
+        df = pd.read_parquet(path)
+    except ImportError as e:
+        from .errors import UsageError
+
+        raise UsageError("reading parquet needs pyarrow: pip install 'dropscan[parquet]'") from e
+    return conform(df, str(path))
+
+
+def conform(df: pd.DataFrame, source: str = "frame") -> pd.DataFrame:
+    """The fixed schema on a frame read back from Parquet. pyarrow restores the categories of
+    a column with rows, but an empty file's categoricals come back with no or ``object``
+    categories, which would not concatenate with other days' frames. The rule categories are
+    the ids of the pack that wrote the file, kept in its metadata by `write_parquet`."""
+    missing = [c for c in FRAME_COLUMNS if c not in df.columns]
+    if missing:
+        from .errors import UsageError
+
+        raise UsageError(f"{source}: not a dropscan findings file (no column {missing[0]!r})")
+    types = dtypes(None)
+    rule = df["rule_id"]
+    ids = df.attrs.get("rule_ids")
+    if ids is None:  # written by something else than write_parquet
+        ids = rule.cat.categories if isinstance(rule.dtype, pd.CategoricalDtype) else sorted(set(rule.dropna()))
+    types["rule_id"] = pd.CategoricalDtype(list(ids))
+    out = df[list(FRAME_COLUMNS)].copy()
+    out["timestamp"] = pd.to_datetime(out["timestamp"], utc=True).astype("datetime64[us, UTC]")
+    return out.astype({c: t for c, t in types.items() if c != "timestamp"})
 
 
 def destinations_frame(findings: pd.DataFrame) -> pd.DataFrame:

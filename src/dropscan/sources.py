@@ -6,6 +6,8 @@
 * A directory means every access-log-like file below it; a rotated set is read oldest first
   (``access.log.3.gz`` … ``access.log.1``, ``access.log``; dateext ``-20261101`` likewise).
 * `read_chunks` turns decompressed blocks into chunks of whole lines with their byte offsets.
+* A `Source` may carry a `Resume`: start at a byte offset of the decompressed stream, with line
+  numbers continuing from an earlier run (incremental scans, see `dropscan.state`).
 """
 
 from __future__ import annotations
@@ -48,10 +50,23 @@ def detect_compression(head: bytes) -> str | None:
 
 
 @dataclass(frozen=True, slots=True)
+class Resume:
+    """Where an incremental run picks a file up (set by `dropscan.state`, read by the engine)."""
+
+    offset: int = 0  # decompressed bytes already consumed (always just past a newline)
+    line: int = 0  # lines already consumed: line numbers continue from here
+    ident: tuple[int, int] | None = None  # (st_dev, st_ino) planned for: if the path names another file
+    # when opened (rotated meanwhile), nothing is read and the state keeps its place for the next run
+    keep_partial: bool = False  # read an unterminated last line (only for files that cannot grow)
+    format: str | None = None  # the log format found when the file was first read
+
+
+@dataclass(frozen=True, slots=True)
 class Source:
     """One input: a file path, or ``-`` for stdin."""
 
     path: str
+    resume: Resume | None = None
 
     @property
     def is_stdin(self) -> bool:
@@ -76,14 +91,16 @@ def _decompressor(kind: str):
     return zstandard.ZstdDecompressor().decompressobj()
 
 
+_DECOMPRESS_ERRORS: tuple[type[BaseException], ...] = (zlib.error, OSError, EOFError, ValueError, lzma.LZMAError)
+if _gzip_zlib is not zlib:
+    _DECOMPRESS_ERRORS = (*_DECOMPRESS_ERRORS, _gzip_zlib.error)
+if zstandard is not None:
+    _DECOMPRESS_ERRORS = (*_DECOMPRESS_ERRORS, zstandard.ZstdError)
+
+
 def _decompress(f: BinaryIO, kind: str, name: str, first: bytes) -> Iterator[bytes]:
     d = _decompressor(kind)
     data = first
-    errors = (zlib.error, OSError, EOFError, ValueError, lzma.LZMAError)
-    if _gzip_zlib is not zlib:
-        errors = (*errors, _gzip_zlib.error)
-    if zstandard is not None:
-        errors = (*errors, zstandard.ZstdError)
     try:
         while True:
             if not data:
@@ -103,53 +120,116 @@ def _decompress(f: BinaryIO, kind: str, name: str, first: bytes) -> Iterator[byt
                 if kind == "gzip" and not data.startswith(b"\x1f\x8b") and not data.strip(b"\x00"):
                     return  # trailing zero padding after the last gzip member
                 d = _decompressor(kind)  # next member/stream
-    except errors as e:
+    except _DECOMPRESS_ERRORS as e:
         raise InputError(f"{name}: corrupt {kind} data: {e}") from None
     if not d.eof:
         raise InputError(f"{name}: truncated {kind} data (unexpected end of file)")
 
 
 def open_blocks(source: Source, plain_block: int = READ_SIZE) -> Iterator[bytes]:
-    """Decompressed bytes of ``source``, block by block. Uncompressed input comes in blocks of
-    about ``plain_block`` bytes that end at a line boundary, which `read_chunks` passes on
-    without copying."""
+    """Decompressed bytes of ``source``, block by block (from ``source.resume.offset`` if set).
+    Uncompressed input comes in blocks of about ``plain_block`` bytes that end at a line
+    boundary, which `read_chunks` passes on without copying."""
     name = "<stdin>" if source.is_stdin else source.path
     try:
         f = sys.stdin.buffer if source.is_stdin else open(source.path, "rb")
     except OSError as e:
         raise InputError(f"{name}: cannot open: {e.strerror or e}") from None
     try:
+        skip = 0
+        if source.resume is not None:
+            if _replaced(f, source.resume):
+                return
+            skip = source.resume.offset
         try:
             first = f.read(READ_SIZE)
         except OSError as e:
             raise InputError(f"{name}: cannot read: {e.strerror or e}") from None
         kind = detect_compression(first)
         if kind is not None:
-            yield from _decompress(f, kind, name, first)
+            yield from _skip(_decompress(f, kind, name, first), skip)
             return
-        block = first
-        while True:
-            try:
-                if block is None:
-                    block = f.read(plain_block)
-                if block and not block.endswith(b"\n"):
-                    block += f.readline()
-            except OSError as e:
-                raise InputError(f"{name}: cannot read: {e.strerror or e}") from None
-            if not block:
-                return
-            yield block
-            block = None
+        if skip > len(first):
+            f.seek(skip)
+            first = b""
+        yield from _plain(f, name, first[skip:], plain_block)
     finally:
         if not source.is_stdin:
             f.close()
 
 
+def _replaced(f: BinaryIO, resume: Resume) -> bool:
+    """Whether the path now names another file than the one planned for: rotated between
+    planning and opening. Reading it from the planned offset would skip the new file's first
+    lines; reading nothing is safe, as the state still knows the planned file by its
+    fingerprint and the next run reads it wherever it went (and this one from its start)."""
+    st = os.fstat(f.fileno())
+    return resume.ident is not None and (st.st_dev, st.st_ino) != tuple(resume.ident)
+
+
+def _plain(f: BinaryIO, name: str, first: bytes, plain_block: int) -> Iterator[bytes]:
+    block = first or None
+    while True:
+        try:
+            if block is None:
+                block = f.read(plain_block)
+            if block and not block.endswith(b"\n"):
+                block += f.readline()
+        except OSError as e:
+            raise InputError(f"{name}: cannot read: {e.strerror or e}") from None
+        if not block:
+            return
+        yield block
+        block = None
+
+
+def _skip(blocks: Iterator[bytes], n: int) -> Iterator[bytes]:
+    """``blocks`` without their first ``n`` bytes (a compressed stream cannot seek)."""
+    for block in blocks:
+        if n >= len(block):
+            n -= len(block)
+            continue
+        yield block[n:] if n else block
+        n = 0
+
+
+def read_head(path: str, n: int, ident: tuple[int, int] | None = None) -> bytes | None:
+    """The first ``n`` decompressed bytes of a file, reading little (for fingerprints); ``None``
+    when ``ident`` is given and the path no longer names that (st_dev, st_ino)."""
+    kind = None
+    try:
+        with open(path, "rb") as f:
+            if ident is not None:
+                st = os.fstat(f.fileno())
+                if (st.st_dev, st.st_ino) != tuple(ident):
+                    return None
+            raw = f.read(max(n, 64))
+            kind = detect_compression(raw)
+            if kind is None:
+                return raw[:n]
+            d = _decompressor(kind)
+            out = b""
+            while len(out) < n and raw:
+                out += d.decompress(raw)  # small pieces: a log compresses ~10x, a bomb no further
+                raw = d.unused_data if d.eof else b""
+                raw = raw or f.read(4096)
+                if d.eof:
+                    if detect_compression(raw) != kind:
+                        break  # end of data (or padding)
+                    d = _decompressor(kind)  # next gzip member / stream
+            return out[:n]
+    except _DECOMPRESS_ERRORS as e:
+        if kind is None and isinstance(e, OSError):
+            raise InputError(f"{path}: cannot read: {e.strerror or e}") from None
+        raise InputError(f"{path}: corrupt {kind} data: {e}") from None
+
+
 def read_chunks(
-    blocks: Iterator[bytes], chunk_size: int = CHUNK_SIZE, start_offset: int = 0
+    blocks: Iterator[bytes], chunk_size: int = CHUNK_SIZE, start_offset: int = 0, keep_partial: bool = True
 ) -> Iterator[tuple[bytes, int]]:
     """Chunks of whole lines and the byte offset where each starts. The last chunk may end
-    without a newline (a final line without one is still a line)."""
+    without a newline (a final line without one is still a line), unless ``keep_partial`` is
+    false: then an unterminated last line is held back, as it may be a line still being written."""
     pending: list[bytes] = []
     size = 0
     offset = start_offset
@@ -172,7 +252,11 @@ def read_chunks(
         rest = buf[cut:]
         pending, size = ([rest], len(rest)) if rest else ([], 0)
     if size:
-        yield b"".join(pending), offset
+        last = b"".join(pending)
+        if not keep_partial:
+            last = last[: last.rfind(b"\n") + 1]
+        if last:
+            yield last, offset
 
 
 # --- byte ranges of one plain file (for --jobs) --------------------------------------------
