@@ -293,8 +293,9 @@ HostOpt = Annotated[
 JobsOpt = Annotated[int | None, typer.Option("--jobs", "-j", help="Worker processes [default: all cores].")]
 
 
-def _egress_report(paths, log_format, signatures, jobs, host, since=None, until=None, **firewall):
-    """The two steps every egress command shares: which findings (a Scan), then the report."""
+def _egress_report(paths, log_format, signatures, jobs, host, since=None, until=None, inc=None, **firewall):
+    """The two steps every egress command shares: which findings (a Scan, incremental with
+    ``inc``), then the report. Returns (run, report)."""
     from .engine import Scan, ScanOptions
     from .report import build_report
     from .timeutil import parse_when
@@ -306,8 +307,8 @@ def _egress_report(paths, log_format, signatures, jobs, host, since=None, until=
         since=parse_when(since) if since else None,
         until=parse_when(until) if until else None,
     )
-    run = Scan(paths, opts)
-    return build_report(run, host=host, scan_summary=run.summary, **firewall)
+    run = inc.scan(paths, opts) if inc else Scan(paths, opts)
+    return run, build_report(run, host=host, scan_summary=run.summary, **firewall)
 
 
 def _exit_for(rep) -> None:
@@ -349,6 +350,16 @@ def report(
     jobs: JobsOpt = None,
     since: Annotated[str | None, typer.Option("--since", help="Only findings at or after this time.")] = None,
     until: Annotated[str | None, typer.Option("--until", help="Only findings before this time.")] = None,
+    state: Annotated[
+        str | None,
+        typer.Option("--state", help="Report only what is new since the last run with this state file (cron)."),
+    ] = None,
+    reset_state: Annotated[
+        bool, typer.Option("--reset-state", help="Forget the --state file's positions: read every log from the start.")
+    ] = False,
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", help="No output at all (no file either) when nothing new was found.")
+    ] = False,
 ) -> None:
     """Per receiving host: does it need egress blocking, toward which destinations, and did a
     firewall log see it try."""
@@ -364,26 +375,36 @@ def report(
         else (_REPORT_EXT.get(os.path.splitext(output)[1].lower(), "table") if to_file else None)
         or ("table" if sys.stdout.isatty() else "json")
     )
-    rep = _egress_report(
-        paths,
-        log_format,
-        signatures,
-        jobs,
-        host,
-        since,
-        until,
-        firewall_logs=firewall_log,
-        window=parse_duration(window),
-        uid=resolve_uid(user) if user else None,
-        firewall_tz=parse_tz(firewall_tz) if firewall_tz else None,
-    )
-    text = render(rep, out_format, defang)
-    if to_file:
-        with open(output, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        sys.stdout.write("\n".join([*summary_lines(rep, defang), f"report written to {term(output)}"]) + "\n")
-    else:
-        sys.stdout.write(text)
+    from .state import Incremental
+
+    with ExitStack() as stack:
+        inc = stack.enter_context(Incremental(state, reset=reset_state)) if state else None
+        run, rep = _egress_report(
+            paths,
+            log_format,
+            signatures,
+            jobs,
+            host,
+            since,
+            until,
+            inc=inc,
+            firewall_logs=firewall_log,
+            window=parse_duration(window),
+            uid=resolve_uid(user) if user else None,
+            firewall_tz=parse_tz(firewall_tz) if firewall_tz else None,
+        )
+        if not (quiet and not rep.findings and not rep.errors):
+            text = render(rep, out_format, defang)
+            if to_file:
+                with open(output, "w", encoding="utf-8") as fh:
+                    fh.write(text)
+                sys.stdout.write("\n".join([*summary_lines(rep, defang), f"report written to {term(output)}"]) + "\n")
+            else:
+                sys.stdout.write(text)
+        if inc is not None:  # only once the report is written: a crash repeats, never loses
+            inc.commit(run, outputs=[output if to_file else None])
+            for w in inc.warnings:
+                _warn(w)
     _exit_for(rep)
 
 
@@ -407,7 +428,7 @@ def rules(
     from .safety import term
 
     check_user(user)
-    rep = _egress_report(paths, log_format, signatures, jobs, host)
+    _run, rep = _egress_report(paths, log_format, signatures, jobs, host)
     files = egress_rules(rep, firewall.value, user, allow_dns)
     if output_dir:
         os.makedirs(output_dir, exist_ok=True)
