@@ -46,7 +46,7 @@ def explain_line(line: bytes, scanner: Scanner, fmt: LogFormat | None = None) ->
         field = {"field": name, "text": text, "views": [], "hits": []}
         for v in vs:
             low = ascii_lower(v.text)
-            kws = [k for k in scanner.matcher.keywords if k in low]
+            kws = sorted(scanner.matcher.present(low))
             sigs = scanner.matcher.candidates(low, kind)
             field["views"].append({"view": v.name, "text": v.text, "keywords": kws, "candidates": [s.id for s in sigs]})
         for h in a.hits:

@@ -51,14 +51,26 @@ class Matcher:
     def __init__(self, sigs: SignatureSet):
         self.sigs = sigs
         self.keywords = sorted(sigs.keyword_index)
+        # Keywords by their first three characters (all of a two-character keyword): only the
+        # keywords whose head occurs in a text are searched for, which keeps a pack with
+        # thousands of keywords (command vocabularies) cheap on benign text.
+        self._by_head: dict[str, list[str]] = {}
+        for kw in self.keywords:
+            self._by_head.setdefault(kw[:3], []).append(kw)
+
+    def present(self, low_text: str) -> list[str]:
+        """The keywords that occur in ``low_text``."""
+        n = len(low_text)
+        heads = {low_text[i : i + 3] for i in range(n)} | {low_text[i : i + 2] for i in range(n)}
+        by_head = self._by_head
+        return [kw for h in heads & by_head.keys() for kw in by_head[h] if kw in low_text]
 
     def candidates(self, low_text: str, kind: str) -> list[Signature]:
         """Signatures with a keyword in ``low_text`` that inspect fields of ``kind``."""
         found: set[int] = set()
         index = self.sigs.keyword_index
-        for kw in self.keywords:
-            if kw in low_text:
-                found.update(index[kw])
+        for kw in self.present(low_text):
+            found.update(index[kw])
         sigs = self.sigs.signatures
         return [sigs[i] for i in sorted(found) if kind in sigs[i].fields]
 
