@@ -6,9 +6,10 @@ shell, PHP or log4j would finally see. Each view undoes one family of tricks, an
 ``url``   percent-decoding to a fixed point (``+``, ``%XX``, ``%uXXXX``, numeric and a few named
           HTML entities), NUL bytes removed. Also the readable form shown to analysts.
 ``cmd``   from ``url``: what a shell makes of it (CRS ``t:cmdLine`` and more): ``\\xhh``/octal/
-          ``\\uXXXX`` escapes of ``$'...'`` and ``printf`` decoded, ``${IFS}``/``$IFS$9``/
+          ``\\uXXXX``/``\\n`` escapes of ``$'...'``, ``printf`` and ``echo -e`` decoded, ``${IFS}``/``$IFS$9``/
           ``${IFS%??}`` to spaces, brace lists ``{wget,http://h/x}`` to words, quotes,
-          backslashes, carets and empty expansions (``$@``) removed from inside words.
+          backslashes, carets and empty expansions (``$@``) removed from inside words,
+          whitespace squeezed and dropped after a separator (``; id`` -> ``;id``).
 ``jndi``  from ``url``: log4j lookups resolved (``${lower:j}``, ``${::-n}``, ``${env:X:-d}``,
           ``${date:'j'}``, ``${base64:...}``), ``${jndi:...}`` itself kept.
 ``base64`` text decoded from base64 blobs, only where a decoder is named next to them
@@ -120,13 +121,18 @@ def url_decode(text: str) -> str:
 
 
 # --- cmd ---------------------------------------------------------------------------------
-_ANSI_ESC = re.compile(r"\\(?:[xX]([0-9a-fA-F]{1,2})|u([0-9a-fA-F]{4})|([0-7]{1,3}))")
+_ANSI_ESC = re.compile(r"\\(?:[xX]([0-9a-fA-F]{1,2})|u([0-9a-fA-F]{4})|([0-7]{1,3})|([nrt]))")
+_CONTROL_ESC = {"n": "\n", "r": "\r", "t": "\t"}
 _IFS = re.compile(r"\$\{IFS(?:[%#:/][^}]{0,16})?\}|\$IFS(?:\$[0-9@*]|\b)")
 _BRACES = re.compile(r"\{([^{}\s,]*(?:,[^{}\s,]*)+)\}")
 _EMPTY_EXPANSION = re.compile(r"\$[@*]|\$\{\}|\$\(\)|``|\$(?=['\"])")  # $'..' / $".." quoting
 _WORD_CARET = re.compile(r"(?<=\w)\^(?=\w)")
 _QUOTES = str.maketrans("", "", "\"'\\")
 _HSPACE = re.compile(r"[ \t\v\f]{2,}|[\t\v\f]")
+# A space after a shell separator means nothing to the shell; dropping it lets one keyword
+# (";id") stand for "; id" too. The prefilter lets these characters absorb raw whitespace.
+SPACE_ABSORBING = ";|`"
+_AFTER_SEP = re.compile(r"(?:(?<=[;|`\n])|(?<=&&)|(?<=\$\()) ")
 
 
 def _ansi(m: re.Match[str]) -> str:
@@ -134,6 +140,8 @@ def _ansi(m: re.Match[str]) -> str:
         return _chr(int(m.group(1), 16))
     if m.group(2):
         return _chr(int(m.group(2), 16))
+    if m.group(4):
+        return _CONTROL_ESC[m.group(4)]
     return _chr(int(m.group(3), 8) & 0xFF)
 
 
@@ -152,7 +160,7 @@ def cmd_normalise(url_text: str) -> str:
     if "^" in s:
         s = _WORD_CARET.sub("", s)
     s = s.translate(_QUOTES)
-    return _HSPACE.sub(" ", s)
+    return _AFTER_SEP.sub("", _HSPACE.sub(" ", s))
 
 
 # --- jndi --------------------------------------------------------------------------------
@@ -180,11 +188,13 @@ _EMPTY_LOOKUPS = frozenset(
 )
 
 
-def _evaluate(inner: str) -> str:
+def _evaluate(inner: str, depth: int) -> str:
     """The value log4j substitutes for ``${inner}`` (as far as it matters for detection)."""
     low = inner.lower()
     if low.startswith("jndi:"):
         return "${jndi:" + inner[5:] + "}"
+    if low.startswith("${jndi:"):  # ${${base64:...}} whose value was itself a lookup
+        return inner
     if ":-" in inner:
         return inner.split(":-", 1)[1]
     prefix, sep, rest = inner.partition(":")
@@ -197,12 +207,13 @@ def _evaluate(inner: str) -> str:
         return rest.upper()
     if p == "date":
         return rest.strip().strip("'")
-    if p == "base64":
-        return decode_b64(rest) or ""
+    if p == "base64":  # log4j substitutes the decoded text again
+        decoded = decode_b64(rest, min_len=1) or ""
+        return resolve_lookups(decoded, depth + 1) if "${" in decoded and depth < MAX_B64_DEPTH else decoded
     return ""  # env:, sys:, unknown lookups: empty at the attacker's target too
 
 
-def resolve_lookups(text: str) -> str:
+def resolve_lookups(text: str, _depth: int = 0) -> str:
     """Resolve nested log4j ``${...}`` lookups innermost first; ``${jndi:...}`` is kept."""
     if "${" not in text:
         return text
@@ -218,7 +229,7 @@ def resolve_lookups(text: str) -> str:
                 stack[-1].append("${")
         elif len(stack) > 1:
             inner = "".join(stack.pop())
-            stack[-1].append(_evaluate(inner))
+            stack[-1].append(_evaluate(inner, _depth))
         else:
             stack[-1].append("}")
     stack[-1].append(text[pos:])
@@ -233,18 +244,19 @@ _B64_BLOB = re.compile(r"[A-Za-z0-9+/_-]{16,}={0,2}")
 _PRINTABLE_EXTRA = set("\t\n\r")
 
 
-def _printable(s: str) -> bool:
-    if len(s) < 4:
+def _printable(s: str, min_len: int) -> bool:
+    if len(s) < min_len:
         return False
     bad = sum(1 for c in s if not (c.isprintable() or c in _PRINTABLE_EXTRA))
-    return bad == 0 and sum(c.isalpha() for c in s) >= 2
+    return bad == 0 and sum(c.isalpha() for c in s) >= min(2, min_len)
 
 
-def decode_b64(blob: str) -> str | None:
+def decode_b64(blob: str, min_len: int = 4) -> str | None:
     """Decode standard or URL-safe base64 to text (UTF-8, or UTF-16LE as PowerShell
-    ``-enc`` uses); ``None`` unless the result is printable text."""
+    ``-enc`` uses); ``None`` unless the result is printable text of ``min_len`` characters
+    (a log4j ``${base64:ZGk=}`` lookup may stand for two letters)."""
     blob = blob.strip().rstrip("=")
-    if len(blob) < 4 or len(blob) % 4 == 1:
+    if len(blob) < 2 or len(blob) % 4 == 1:
         return None
     try:
         raw = base64.b64decode(blob.replace("-", "+").replace("_", "/") + "=" * (-len(blob) % 4))
@@ -257,7 +269,7 @@ def decode_b64(blob: str) -> str | None:
             text = raw.decode("utf-8")
         except UnicodeDecodeError:
             return None
-    return text if _printable(text) else None
+    return text if _printable(text, min_len) else None
 
 
 def b64_texts(text: str) -> list[str]:

@@ -18,14 +18,18 @@ Two questions are answered for a whole chunk of lines at once, with hyperscan wh
      character that occurs in a keyword (encoded letters, digits, ``%0a``, ``%24`` ...), every
      second layer of encoding (``%25``, ``%%``, ``%7%37``, ``%uXXXX``, HTML entities, also behind
      an encoded ``&``), any backslash (Apache-escaped quotes/tabs/bytes, ``\\x``/octal/``\\u``
-     escapes), a raw NUL, ``${`` (log4j lookups, ``${IFS}``), and a character the ``cmd`` view
-     deletes inside a word (a quote, ``^``, a backtick or ``$`` right after a non-space).
+     escapes), a raw NUL, ``${`` (log4j lookups, ``${IFS}``), ``$(`` and any backtick (command
+     substitution), and a character the ``cmd`` view deletes inside a word (a quote, ``^``, a
+     backtick or ``$`` right after a non-space). A keyword that contains a line break, a
+     backtick or ``$(`` gets no expression of its own: those markers already pass its lines.
 
    Why that is sound: a keyword can only appear in a view if each of its characters was in the
    raw line (raw or encoded) and nothing but deleted characters stood between them; the first
    is covered by the keyword's own alternatives or by the encoding markers, and the second,
    every way a view deletes or creates characters (NUL removal, entities, escapes, quote and
-   expansion removal, ``${IFS}``, lookups) is a marker. Base64 can hide anything, so the base64
+   expansion removal, ``${IFS}``, lookups) is a marker, except the whitespace the ``cmd`` view
+   drops after a separator (``; id`` -> ``;id``), which a keyword's ``;``, ``|`` or backtick
+   absorbs (`dropscan.decode.SPACE_ABSORBING`). Base64 can hide anything, so the base64
    view only decodes next to a named decoder, and those names (`dropscan.decode.B64_HINTS`) are
    keywords here too. The keyword gate in `dropscan.match` folds ASCII case only, like
    hyperscan's caseless mode, so no Unicode case trick can make the full path see a keyword
@@ -38,7 +42,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from .decode import B64_HINTS
+from .decode import B64_HINTS, SPACE_ABSORBING
 from .logformat import LogFormat
 from .signatures import SignatureSet
 
@@ -60,12 +64,14 @@ def _hex(c: str) -> set[bytes]:
     return {b"%02x" % ord(v) for v in {c.lower(), c.upper()}}
 
 
-def _char(c: str) -> bytes:
+def _char(c: str, last: bool = True) -> bytes:
     if c == " ":
         return _SPACE
     raw = re.escape(c).encode()
     if c in COMMON_ENCODED:
-        return b"(?:" + raw + b"|%" + b"|%".join(sorted(_hex(c))) + b")"
+        raw = b"(?:" + raw + b"|%" + b"|%".join(sorted(_hex(c))) + b")"
+    if c in SPACE_ABSORBING and not last:  # the cmd view drops whitespace after a separator
+        raw += b"(?:" + _SPACE + b")?"
     return raw
 
 
@@ -79,6 +85,8 @@ STATIC_MARKERS: tuple[bytes, ...] = (
     rb"\\",  # any backslash: Apache escapes (\" \xhh \t), shell escapes, printf
     rb"\x00",  # a raw NUL (url view removes NULs)
     rb"(?:\$|%24)(?:\{|%7b)",  # ${: log4j lookups, ${IFS}
+    rb"(?:\$|%24)(?:\(|%28)",  # $(: command substitution
+    rb"`",  # a backtick anywhere (command substitution)
     rb"[^\s](?:['^`$]|%27|%22)",  # a character the cmd view deletes, inside a word
     rb'[^\s"]"[^\s"]',  # a raw double quote inside a field (servers that do not escape it)
 )
@@ -102,20 +110,47 @@ _TRAILING_SPACE = (
 )
 
 
-def keyword_pattern(keyword: str) -> bytes | None:
-    """The raw-line regex for a keyword, or None when only markers can produce it (a line
-    break inside a log line only exists escaped or encoded, both markers)."""
-    if any(c in keyword for c in "\n\r\v\f"):
+# Keyword text that a marker passes on its own: such keywords need no expression of their own.
+_IMPLIED = ("\n", "\r", "\v", "\f", "`", "$(")
+
+
+def _pieces(keyword: str) -> list[bytes] | None:
+    """The raw-line regex of a keyword, one piece per character (the last piece of a keyword
+    ending in spaces is `_TRAILING_SPACE`), or None when markers alone pass every line that can
+    produce it (a line break inside a log line only exists escaped or encoded; a backtick or
+    ``$(`` is a marker)."""
+    if any(t in keyword for t in _IMPLIED):
         return None
     if keyword.endswith(" ") and keyword.strip():
-        return b"".join(_char(c) for c in keyword.rstrip(" ")) + _TRAILING_SPACE
-    return b"".join(_char(c) for c in keyword)
+        stem = keyword.rstrip(" ")
+        return [_char(c, i == len(stem) - 1) for i, c in enumerate(stem)] + [_TRAILING_SPACE]
+    return [_char(c, i == len(keyword) - 1) for i, c in enumerate(keyword)]
+
+
+def keyword_pattern(keyword: str) -> bytes | None:
+    """The raw-line regex for a keyword (see `_pieces`)."""
+    pieces = _pieces(keyword)
+    return None if pieces is None else b"".join(pieces)
+
+
+# Keywords that begin alike are compiled as one alternation: hyperscan's compile time grows with
+# the number of expressions, and a command vocabulary has hundreds of ";cmd" / "|cmd" keywords.
+GROUP_SIZE = 256
 
 
 def expressions(sigs: SignatureSet) -> list[bytes]:
     """Every prefilter expression for a signature set (keywords, base64 hints, markers)."""
     words = sorted(set(sigs.keyword_index) | set(B64_HINTS))
-    pats = [p for p in (keyword_pattern(w) for w in words) if p is not None]
+    groups: dict[bytes, list[bytes]] = {}
+    for w in words:
+        pieces = _pieces(w)
+        if pieces is not None:
+            groups.setdefault(pieces[0], []).append(b"".join(pieces[1:]))
+    pats = [
+        head + b"(?:" + b"|".join(tails[i : i + GROUP_SIZE]) + b")"
+        for head, tails in groups.items()
+        for i in range(0, len(tails), GROUP_SIZE)
+    ]
     return pats + list(STATIC_MARKERS) + [_encoded_markers({c for w in words for c in w})]
 
 
