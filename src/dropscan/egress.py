@@ -107,9 +107,11 @@ def normalise_host(raw: str) -> tuple[str, bool] | None:
         pass
     if _NUMERIC_HOST.fullmatch(h):
         try:
-            return socket.inet_ntoa(socket.inet_aton(h)), True
+            ip = socket.inet_ntoa(socket.inet_aton(h))
         except OSError:
             return None
+        # 0.0.0.0/8 is no destination: a small number ("1" of "-H 'X: 1'") is an argument
+        return (ip, True) if not ip.startswith("0.") else None
     if len(h) <= 253 and _HOSTNAME.fullmatch(h):
         return h, False
     return None
