@@ -145,7 +145,6 @@ CROWDSEC_PAYLOAD_IN = {
     "CVE-2023-1389#1": "$(id>/tmp/out)",
     "CVE-2023-1389#2": "$(id>/tmp/out)",
     "CVE-2023-22527#1": 'OGNL + FreeMarker Execute exec({"whoami"})',
-    "CVE-2023-33617#1": "boaform probe (listed RCE-probe family)",
     "CVE-2023-33617#2": "boaform formPing ;cat /etc/passwd",
     "CVE-2023-3519#1": "shell commands (export PATH=...; exec python) in the overflow payload",
     "CVE-2023-4634#1": "remote file fetched by the server (mla_stream_file=ftp://...)",
@@ -188,6 +187,10 @@ CROWDSEC_PAYLOAD_IN = {
     "vpatch-CVE-2025-59528#1": 'Node child_process.execSync("curl ...")',
     "vpatch-CVE-2026-1281#1": "`id > /tmp/poc`",
     "vpatch-CVE-2026-23744#1": 'JSON "command":"curl","args":["https://foobar.com"]',
+}
+# Requests of an in-scope category that were read and judged out, with the reason.
+CROWDSEC_PAYLOAD_OUT = {
+    "CVE-2023-33617#1": "default-credential login to a Boa router (the injection is the next request)",
 }
 CROWDSEC_PAYLOAD_OUT_REASON = (
     "no command or code in the logged request (payload in a Cookie, Authorization or custom header, "
@@ -252,6 +255,8 @@ def scope(source: str, c: dict) -> tuple[str, str]:
         key = f"{c['hub_test']}#{c['request_index']}"
         if key in CROWDSEC_PAYLOAD_IN:
             return "in", CROWDSEC_PAYLOAD_IN[key]
+        if key in CROWDSEC_PAYLOAD_OUT:
+            return "out", CROWDSEC_PAYLOAD_OUT[key]
         if cat in IN_CATEGORIES:
             return "out", CROWDSEC_PAYLOAD_OUT_REASON
         return "out", f"{cat}: {OUT_CATEGORY_REASON}"
