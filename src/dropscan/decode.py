@@ -48,9 +48,10 @@ class View(NamedTuple):
 
 # --- url ---------------------------------------------------------------------------------
 _PCT_U = re.compile(r"%[uU]([0-9a-fA-F]{4})")
+_JS_U = re.compile(r"\\[uU]([0-9a-fA-F]{4})")  # JSON/JavaScript string escapes
 _ENTITY = re.compile(
-    r"&#(?:[xX]([0-9a-fA-F]{1,6})|([0-9]{1,7}));|&(quot|amp|lt|gt|apos|sol|lpar|rpar|colon|semi|"
-    r"period|dollar|lbrace|rbrace|vert|verbar|grave|bsol|excl|num|percnt|commat|equals|"
+    r"&#(?:[xX]0*([0-9a-fA-F]{1,6})|0*([0-9]{1,7}));|&(quot|amp|lt|gt|apos|sol|lpar|rpar|colon|semi|"
+    r"period|dollar|lbrace|rbrace|lcub|rcub|lsqb|rsqb|vert|verbar|grave|bsol|excl|num|percnt|commat|equals|"
     r"plus|Tab|NewLine|lowbar|comma|quest|ast|hyphen|dash);",
     re.IGNORECASE,
 )
@@ -69,6 +70,10 @@ _NAMED = {
     "dollar": "$",
     "lbrace": "{",
     "rbrace": "}",
+    "lcub": "{",
+    "rcub": "}",
+    "lsqb": "[",
+    "rsqb": "]",
     "vert": "|",
     "verbar": "|",
     "grave": "`",
@@ -103,7 +108,8 @@ def _entity(m: re.Match[str]) -> str:
 
 
 def url_decode(text: str) -> str:
-    """Percent-, ``%u``- and entity-decode to a fixed point (at most `MAX_ROUNDS` rounds)."""
+    """Percent-, ``%u``-, ``\\uXXXX``- and entity-decode to a fixed point (at most `MAX_ROUNDS`
+    rounds): JSON bodies carry ``\\u0024{jndi:`` as often as URLs carry ``%24%7Bjndi:``."""
     s = text[:MAX_FIELD]
     if "+" in s:
         s = s.replace("+", " ")  # form encoding: only the literal '+' of the first layer
@@ -113,6 +119,8 @@ def url_decode(text: str) -> str:
             if "%u" in s or "%U" in s:
                 s = _PCT_U.sub(lambda m: _chr(int(m.group(1), 16)), s)
             s = unquote(s, errors="backslashreplace")
+        if "\\" in s:
+            s = _JS_U.sub(lambda m: _chr(int(m.group(1), 16)), s)
         if "&" in s:
             s = _ENTITY.sub(_entity, s)
         if s == before:
@@ -124,8 +132,10 @@ def url_decode(text: str) -> str:
 _ANSI_ESC = re.compile(r"\\(?:[xX]([0-9a-fA-F]{1,2})|u([0-9a-fA-F]{4})|([0-7]{1,3})|([nrt]))")
 _CONTROL_ESC = {"n": "\n", "r": "\r", "t": "\t"}
 _IFS = re.compile(r"\$\{IFS(?:[%#:/][^}]{0,16})?\}|\$IFS(?:\$[0-9@*]|\b)")
-_BRACES = re.compile(r"\{([^{}\s,]*(?:,[^{}\s,]*)+)\}")
-_EMPTY_EXPANSION = re.compile(r"\$[@*]|\$\{\}|\$\(\)|``|\$(?=['\"])")  # $'..' / $".." quoting
+# A brace list with the word characters around it: bash distributes them, {l,-lh}s -> ls -lhs.
+_BRACES = re.compile(r"([\w./-]*)\{([^{}\s,]*(?:,[^{}\s,]*)+)\}([\w./-]*)")
+# Expansions that are empty (or that evasions treat as such): $@ $* $! ${} $() `` inside words.
+_EMPTY_EXPANSION = re.compile(r"\$[@*]|\$[!?$-](?=\w)|\$\{\}|\$\(\)|``|\$(?=['\"])")  # $'..' / $".." quoting
 _WORD_CARET = re.compile(r"(?<=\w)\^(?=\w)")
 _QUOTES = str.maketrans("", "", "\"'\\")
 _HSPACE = re.compile(r"[ \t\v\f]{2,}|[\t\v\f]")
@@ -145,6 +155,11 @@ def _ansi(m: re.Match[str]) -> str:
     return _chr(int(m.group(3), 8) & 0xFF)
 
 
+def _brace_words(m: re.Match[str]) -> str:
+    pre, post = m.group(1), m.group(3)
+    return " ".join(w for w in (pre + item + post for item in m.group(2).split(",")) if w)
+
+
 def cmd_normalise(url_text: str) -> str:
     """What a shell would run: escapes decoded, IFS and brace lists expanded, quotes removed."""
     s = url_text
@@ -156,7 +171,7 @@ def cmd_normalise(url_text: str) -> str:
     elif "``" in s:
         s = _EMPTY_EXPANSION.sub("", s)
     if "{" in s and "," in s:
-        s = _BRACES.sub(lambda m: m.group(1).replace(",", " "), s)
+        s = _BRACES.sub(_brace_words, s)
     if "^" in s:
         s = _WORD_CARET.sub("", s)
     s = s.translate(_QUOTES)

@@ -19,15 +19,16 @@ Two questions are answered for a whole chunk of lines at once, with hyperscan wh
      second layer of encoding (``%25``, ``%%``, ``%7%37``, ``%uXXXX``, HTML entities, also behind
      an encoded ``&``), any backslash (Apache-escaped quotes/tabs/bytes, ``\\x``/octal/``\\u``
      escapes), a raw NUL, ``${`` (log4j lookups, ``${IFS}``), ``$(`` and any backtick (command
-     substitution), and a character the ``cmd`` view deletes inside a word (a quote, ``^``, a
-     backtick or ``$`` right after a non-space). A keyword that contains a line break, a
+     substitution), a brace list ``{a,b}`` (expanded with the word around it), and a character
+     the ``cmd`` view deletes inside a word (a quote, ``^``, a backtick or ``$`` right after a
+     non-space). A keyword that contains a line break, a
      backtick or ``$(`` gets no expression of its own: those markers already pass its lines.
 
    Why that is sound: a keyword can only appear in a view if each of its characters was in the
    raw line (raw or encoded) and nothing but deleted characters stood between them; the first
    is covered by the keyword's own alternatives or by the encoding markers, and the second,
    every way a view deletes or creates characters (NUL removal, entities, escapes, quote and
-   expansion removal, ``${IFS}``, lookups) is a marker, except the whitespace the ``cmd`` view
+   expansion removal, brace lists, ``${IFS}``, lookups) is a marker, except the whitespace the ``cmd`` view
    drops after a separator (``; id`` -> ``;id``), which a keyword's ``;``, ``|`` or backtick
    absorbs (`dropscan.decode.SPACE_ABSORBING`). Base64 can hide anything, so the base64
    view only decodes next to a named decoder, and those names (`dropscan.decode.B64_HINTS`) are
@@ -87,6 +88,7 @@ STATIC_MARKERS: tuple[bytes, ...] = (
     rb"(?:\$|%24)(?:\{|%7b)",  # ${: log4j lookups, ${IFS}
     rb"(?:\$|%24)(?:\(|%28)",  # $(: command substitution
     rb"`",  # a backtick anywhere (command substitution)
+    rb"(?:\{|%7b)[^}\s]{0,192}(?:,|%2c)",  # a brace list: the cmd view distributes {l,-lh}s
     rb"[^\s](?:['^`$]|%27|%22)",  # a character the cmd view deletes, inside a word
     rb'[^\s"]"[^\s"]',  # a raw double quote inside a field (servers that do not escape it)
 )
