@@ -371,6 +371,7 @@ class SourceFigures:
     benign: int = 0
     benign_flagged: int = 0
     out_reasons: Counter = field(default_factory=Counter)
+    by_class: dict[str, list[int]] = field(default_factory=dict)  # category -> [in scope, detected]
     misses: list[Case] = field(default_factory=list)
     flagged: list[Case] = field(default_factory=list)
 
@@ -397,6 +398,9 @@ def figures(cases: list[Case]) -> dict[str, SourceFigures]:
         if c.role == "in":
             f.in_scope += 1
             f.detected += hit
+            counts = f.by_class.setdefault(c.raw["category"], [0, 0])
+            counts[0] += 1
+            counts[1] += hit
             if not hit:
                 f.misses.append(c)
         elif c.role == "out":
@@ -442,6 +446,18 @@ def table(figs: dict[str, SourceFigures]) -> str:
     return "\n".join(lines)
 
 
+def classes(figs: dict[str, SourceFigures]) -> str:
+    """In-scope recall per attack class, for the sources that miss the recall target."""
+    out = []
+    for f in figs.values():
+        if f.recall is None or f.recall >= RECALL_TARGET:
+            continue
+        out.append(f"{f.source}: in-scope recall by class")
+        for cat, (n, hit) in sorted(f.by_class.items(), key=lambda kv: -kv[1][0]):
+            out.append(f"  {cat:<20} {hit:>4}/{n:<4} {_pct(hit / n)}")
+    return "\n".join(out)
+
+
 def _short(text: str, n: int = 150) -> str:
     text = text.encode("unicode_escape").decode("ascii")
     return text if len(text) <= n else text[: n - 3] + "..."
@@ -476,6 +492,7 @@ def as_json(figs: dict[str, SourceFigures]) -> dict:
             "benign_flagged": f.benign_flagged,
             "benign_flagged_share": f.flagged_share,
             "meets_target": f.meets_target(),
+            "by_class": {cat: {"in_scope": n, "detected": hit} for cat, (n, hit) in f.by_class.items()},
             "misses": [{"reason": c.reason, "text": c.raw["text"]} for c in f.misses],
             "flagged": [
                 {
@@ -511,6 +528,8 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(as_json(figs), indent=2))
     else:
         print(table(figs))
+        if text := classes(figs):
+            print("\n" + text)
         print(
             f"\ntarget: in-scope recall >= {RECALL_TARGET:.0%}, benign flagged <= {BENIGN_TARGET:.1%} "
             f"({time.perf_counter() - t0:.1f} s)"
