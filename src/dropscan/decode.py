@@ -3,13 +3,16 @@
 Attackers hide commands behind layers of encoding; signatures are written against the text a
 shell, PHP or log4j would finally see. Each view undoes one family of tricks, and they compose:
 
-``url``   percent-decoding to a fixed point (``+``, ``%XX``, ``%uXXXX``, numeric and a few named
-          HTML entities), NUL bytes removed. Also the readable form shown to analysts.
+``url``   percent-decoding to a fixed point (``+``, ``%XX``, ``%uXXXX``, JSON ``\\uXXXX``,
+          numeric and a few named HTML entities), NUL bytes removed. Also the readable form shown
+          to analysts.
 ``cmd``   from ``url``: what a shell makes of it (CRS ``t:cmdLine`` and more): ``\\xhh``/octal/
-          ``\\uXXXX``/``\\n`` escapes of ``$'...'``, ``printf`` and ``echo -e`` decoded, ``${IFS}``/``$IFS$9``/
-          ``${IFS%??}`` to spaces, brace lists ``{wget,http://h/x}`` to words, quotes,
-          backslashes, carets and empty expansions (``$@``) removed from inside words,
-          whitespace squeezed and dropped after a separator (``; id`` -> ``;id``).
+          ``\\uXXXX`` escapes and line breaks (``\\n``) of ``$'...'``, ``printf`` and ``echo -e``
+          decoded, ``${IFS}``/``$IFS$9``/``${IFS%??}`` to spaces, brace lists expanded with the
+          word around them (``{wget,http://h/x}``, ``{l,-lh}s`` -> ``ls -lhs``), quotes,
+          backslashes, carets and empty expansions (``$@``, ``$!``) removed from inside words,
+          whitespace squeezed and dropped after a separator (``; id`` -> ``;id``), and
+          ``$(printf '\\167...')`` / `` `echo x` `` replaced by the text they print.
 ``jndi``  from ``url``: log4j lookups resolved (``${lower:j}``, ``${::-n}``, ``${env:X:-d}``,
           ``${date:'j'}``, ``${base64:...}``), ``${jndi:...}`` itself kept.
 ``base64`` text decoded from base64 blobs, only where a decoder is named next to them
@@ -129,8 +132,9 @@ def url_decode(text: str) -> str:
 
 
 # --- cmd ---------------------------------------------------------------------------------
-_ANSI_ESC = re.compile(r"\\(?:[xX]([0-9a-fA-F]{1,2})|u([0-9a-fA-F]{4})|([0-7]{1,3})|([nrt]))")
-_CONTROL_ESC = {"n": "\n", "r": "\r", "t": "\t"}
+_ANSI_ESC = re.compile(r"\\(?:[xX]([0-9a-fA-F]{1,2})|u([0-9a-fA-F]{4})|([0-7]{1,3}))")
+# \n and \r as line breaks, unless inside a word: there a backslash only quotes a letter (w\get).
+_LINE_ESC = re.compile(r"(?<![A-Za-z0-9])\\([nr])|\\([nr])(?![A-Za-z0-9])")
 _IFS = re.compile(r"\$\{IFS(?:[%#:/][^}]{0,16})?\}|\$IFS(?:\$[0-9@*]|\b)")
 # A brace list with the word characters around it: bash distributes them, {l,-lh}s -> ls -lhs.
 _BRACES = re.compile(r"([\w./-]*)\{([^{}\s,]*(?:,[^{}\s,]*)+)\}([\w./-]*)")
@@ -139,6 +143,11 @@ _EMPTY_EXPANSION = re.compile(r"\$[@*]|\$[!?$-](?=\w)|\$\{\}|\$\(\)|``|\$(?=['\"
 _WORD_CARET = re.compile(r"(?<=\w)\^(?=\w)")
 _QUOTES = str.maketrans("", "", "\"'\\")
 _HSPACE = re.compile(r"[ \t\v\f]{2,}|[\t\v\f]")
+# $(printf '\167\147\145\164') and `echo wget` stand for their literal output.
+_PRINTED = re.compile(
+    r"\$\((?:printf|echo)(?: +-[ne]{1,3})* +([^()`;|&$\n]{1,200})\)"
+    r"|`(?:printf|echo)(?: +-[ne]{1,3})* +([^`;|&$\n]{1,200})`"
+)
 # A space after a shell separator means nothing to the shell; dropping it lets one keyword
 # (";id") stand for "; id" too. The prefilter lets these characters absorb raw whitespace.
 SPACE_ABSORBING = ";|`"
@@ -150,8 +159,6 @@ def _ansi(m: re.Match[str]) -> str:
         return _chr(int(m.group(1), 16))
     if m.group(2):
         return _chr(int(m.group(2), 16))
-    if m.group(4):
-        return _CONTROL_ESC[m.group(4)]
     return _chr(int(m.group(3), 8) & 0xFF)
 
 
@@ -161,10 +168,12 @@ def _brace_words(m: re.Match[str]) -> str:
 
 
 def cmd_normalise(url_text: str) -> str:
-    """What a shell would run: escapes decoded, IFS and brace lists expanded, quotes removed."""
+    """What a shell would run: escapes decoded, IFS and brace lists expanded, quotes removed,
+    ``$(printf ...)`` replaced by what it prints."""
     s = url_text
     if "\\" in s:
         s = _ANSI_ESC.sub(_ansi, s)
+        s = _LINE_ESC.sub(lambda m: "\n" if (m.group(1) or m.group(2)) == "n" else "\r", s)
     if "$" in s:
         s = _IFS.sub(" ", s)
         s = _EMPTY_EXPANSION.sub("", s)
@@ -174,8 +183,10 @@ def cmd_normalise(url_text: str) -> str:
         s = _BRACES.sub(_brace_words, s)
     if "^" in s:
         s = _WORD_CARET.sub("", s)
-    s = s.translate(_QUOTES)
-    return _AFTER_SEP.sub("", _HSPACE.sub(" ", s))
+    s = _HSPACE.sub(" ", s.translate(_QUOTES))
+    if "printf" in s or "echo" in s:
+        s = _PRINTED.sub(lambda m: m.group(1) or m.group(2), s)
+    return _AFTER_SEP.sub("", s)
 
 
 # --- jndi --------------------------------------------------------------------------------
