@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import base64
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import REAL_APACHE_LINES, SAMPLE_LOGS, combined_line, corpus_cases
+from conftest import CORPUS, REAL_APACHE_LINES, SAMPLE_LOGS, combined_line, corpus_cases
 from dropscan.logformat import compile_format
 from dropscan.sources import Source, open_blocks
 
@@ -118,3 +119,12 @@ def test_generated_evasions_pass_the_prefilter(fast_scanner, full_scanner, base,
     if full is not None:
         assert fast_scanner.prefilter.candidates(line), (text, full.rule_ids)
     _compare(fast_scanner, full_scanner, line)
+
+
+def test_prefilter_passes_few_benign_lines(fast_scanner):
+    """Keywords must stay specific: on real benign traffic the fast path parses few lines."""
+    log = CORPUS / "elastic-apache-logs" / "apache_logs"
+    if not log.is_file():
+        pytest.skip("elastic-apache-logs not in the corpus")
+    data = log.read_bytes()
+    assert len(fast_scanner.prefilter.candidates(data)) / data.count(b"\n") < 0.01
