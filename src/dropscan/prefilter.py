@@ -18,16 +18,21 @@ Two questions are answered for a whole chunk of lines at once, with hyperscan wh
      character that occurs in a keyword (encoded letters, digits, ``%0a``, ``%24`` ...), every
      second layer of encoding (``%25``, ``%%``, ``%7%37``, ``%uXXXX``, HTML entities, also behind
      an encoded ``&``), any backslash (Apache-escaped quotes/tabs/bytes, ``\\x``/octal/``\\u``
-     escapes), a raw NUL, ``${`` (log4j lookups, ``${IFS}``), and any character the ``cmd`` view
-     deletes from inside a word (a single quote, ``^``, a backtick, ``$``); a raw double quote
-     only for formats that inspect an unquoted field;
+     escapes), a raw NUL, ``${`` (log4j lookups, ``${IFS}``), ``$(`` and any backtick (command
+     substitution), a brace list ``{a,b}`` (expanded with the word around it), and any character
+     the ``cmd`` view deletes from inside a word (a single quote, ``^``, a backtick, ``$``); a raw
+     double quote only for formats that inspect an unquoted field. A keyword that contains a line
+     break, a backtick or ``$(`` gets no expression of its own: those markers already pass its
+     lines;
    * and every line that is not a record (it is scanned whole, delimiters included).
 
    Why that is sound: a keyword can only appear in a view if each of its characters was in the
    raw line (raw or encoded) and nothing but deleted characters stood between them; the first
    is covered by the keyword's own alternatives or by the encoding markers, and the second,
    every way a view deletes or creates characters (NUL removal, entities, escapes, quote and
-   expansion removal, ``${IFS}``, lookups) is a marker. Base64 can hide anything, so the base64
+   expansion removal, brace lists, ``${IFS}``, lookups) is a marker, except the whitespace the ``cmd`` view
+   drops after a separator (``; id`` -> ``;id``), which a keyword's ``;``, ``|`` or backtick
+   absorbs (`dropscan.decode.SPACE_ABSORBING`). Base64 can hide anything, so the base64
    view only decodes next to a named decoder, and those names (`dropscan.decode.B64_HINTS`) are
    keywords here too. The keyword gate in `dropscan.match` folds ASCII case only, like
    hyperscan's caseless mode, so no Unicode case trick can make the full path see a keyword
@@ -43,7 +48,7 @@ import platform
 import re
 from collections.abc import Iterable
 
-from .decode import B64_HINTS
+from .decode import B64_HINTS, SPACE_ABSORBING
 from .logformat import LogFormat
 from .signatures import SignatureSet
 
@@ -65,12 +70,14 @@ def _hex(c: str) -> set[bytes]:
     return {b"%02x" % ord(v) for v in {c.lower(), c.upper()}}
 
 
-def _char(c: str) -> bytes:
+def _char(c: str, last: bool = True) -> bytes:
     if c == " ":
         return _SPACE
     raw = re.escape(c).encode()
     if c in COMMON_ENCODED:
-        return b"(?:" + raw + b"|%" + b"|%".join(sorted(_hex(c))) + b")"
+        raw = b"(?:" + raw + b"|%" + b"|%".join(sorted(_hex(c))) + b")"
+    if c in SPACE_ABSORBING and not last:  # the cmd view drops whitespace after a separator
+        raw += b"(?:" + _SPACE + b")?"
     return raw
 
 
@@ -84,7 +91,9 @@ STATIC_MARKERS: tuple[bytes, ...] = (
     rb"\\",  # any backslash: Apache escapes (\" \xhh \t), shell escapes, printf
     rb"\x00",  # a raw NUL (url view removes NULs)
     rb"(?:\$|%24)(?:\{|%7b)",  # ${: log4j lookups, ${IFS}
-    rb"['^`$]|%27|%22",  # a character the cmd view deletes from inside a word
+    rb"(?:\$|%24)(?:\(|%28)",  # $(: command substitution
+    rb"(?:\{|%7b)[^}\s]{0,192}(?:,|%2c)",  # a brace list: the cmd view distributes {l,-lh}s
+    rb"['^`$]|%27|%22",  # a character the cmd view deletes from inside a word (and any backtick)
 )
 # A raw double quote can only sit inside an inspected field when the format has an unquoted one
 # (quoted fields escape it as \", a backslash marker). Rejected lines, scanned whole, are always
@@ -110,20 +119,47 @@ _TRAILING_SPACE = (
 )
 
 
-def keyword_pattern(keyword: str) -> bytes | None:
-    """The raw-line regex for a keyword, or None when only markers can produce it (a line
-    break inside a log line only exists escaped or encoded, both markers)."""
-    if any(c in keyword for c in "\n\r\v\f"):
+# Keyword text that a marker passes on its own: such keywords need no expression of their own.
+_IMPLIED = ("\n", "\r", "\v", "\f", "`", "$(")
+
+
+def _pieces(keyword: str) -> list[bytes] | None:
+    """The raw-line regex of a keyword, one piece per character (the last piece of a keyword
+    ending in spaces is `_TRAILING_SPACE`), or None when markers alone pass every line that can
+    produce it (a line break inside a log line only exists escaped or encoded; a backtick or
+    ``$(`` is a marker)."""
+    if any(t in keyword for t in _IMPLIED):
         return None
     if keyword.endswith(" ") and keyword.strip():
-        return b"".join(_char(c) for c in keyword.rstrip(" ")) + _TRAILING_SPACE
-    return b"".join(_char(c) for c in keyword)
+        stem = keyword.rstrip(" ")
+        return [_char(c, i == len(stem) - 1) for i, c in enumerate(stem)] + [_TRAILING_SPACE]
+    return [_char(c, i == len(keyword) - 1) for i, c in enumerate(keyword)]
+
+
+def keyword_pattern(keyword: str) -> bytes | None:
+    """The raw-line regex for a keyword (see `_pieces`)."""
+    pieces = _pieces(keyword)
+    return None if pieces is None else b"".join(pieces)
+
+
+# Keywords that begin alike are compiled as one alternation: hyperscan's compile time grows with
+# the number of expressions, and a command vocabulary has hundreds of ";cmd" / "|cmd" keywords.
+GROUP_SIZE = 256
 
 
 def expressions(sigs: SignatureSet, raw_quotes: bool = False) -> list[bytes]:
     """Every prefilter expression for a signature set (keywords, base64 hints, markers)."""
     words = sorted(set(sigs.keyword_index) | set(B64_HINTS))
-    pats = [p for p in (keyword_pattern(w) for w in words) if p is not None]
+    groups: dict[bytes, list[bytes]] = {}
+    for w in words:
+        pieces = _pieces(w)
+        if pieces is not None:
+            groups.setdefault(pieces[0], []).append(b"".join(pieces[1:]))
+    pats = [
+        head + b"(?:" + b"|".join(tails[i : i + GROUP_SIZE]) + b")"
+        for head, tails in groups.items()
+        for i in range(0, len(tails), GROUP_SIZE)
+    ]
     markers = [*STATIC_MARKERS, _encoded_markers({c for w in words for c in w})]
     return pats + markers + ([RAW_QUOTE_MARKER] if raw_quotes else [])
 

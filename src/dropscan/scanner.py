@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from .decode import View, views
+from .egress import add_destination
 from .findings import Finding
 from .logformat import LogFormat, Record, apache_unescape, strip_eol
 from .match import Hit, Matcher, MatchStats
@@ -202,8 +203,7 @@ def build_finding(a: LineAnalysis, log_file: str, line_no: int, offset: int) -> 
         if h.sig.id not in rule_ids:
             rule_ids.append(h.sig.id)
         for d in h.destinations:
-            if d not in egress:
-                egress.append(d)
+            add_destination(egress, d)
     rule_ids.remove(primary.sig.id)
     rule_ids.insert(0, primary.sig.id)
     field_views = next(vs for name, _t, vs in a.fields if name == primary.field)
