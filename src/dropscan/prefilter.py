@@ -62,7 +62,7 @@ HAVE_HYPERSCAN = hyperscan is not None
 
 # Characters benign traffic often percent-encodes: in a keyword they may appear as %XX. The
 # encoded form of any other keyword character is a marker instead (rare in benign traffic).
-COMMON_ENCODED = " /:&=,?@+#;()"
+COMMON_ENCODED = " /:&=,?@+#;()<>[]{}|!"
 _SPACE = rb"(?:[ \t+,]|%20|%2c)+"
 
 
