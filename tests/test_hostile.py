@@ -61,7 +61,7 @@ def test_prefilter_is_linear_in_marker_matches(fast_scanner):
     few = combined_line("/?q=" + "%2541" * 2000)  # 2000 marker matches: below the slice limit
     chunk = NORMAL * 50 + hostile + NORMAL * 600 + few + NORMAL * 50
     t0 = time.perf_counter()
-    got = fast_scanner.prefilter.candidates(chunk)
+    got = fast_scanner.prefilter(COMBINED).candidates(chunk)
     assert time.perf_counter() - t0 < 5
     hostile_at = len(NORMAL) * 50
     few_at = hostile_at + len(hostile) + len(NORMAL) * 600
@@ -160,7 +160,7 @@ def scan4(runner, tmp_path, monkeypatch):
     The pool threshold is lowered so that small files take the pool path, and plain files are
     split into five byte ranges so that lines meet range boundaries."""
     monkeypatch.setattr(engine, "POOL_MIN_BYTES", 0)
-    monkeypatch.setattr(engine, "split_ranges", lambda size, _parts: sources.split_ranges(size, 5, min_part=1))
+    monkeypatch.setattr(engine, "split_ranges", lambda size, *_: sources.split_ranges(size, 5, min_part=1))
 
     def run(*paths, extra: tuple[str, ...] = (), volatile: frozenset[int] = frozenset()) -> Run:
         """``volatile``: lines whose matching budget runs out; where it runs out depends on the
@@ -335,11 +335,19 @@ def test_inputs_built_to_make_signatures_backtrack(scan4, tmp_path):
         combined_line("/?c=;wget http://" + "a." * 120_000),  # a hostname that never ends
         combined_line("/", ua="<?php " * 40_000),  # a lazy .{0,400} from each of 40k starts: ~1.5 s
     ]
-    r = scan4(write(tmp_path / "access.log", b"".join(built) + ATTACK), volatile=frozenset({4}))
+    # lines 2 and 4 run patterns past their timeout: whether one of them still matches in time
+    # depends on the machine, so they are left out of the comparison; the others are exact
+    volatile = frozenset({2, 4})
+    r = scan4(write(tmp_path / "access.log", b"".join(built) + ATTACK), volatile=volatile)
     assert (r.code, r.counts("access.log")) == (1, (5, 5, 0))
-    assert r.hits == [("access.log", 3, "dropper.wget"), ("access.log", 5, "dropper.wget")]
-    assert r.findings[0]["egress"] == []  # no host that long
-    assert r.files[0]["regex_timeouts"] >= 1  # the <?php line: counted, never silent
+    hits = [h for h in r.hits if h[1] not in volatile]
+    assert hits == [
+        ("access.log", 1, "rce.shell-command"),
+        ("access.log", 3, "dropper.wget"),
+        ("access.log", 5, "dropper.wget"),
+    ]
+    assert [f["egress"] for f in r.findings if f["line_no"] == 3] == [[]]  # no host that long
+    assert r.files[0]["regex_timeouts"] >= 1  # counted, never silent
 
 
 def test_a_line_that_spends_its_budget(scan4, tmp_path, sigs):

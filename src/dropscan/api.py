@@ -4,6 +4,7 @@
     for f in dropscan.scan("/var/log/apache2/"):
         print(f.client_ip, f.rule_ids, [d.endpoint() for d in f.egress])
     df = dropscan.scan_frame("/var/log/apache2/")      # one row per finding, fixed schema
+    hosts, dests = dropscan.report_frames("/var/log/apache2/", firewall_logs=["/var/log/kern.log"])
 
 pandas is imported only by the frame functions, so the CLI and ``scan()`` stay fast to start.
 """
@@ -12,7 +13,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timedelta, tzinfo
 from typing import TYPE_CHECKING
 
 from .engine import Scan, ScanOptions
@@ -20,6 +21,8 @@ from .signatures import SignatureSet
 
 if TYPE_CHECKING:
     import pandas as pd
+
+    from .report import Report
 
 PathArg = str | os.PathLike[str] | Iterable[str | os.PathLike[str]]
 
@@ -79,3 +82,48 @@ def destinations_frame(findings: pd.DataFrame) -> pd.DataFrame:
     from .frames import destinations_frame as _dest
 
     return _dest(findings)
+
+
+def egress_report(
+    paths: PathArg,
+    log_format: str | None = None,
+    *,
+    host: str | None = None,
+    firewall_logs: Iterable[str | os.PathLike[str]] | None = None,
+    window: str | timedelta = "10m",
+    user: str | int | None = None,
+    firewall_tz: str | tzinfo | None = None,
+    **scan_kwargs,
+) -> Report:
+    """The egress report of ``dropscan report`` (`dropscan.report.Report`: ``.hosts``,
+    ``.as_dict()``): per receiving host, does it need egress blocking, toward which destinations,
+    confirmed by which firewall-log lines. ``host`` names the receiving host of logs without
+    ``%v``; ``user`` (a name or uid) restricts confirmation to packets with that ``UID=``;
+    ``firewall_tz`` is the zone of firewall-log times logged without one (default: each
+    request's own offset). Other keyword arguments go to `scan`."""
+    from .fwlog import resolve_uid
+    from .report import build_report
+    from .timeutil import parse_duration, parse_tz
+
+    s = scan(paths, log_format, **scan_kwargs)
+    return build_report(
+        s,
+        host=host,
+        firewall_logs=None if firewall_logs is None else _paths(firewall_logs),
+        window=parse_duration(window) if isinstance(window, str) else window,
+        uid=resolve_uid(str(user)) if user is not None else None,
+        firewall_tz=parse_tz(firewall_tz) if isinstance(firewall_tz, str) else firewall_tz,
+        scan_summary=s.summary,
+    )
+
+
+def report_frames(paths: PathArg, log_format: str | None = None, **kwargs) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """`egress_report` as DataFrames ``(hosts, destinations)`` with fixed dtypes: timestamps
+    ``datetime64[us, UTC]``, counts ``Int64``, ``port`` ``Int32``, flags ``boolean`` (see
+    `dropscan.frames.REPORT_HOST_COLUMNS` and ``REPORT_DEST_COLUMNS``)."""
+    from .frames import report_frames as _frames
+
+    rep = egress_report(paths, log_format, **kwargs)
+    hosts, dests = _frames(rep)
+    hosts.attrs["dropscan"] = dests.attrs["dropscan"] = {"scan": rep.scan, "firewall": rep.as_dict()["firewall"]}
+    return hosts, dests

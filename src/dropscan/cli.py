@@ -39,6 +39,11 @@ class OutFormat(StrEnum):
     parquet = "parquet"
 
 
+class Engine(StrEnum):
+    local = "local"
+    dask = "dask"
+
+
 class ListFormat(StrEnum):
     table = "table"
     jsonl = "jsonl"
@@ -48,6 +53,12 @@ def _err(msg: str) -> None:
     from .safety import term
 
     sys.stderr.write(f"dropscan: error: {term(msg)}\n")
+
+
+def _warn(msg: str) -> None:
+    from .safety import term
+
+    sys.stderr.write(f"dropscan: warning: {term(msg)}\n")
 
 
 def _color(stream: TextIO) -> bool:
@@ -106,15 +117,39 @@ def scan(
     full: Annotated[
         bool, typer.Option("--full", help="Parse every line (no prefilter); slower, same findings.")
     ] = False,
+    engine: Annotated[Engine, typer.Option("--engine", help="local (process pool) or dask.")] = Engine.local,
+    scheduler: Annotated[
+        str | None,
+        typer.Option("--scheduler", help="Dask scheduler address (tcp://host:8786) [default: a local cluster]."),
+    ] = None,
+    state: Annotated[
+        str | None,
+        typer.Option("--state", help="Read only what is new since the last run with this state file (cron)."),
+    ] = None,
+    reset_state: Annotated[
+        bool, typer.Option("--reset-state", help="Forget the --state file's positions: read every log from the start.")
+    ] = False,
+    follow: Annotated[
+        bool,
+        typer.Option("--follow", "-F", help="Keep scanning as the logs grow, across rotation (stop with SIGTERM/^C)."),
+    ] = False,
+    interval: Annotated[float, typer.Option("--interval", help="Seconds between polls with --follow.")] = 1.0,
 ) -> None:
     """Scan access logs; print one finding per request that carried an injected command."""
     from .engine import Scan, ScanOptions
     from .output import format_for, summary_text
+    from .state import Incremental
     from .timeutil import parse_when
 
     out_format = fmt.value if fmt else format_for(output, sys.stdout.isatty())
     if out_format == "parquet" and (not output or output == "-"):
         raise UsageError("--format parquet needs -o FILE")
+    if reset_state and not state:
+        raise UsageError("--reset-state needs --state FILE")
+    if follow and (out_format == "parquet" or summary):
+        raise UsageError("--follow writes findings as they arrive: not with --format parquet or --summary")
+    if interval <= 0:
+        raise UsageError("--interval must be more than 0 seconds")
     opts = ScanOptions(
         log_format=log_format,
         signatures=_load_sigs(signatures),
@@ -126,13 +161,20 @@ def scan(
     )
     with ExitStack() as stack:
         rej_fh = stack.enter_context(open(rejects, "wb")) if rejects else None
-        run = Scan(
-            paths,
-            opts,
-            on_reject=(lambda _p, line: rej_fh.write(line if line.endswith(b"\n") else line + b"\n"))
-            if rej_fh
-            else None,
-        )
+        on_reject = (lambda _p, line: rej_fh.write(line if line.endswith(b"\n") else line + b"\n")) if rej_fh else None
+        inc = stack.enter_context(Incremental(state, reset=reset_state)) if state or follow else None
+        if inc is not None and engine == Engine.dask:
+            raise UsageError("--state and --follow read on this machine: not with --engine dask")
+        if follow:
+            raise typer.Exit(_follow(stack, paths, opts, inc, on_reject, rej_fh, out_format, output, defang, interval))
+        if engine == Engine.dask:
+            from .dask import DaskScan
+
+            run = DaskScan(paths, opts, on_reject=on_reject, scheduler=scheduler)
+        else:
+            if scheduler:
+                raise UsageError("--scheduler needs --engine dask")
+            run = inc.scan(paths, opts, on_reject) if inc else Scan(paths, opts, on_reject=on_reject)
         writer = None
         count = 0
         for finding in run:
@@ -144,6 +186,12 @@ def scan(
             writer = _open_writer(stack, out_format, output, defang, opts)  # an empty file with the header
         if writer is not None:
             writer.close()
+        if inc is not None:  # only now that the output is written: a crash repeats, never loses
+            if rej_fh:
+                rej_fh.flush()
+            inc.commit(run, outputs=[output, rejects])
+            for w in inc.warnings:
+                _warn(w)
     result = run.summary()
     if summary:
         with open(summary, "w", encoding="utf-8") as fh:
@@ -156,6 +204,48 @@ def scan(
         for e in errors:
             _err(e)
     raise typer.Exit(EXIT_ERROR if errors else (EXIT_FINDINGS if count else EXIT_CLEAN))
+
+
+def _follow(stack, paths, opts, inc, on_reject, rej_fh, out_format, output, defanged, interval) -> int:
+    """``scan --follow``: poll until SIGTERM/SIGINT, which end it cleanly after the current poll."""
+    import signal
+    import threading
+
+    from .follow import follow
+
+    writers = []
+
+    def emit(finding) -> None:
+        if not writers:
+            writers.append(_open_writer(stack, out_format, output, defanged, opts))
+        writers[0].write(finding)
+
+    def flush() -> None:
+        for w in writers:
+            w.flush()
+        if rej_fh:
+            rej_fh.flush()
+
+    stop = threading.Event()
+    previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        result = follow(
+            paths,
+            opts,
+            inc,
+            emit,
+            flush,
+            stop=stop,
+            interval=interval,
+            on_error=_err,
+            on_warning=_warn,
+            on_reject=on_reject,
+            outputs=[output, rej_fh and rej_fh.name],
+        )
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    return EXIT_ERROR if result.errors else (EXIT_FINDINGS if result.findings else EXIT_CLEAN)
 
 
 def _open_writer(stack: ExitStack, out_format: str, output: str | None, defanged: bool, opts):
@@ -172,6 +262,187 @@ def _open_writer(stack: ExitStack, out_format: str, output: str | None, defanged
     if out_format == "csv":
         return CsvWriter(stream, defanged=defanged)
     return JsonlWriter(stream)
+
+
+# --- report and rules ----------------------------------------------------------------------------
+class ReportFormat(StrEnum):
+    table = "table"
+    json = "json"
+    markdown = "markdown"
+    html = "html"
+
+
+class Firewall(StrEnum):
+    ufw = "ufw"
+    iptables = "iptables"
+    nftables = "nftables"
+
+
+_REPORT_EXT = {".html": "html", ".htm": "html", ".md": "markdown", ".markdown": "markdown", ".json": "json"}
+PathsArg = Annotated[list[str], typer.Argument(help="Log files, directories, globs, or - for stdin.")]
+LogFormatOpt = Annotated[
+    str | None, typer.Option("--log-format", "-l", help="Preset or Apache LogFormat string [default: detect].")
+]
+SignaturesOpt = Annotated[str | None, typer.Option("--signatures", "-s", help="Signature directory or file.")]
+HostOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--host", help="Receiving host for logs without %v [default: from the file name, see docs/report.md]."
+    ),
+]
+JobsOpt = Annotated[int | None, typer.Option("--jobs", "-j", help="Worker processes [default: all cores].")]
+
+
+def _egress_report(paths, log_format, signatures, jobs, host, since=None, until=None, inc=None, **firewall):
+    """The two steps every egress command shares: which findings (a Scan, incremental with
+    ``inc``), then the report. Returns (run, report)."""
+    from .engine import Scan, ScanOptions
+    from .report import build_report
+    from .timeutil import parse_when
+
+    opts = ScanOptions(
+        log_format=log_format,
+        signatures=_load_sigs(signatures),
+        jobs=_jobs(jobs),
+        since=parse_when(since) if since else None,
+        until=parse_when(until) if until else None,
+    )
+    run = inc.scan(paths, opts) if inc else Scan(paths, opts)
+    return run, build_report(run, host=host, scan_summary=run.summary, **firewall)
+
+
+def _exit_for(rep) -> None:
+    for e in rep.errors:
+        _err(e)
+    raise typer.Exit(EXIT_ERROR if rep.errors else (EXIT_FINDINGS if rep.findings else EXIT_CLEAN))
+
+
+@app.command()
+def report(
+    paths: PathsArg,
+    fmt: Annotated[
+        ReportFormat | None,
+        typer.Option("--format", "-f", help="[default: from -o's extension, else table on a terminal, else json]."),
+    ] = None,
+    output: Annotated[
+        str | None, typer.Option("--output", "-o", help="Write the report here; a short summary goes to stdout.")
+    ] = None,
+    host: HostOpt = None,
+    firewall_log: Annotated[
+        list[str] | None,
+        typer.Option("--firewall-log", help="Kernel LOG lines (syslog, kern.log, ufw.log, journalctl -k); repeatable."),
+    ] = None,
+    window: Annotated[
+        str, typer.Option("--window", help="How long after a request an outbound packet confirms it.")
+    ] = "10m",
+    user: Annotated[
+        str | None, typer.Option("--user", help="Only packets with this UID= confirm (a user name or uid).")
+    ] = None,
+    firewall_tz: Annotated[
+        str | None,
+        typer.Option(
+            "--firewall-tz", help="Zone of firewall-log times without one [default: the access log's offset]."
+        ),
+    ] = None,
+    defang: Annotated[bool, typer.Option("--defang", help="hxxp://203.0.113[.]9 in human formats.")] = False,
+    log_format: LogFormatOpt = None,
+    signatures: SignaturesOpt = None,
+    jobs: JobsOpt = None,
+    since: Annotated[str | None, typer.Option("--since", help="Only findings at or after this time.")] = None,
+    until: Annotated[str | None, typer.Option("--until", help="Only findings before this time.")] = None,
+    state: Annotated[
+        str | None,
+        typer.Option("--state", help="Report only what is new since the last run with this state file (cron)."),
+    ] = None,
+    reset_state: Annotated[
+        bool, typer.Option("--reset-state", help="Forget the --state file's positions: read every log from the start.")
+    ] = False,
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", help="No output at all (no file either) when nothing new was found.")
+    ] = False,
+) -> None:
+    """Per receiving host: does it need egress blocking, toward which destinations, and did a
+    firewall log see it try."""
+    from .fwlog import resolve_uid
+    from .render import render, summary_lines
+    from .safety import term
+    from .timeutil import parse_duration, parse_tz
+
+    to_file = bool(output and output != "-")
+    out_format = (
+        fmt.value
+        if fmt
+        else (_REPORT_EXT.get(os.path.splitext(output)[1].lower(), "table") if to_file else None)
+        or ("table" if sys.stdout.isatty() else "json")
+    )
+    from .state import Incremental
+
+    with ExitStack() as stack:
+        inc = stack.enter_context(Incremental(state, reset=reset_state)) if state else None
+        run, rep = _egress_report(
+            paths,
+            log_format,
+            signatures,
+            jobs,
+            host,
+            since,
+            until,
+            inc=inc,
+            firewall_logs=firewall_log,
+            window=parse_duration(window),
+            uid=resolve_uid(user) if user else None,
+            firewall_tz=parse_tz(firewall_tz) if firewall_tz else None,
+        )
+        if not (quiet and not rep.findings and not rep.errors):
+            text = render(rep, out_format, defang)
+            if to_file:
+                with open(output, "w", encoding="utf-8") as fh:
+                    fh.write(text)
+                sys.stdout.write("\n".join([*summary_lines(rep, defang), f"report written to {term(output)}"]) + "\n")
+            else:
+                sys.stdout.write(text)
+        if inc is not None:  # only once the report is written: a crash repeats, never loses
+            inc.commit(run, outputs=[output if to_file else None])
+            for w in inc.warnings:
+                _warn(w)
+    _exit_for(rep)
+
+
+@app.command()
+def rules(
+    paths: PathsArg,
+    firewall: Annotated[Firewall, typer.Option("--firewall", help="Which firewall's syntax to write.")],
+    user: Annotated[str, typer.Option("--user", help="The web server's user (name or uid).")] = "www-data",
+    allow_dns: Annotated[bool, typer.Option("--allow-dns", help="Let the web user resolve names (port 53).")] = False,
+    output_dir: Annotated[
+        str | None, typer.Option("--output-dir", "-d", help="Write each rules file into this directory.")
+    ] = None,
+    host: HostOpt = None,
+    log_format: LogFormatOpt = None,
+    signatures: SignaturesOpt = None,
+    jobs: JobsOpt = None,
+) -> None:
+    """Scan, then print firewall rules to paste: default-deny outbound for the web user, and
+    rejects for every IP a payload named (see docs/report.md)."""
+    from .rules import check_user, egress_rules
+    from .safety import term
+
+    check_user(user)
+    _run, rep = _egress_report(paths, log_format, signatures, jobs, host)
+    files = egress_rules(rep, firewall.value, user, allow_dns)
+    if output_dir:
+        os.makedirs(output_dir, exist_ok=True)
+        for name, text in files.items():
+            path = os.path.join(output_dir, name)
+            with open(path, "w", encoding="utf-8") as fh:
+                fh.write(text)
+            sys.stdout.write(f"wrote {term(path)}\n")
+    else:
+        for i, (name, text) in enumerate(files.items()):
+            if len(files) > 1:
+                sys.stdout.write(("\n" if i else "") + f"# ===== {name} =====\n")
+            sys.stdout.write(text)
+    _exit_for(rep)
 
 
 # --- explain -------------------------------------------------------------------------------------

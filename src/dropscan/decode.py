@@ -3,12 +3,16 @@
 Attackers hide commands behind layers of encoding; signatures are written against the text a
 shell, PHP or log4j would finally see. Each view undoes one family of tricks, and they compose:
 
-``url``   percent-decoding to a fixed point (``+``, ``%XX``, ``%uXXXX``, numeric and a few named
-          HTML entities), NUL bytes removed. Also the readable form shown to analysts.
+``url``   percent-decoding to a fixed point (``+``, ``%XX``, ``%uXXXX``, JSON ``\\uXXXX``,
+          numeric and a few named HTML entities), NUL bytes removed. Also the readable form shown
+          to analysts.
 ``cmd``   from ``url``: what a shell makes of it (CRS ``t:cmdLine`` and more): ``\\xhh``/octal/
-          ``\\uXXXX`` escapes of ``$'...'`` and ``printf`` decoded, ``${IFS}``/``$IFS$9``/
-          ``${IFS%??}`` to spaces, brace lists ``{wget,http://h/x}`` to words, quotes,
-          backslashes, carets and empty expansions (``$@``) removed from inside words.
+          ``\\uXXXX`` escapes and line breaks (``\\n``) of ``$'...'``, ``printf`` and ``echo -e``
+          decoded, ``${IFS}``/``$IFS$9``/``${IFS%??}`` to spaces, brace lists expanded with the
+          word around them (``{wget,http://h/x}``, ``{l,-lh}s`` -> ``ls -lhs``), quotes,
+          backslashes, carets and empty expansions (``$@``, ``$!``) removed from inside words,
+          whitespace squeezed and dropped after a separator (``; id`` -> ``;id``), and
+          ``$(printf '\\167...')`` / `` `echo x` `` replaced by the text they print.
 ``jndi``  from ``url``: log4j lookups resolved (``${lower:j}``, ``${::-n}``, ``${env:X:-d}``,
           ``${date:'j'}``, ``${base64:...}``), ``${jndi:...}`` itself kept.
 ``base64`` text decoded from base64 blobs, only where a decoder is named next to them
@@ -47,9 +51,10 @@ class View(NamedTuple):
 
 # --- url ---------------------------------------------------------------------------------
 _PCT_U = re.compile(r"%[uU]([0-9a-fA-F]{4})")
+_JS_U = re.compile(r"\\[uU]([0-9a-fA-F]{4})")  # JSON/JavaScript string escapes
 _ENTITY = re.compile(
-    r"&#(?:[xX]([0-9a-fA-F]{1,6})|([0-9]{1,7}));|&(quot|amp|lt|gt|apos|sol|lpar|rpar|colon|semi|"
-    r"period|dollar|lbrace|rbrace|vert|verbar|grave|bsol|excl|num|percnt|commat|equals|"
+    r"&#(?:[xX]0*([0-9a-fA-F]{1,6})|0*([0-9]{1,7}));|&(quot|amp|lt|gt|apos|sol|lpar|rpar|colon|semi|"
+    r"period|dollar|lbrace|rbrace|lcub|rcub|lsqb|rsqb|vert|verbar|grave|bsol|excl|num|percnt|commat|equals|"
     r"plus|Tab|NewLine|lowbar|comma|quest|ast|hyphen|dash);",
     re.IGNORECASE,
 )
@@ -68,6 +73,10 @@ _NAMED = {
     "dollar": "$",
     "lbrace": "{",
     "rbrace": "}",
+    "lcub": "{",
+    "rcub": "}",
+    "lsqb": "[",
+    "rsqb": "]",
     "vert": "|",
     "verbar": "|",
     "grave": "`",
@@ -102,7 +111,8 @@ def _entity(m: re.Match[str]) -> str:
 
 
 def url_decode(text: str) -> str:
-    """Percent-, ``%u``- and entity-decode to a fixed point (at most `MAX_ROUNDS` rounds)."""
+    """Percent-, ``%u``-, ``\\uXXXX``- and entity-decode to a fixed point (at most `MAX_ROUNDS`
+    rounds): JSON bodies carry ``\\u0024{jndi:`` as often as URLs carry ``%24%7Bjndi:``."""
     s = text[:MAX_FIELD]
     if "+" in s:
         s = s.replace("+", " ")  # form encoding: only the literal '+' of the first layer
@@ -112,6 +122,8 @@ def url_decode(text: str) -> str:
             if "%u" in s or "%U" in s:
                 s = _PCT_U.sub(lambda m: _chr(int(m.group(1), 16)), s)
             s = unquote(s, errors="backslashreplace")
+        if "\\" in s:
+            s = _JS_U.sub(lambda m: _chr(int(m.group(1), 16)), s)
         if "&" in s:
             s = _ENTITY.sub(_entity, s)
         if s == before:
@@ -121,12 +133,25 @@ def url_decode(text: str) -> str:
 
 # --- cmd ---------------------------------------------------------------------------------
 _ANSI_ESC = re.compile(r"\\(?:[xX]([0-9a-fA-F]{1,2})|u([0-9a-fA-F]{4})|([0-7]{1,3}))")
+# \n and \r as line breaks, unless inside a word: there a backslash only quotes a letter (w\get).
+_LINE_ESC = re.compile(r"(?<![A-Za-z0-9])\\([nr])|\\([nr])(?![A-Za-z0-9])")
 _IFS = re.compile(r"\$\{IFS(?:[%#:/][^}]{0,16})?\}|\$IFS(?:\$[0-9@*]|\b)")
-_BRACES = re.compile(r"\{([^{}\s,]*(?:,[^{}\s,]*)+)\}")
-_EMPTY_EXPANSION = re.compile(r"\$[@*]|\$\{\}|\$\(\)|``|\$(?=['\"])")  # $'..' / $".." quoting
+# A brace list with the word characters around it: bash distributes them, {l,-lh}s -> ls -lhs.
+_BRACES = re.compile(r"([\w./-]*)\{([^{}\s,]*(?:,[^{}\s,]*)+)\}([\w./-]*)")
+# Expansions that are empty (or that evasions treat as such): $@ $* $! ${} $() `` inside words.
+_EMPTY_EXPANSION = re.compile(r"\$[@*]|\$[!?$-](?=\w)|\$\{\}|\$\(\)|``|\$(?=['\"])")  # $'..' / $".." quoting
 _WORD_CARET = re.compile(r"(?<=\w)\^(?=\w)")
 _QUOTES = str.maketrans("", "", "\"'\\")
 _HSPACE = re.compile(r"[ \t\v\f]{2,}|[\t\v\f]")
+# $(printf '\167\147\145\164') and `echo wget` stand for their literal output.
+_PRINTED = re.compile(
+    r"\$\((?:printf|echo)(?: +-[ne]{1,3})* +([^()`;|&$\n]{1,200})\)"
+    r"|`(?:printf|echo)(?: +-[ne]{1,3})* +([^`;|&$\n]{1,200})`"
+)
+# A space after a shell separator means nothing to the shell; dropping it lets one keyword
+# (";id") stand for "; id" too. The prefilter lets these characters absorb raw whitespace.
+SPACE_ABSORBING = ";|`"
+_AFTER_SEP = re.compile(r"(?:(?<=[;|`\n])|(?<=&&)|(?<=\$\()) ")
 
 
 def _ansi(m: re.Match[str]) -> str:
@@ -137,22 +162,31 @@ def _ansi(m: re.Match[str]) -> str:
     return _chr(int(m.group(3), 8) & 0xFF)
 
 
+def _brace_words(m: re.Match[str]) -> str:
+    pre, post = m.group(1), m.group(3)
+    return " ".join(w for w in (pre + item + post for item in m.group(2).split(",")) if w)
+
+
 def cmd_normalise(url_text: str) -> str:
-    """What a shell would run: escapes decoded, IFS and brace lists expanded, quotes removed."""
+    """What a shell would run: escapes decoded, IFS and brace lists expanded, quotes removed,
+    ``$(printf ...)`` replaced by what it prints."""
     s = url_text
     if "\\" in s:
         s = _ANSI_ESC.sub(_ansi, s)
+        s = _LINE_ESC.sub(lambda m: "\n" if (m.group(1) or m.group(2)) == "n" else "\r", s)
     if "$" in s:
         s = _IFS.sub(" ", s)
         s = _EMPTY_EXPANSION.sub("", s)
     elif "``" in s:
         s = _EMPTY_EXPANSION.sub("", s)
     if "{" in s and "," in s:
-        s = _BRACES.sub(lambda m: m.group(1).replace(",", " "), s)
+        s = _BRACES.sub(_brace_words, s)
     if "^" in s:
         s = _WORD_CARET.sub("", s)
-    s = s.translate(_QUOTES)
-    return _HSPACE.sub(" ", s)
+    s = _HSPACE.sub(" ", s.translate(_QUOTES))
+    if "printf" in s or "echo" in s:
+        s = _PRINTED.sub(lambda m: m.group(1) or m.group(2), s)
+    return _AFTER_SEP.sub("", s)
 
 
 # --- jndi --------------------------------------------------------------------------------
@@ -180,11 +214,13 @@ _EMPTY_LOOKUPS = frozenset(
 )
 
 
-def _evaluate(inner: str) -> str:
+def _evaluate(inner: str, depth: int) -> str:
     """The value log4j substitutes for ``${inner}`` (as far as it matters for detection)."""
     low = inner.lower()
     if low.startswith("jndi:"):
         return "${jndi:" + inner[5:] + "}"
+    if low.startswith("${jndi:"):  # ${${base64:...}} whose value was itself a lookup
+        return inner
     if ":-" in inner:
         return inner.split(":-", 1)[1]
     prefix, sep, rest = inner.partition(":")
@@ -197,12 +233,13 @@ def _evaluate(inner: str) -> str:
         return rest.upper()
     if p == "date":
         return rest.strip().strip("'")
-    if p == "base64":
-        return decode_b64(rest) or ""
+    if p == "base64":  # log4j substitutes the decoded text again
+        decoded = decode_b64(rest, min_len=1) or ""
+        return resolve_lookups(decoded, depth + 1) if "${" in decoded and depth < MAX_B64_DEPTH else decoded
     return ""  # env:, sys:, unknown lookups: empty at the attacker's target too
 
 
-def resolve_lookups(text: str) -> str:
+def resolve_lookups(text: str, _depth: int = 0) -> str:
     """Resolve nested log4j ``${...}`` lookups innermost first; ``${jndi:...}`` is kept."""
     if "${" not in text:
         return text
@@ -218,7 +255,7 @@ def resolve_lookups(text: str) -> str:
                 stack[-1].append("${")
         elif len(stack) > 1:
             inner = "".join(stack.pop())
-            stack[-1].append(_evaluate(inner))
+            stack[-1].append(_evaluate(inner, _depth))
         else:
             stack[-1].append("}")
     stack[-1].append(text[pos:])
@@ -233,17 +270,21 @@ _B64_BLOB = re.compile(r"[A-Za-z0-9+/_-]{16,}={0,2}")
 _DROP_LINE_SPACE = str.maketrans("", "", "\t\n\r")
 
 
-def _printable(s: str) -> bool:
-    """Printable text (tabs and line breaks allowed) with at least two letters; C-speed
-    string methods, since decoded blobs are up to `MAX_FIELD` long."""
-    return len(s) >= 4 and s.translate(_DROP_LINE_SPACE).isprintable() and sum(map(str.isalpha, s)) >= 2
+def _printable(s: str, min_len: int) -> bool:
+    """Printable text (tabs and line breaks allowed) of ``min_len`` characters with two letters
+    (fewer when fewer are asked for); C-speed string methods, since decoded blobs are up to
+    `MAX_FIELD` long."""
+    if len(s) < min_len or not s.translate(_DROP_LINE_SPACE).isprintable():
+        return False
+    return sum(map(str.isalpha, s)) >= min(2, min_len)
 
 
-def decode_b64(blob: str) -> str | None:
+def decode_b64(blob: str, min_len: int = 4) -> str | None:
     """Decode standard or URL-safe base64 to text (UTF-8, or UTF-16LE as PowerShell
-    ``-enc`` uses); ``None`` unless the result is printable text."""
+    ``-enc`` uses); ``None`` unless the result is printable text of ``min_len`` characters
+    (a log4j ``${base64:ZGk=}`` lookup may stand for two letters)."""
     blob = blob.strip().rstrip("=")
-    if len(blob) < 4 or len(blob) % 4 == 1:
+    if len(blob) < 2 or len(blob) % 4 == 1:
         return None
     try:
         raw = base64.b64decode(blob.replace("-", "+").replace("_", "/") + "=" * (-len(blob) % 4))
@@ -256,7 +297,7 @@ def decode_b64(blob: str) -> str | None:
             text = raw.decode("utf-8")
         except UnicodeDecodeError:
             return None
-    return text if _printable(text) else None
+    return text if _printable(text, min_len) else None
 
 
 def b64_texts(text: str) -> list[str]:

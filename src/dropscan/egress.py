@@ -18,6 +18,7 @@ A signature says where the destination is with named groups in its pattern:
 from __future__ import annotations
 
 import ipaddress
+import re
 import socket
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -59,9 +60,11 @@ SCHEME_ALIASES = {
     "openssl-connect": "tls",
     "ssl": "tls",
 }
-_HOSTNAME = regex.compile(r"(?=.{1,253}\Z)(?:[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{0,62}|localhost")
-_NUMERIC_HOST = regex.compile(r"(?:0x[0-9a-f]+|[0-9]+)(?:\.(?:0x[0-9a-f]+|[0-9]+)){0,3}")
-_BARE = regex.compile(r"(?P<host>\[[0-9a-fA-F:.]+\]|[^\s/:?#\[\]@]+)(?::(?P<port>[0-9]{1,5}))?(?P<rest>[/?#]\S*)?")
+# Internal patterns use the stdlib engine (faster for simple ones); signatures use `regex`.
+_SCHEME = re.compile(r"[a-z][a-z0-9+.-]{0,15}")
+_HOSTNAME = re.compile(r"(?=.{1,253}\Z)(?:[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{0,62}|localhost")
+_NUMERIC_HOST = re.compile(r"(?:0x[0-9a-f]+|[0-9]+)(?:\.(?:0x[0-9a-f]+|[0-9]+)){0,3}")
+_BARE = re.compile(r"(?P<host>\[[0-9a-fA-F:.]+\]|[^\s/:?#\[\]@]+)(?::(?P<port>[0-9]{1,5}))?(?P<rest>[/?#]\S*)?")
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +93,14 @@ class Destination:
         }
 
 
+def add_destination(dests: list[Destination], d: Destination) -> None:
+    """Append ``d`` unless ``dests`` already has its endpoint (host, port, scheme): one payload
+    may spell the same URL twice (``shell.txt`` and ``shell.txt?``); the first spelling is kept."""
+    key = (d.host, d.port, d.scheme)
+    if all((x.host, x.port, x.scheme) != key for x in dests):
+        dests.append(d)
+
+
 def normalise_host(raw: str) -> tuple[str, bool] | None:
     """(host, ip_literal) for a hostname or IP as a tool would resolve it, else None.
 
@@ -100,16 +111,18 @@ def normalise_host(raw: str) -> tuple[str, bool] | None:
         return None
     if "%" in h:  # IPv6 zone id
         h = h.split("%", 1)[0]
-    try:
-        ip = ipaddress.ip_address(h)
-        return str(ip), True
-    except ValueError:
-        pass
+    if ":" in h or h[0].isdigit():  # only then can it be an IP address
+        try:
+            return str(ipaddress.ip_address(h)), True
+        except ValueError:
+            pass
     if _NUMERIC_HOST.fullmatch(h):
         try:
-            return socket.inet_ntoa(socket.inet_aton(h)), True
+            ip = socket.inet_ntoa(socket.inet_aton(h))
         except OSError:
             return None
+        # 0.0.0.0/8 is no destination: a small number ("1" of "-H 'X: 1'") is an argument
+        return (ip, True) if not ip.startswith("0.") else None
     if len(h) <= 253 and _HOSTNAME.fullmatch(h):
         return h, False
     return None
@@ -133,7 +146,7 @@ def from_url(text: str, default_scheme: str | None = "http") -> Destination | No
         return None
     if "://" in t:
         scheme = t.split("://", 1)[0].lower()
-        if not regex.fullmatch(r"[a-z][a-z0-9+.-]{0,15}", scheme):
+        if not _SCHEME.fullmatch(scheme):
             return None
         try:
             parts = urlsplit(t)

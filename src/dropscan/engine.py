@@ -4,18 +4,20 @@
 job it streams chunk by chunk; with more, large plain files are split into byte ranges at line
 boundaries, other files are one unit each, and results are consumed in submission order, so
 output is deterministic. Rejected lines go to temp files, never into memory.
+
+Incremental runs (sources carrying a `Resume`, see `dropscan.state`) always take the one-process
+path: it starts each file at its resume offset and records in ``FileSummary.end`` where it
+stopped, which the state needs; a night's increment is small.
 """
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import pickle
 import tempfile
 from collections import deque
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 
 from .errors import InputError
@@ -27,6 +29,7 @@ from .sources import CHUNK_SIZE, Source, expand_paths, open_blocks, read_chunks,
 
 SPILL_FINDINGS = 20_000
 POOL_MIN_BYTES = 32 << 20  # below this a process pool costs more than it saves
+MIN_PART = 32 << 20  # the smallest byte range a plain file is split into
 
 
 @dataclass(slots=True)
@@ -39,6 +42,7 @@ class FileSummary:
     findings: int = 0
     timeouts: int = 0
     error: str | None = None
+    end: int | None = None  # one-process path: decompressed offset just past the last line scanned
 
     def as_dict(self) -> dict:
         return {
@@ -87,10 +91,11 @@ class ScannerSpec:
     documents: tuple[tuple[str, str], ...]
     digest: str
     fast: bool
+    compile_now: bool = True
 
     @classmethod
     def of(cls, sigs: SignatureSet, fast: bool) -> ScannerSpec:
-        return cls(tuple(sigs.documents), sigs.digest, fast)
+        return cls(tuple(sigs.documents), sigs.digest, fast, sigs.compile_now)
 
 
 _SCANNERS: dict[tuple[str, bool], Scanner] = {}
@@ -100,7 +105,7 @@ def get_scanner(spec: ScannerSpec, sigs: SignatureSet | None = None) -> Scanner:
     key = (spec.digest, spec.fast)
     sc = _SCANNERS.get(key)
     if sc is None:
-        sc = _SCANNERS[key] = Scanner(sigs or SignatureSet(list(spec.documents)), fast=spec.fast)
+        sc = _SCANNERS[key] = Scanner(sigs or SignatureSet(list(spec.documents), spec.compile_now), fast=spec.fast)
     return sc
 
 
@@ -129,7 +134,9 @@ class UnitResult:
 
 
 def scan_unit(spec: ScannerSpec, unit: Unit, opts: ScanOptions, tmpdir: str | None) -> UnitResult:
-    """Scan one unit in a worker; line numbers are relative to the unit's first line."""
+    """Scan one unit in a worker; line numbers are relative to the unit's first line. With a
+    ``tmpdir`` (a disk shared with the caller), rejects and large finding lists go to files there;
+    without one (Dask workers on other machines), they travel in the result."""
     scanner = get_scanner(spec)
     fmt = compile_format(unit.format) if unit.format else None
     total = ChunkResult()
@@ -139,12 +146,12 @@ def scan_unit(spec: ScannerSpec, unit: Unit, opts: ScanOptions, tmpdir: str | No
         if unit.start is not None:
             chunks = read_range(unit.path, unit.start, unit.end, opts.chunk_size)
         else:
-            chunks = read_chunks(open_blocks(Source(unit.path)), opts.chunk_size)
+            chunks = read_chunks(open_blocks(Source(unit.path), opts.chunk_size), opts.chunk_size)
         for chunk, off in chunks:
             r = scanner.scan_chunk(
                 chunk, fmt, log_file=unit.path, offset=off, line_no=total.lines + 1, keep_rejects=opts.keep_rejects
             )
-            if r.rejects:
+            if r.rejects and tmpdir is not None:
                 if rej is None:
                     rej = tempfile.NamedTemporaryFile("wb", dir=tmpdir, suffix=".rej", delete=False)
                 rej.writelines(x if x.endswith(b"\n") else x + b"\n" for x in r.rejects)
@@ -157,7 +164,7 @@ def scan_unit(spec: ScannerSpec, unit: Unit, opts: ScanOptions, tmpdir: str | No
         if rej is not None:
             rej.close()
     result = UnitResult(total, rejects_file=rej.name if rej else None, error=error)
-    if len(total.findings) > SPILL_FINDINGS:
+    if tmpdir is not None and len(total.findings) > SPILL_FINDINGS:
         with tempfile.NamedTemporaryFile("wb", dir=tmpdir, suffix=".pkl", delete=False) as fh:
             pickle.dump(total.findings, fh, protocol=pickle.HIGHEST_PROTOCOL)
         result.findings_file, total.findings = fh.name, []
@@ -206,7 +213,8 @@ class Scan:
         }
 
     def __iter__(self) -> Iterator[Finding]:
-        if self.options.jobs > 1 and self._input_size() >= POOL_MIN_BYTES:
+        resumed = any(src.resume is not None for src in self.sources)
+        if self.options.jobs > 1 and not resumed and self._input_size() >= POOL_MIN_BYTES:
             yield from self._scan_pool()
         else:
             for src in self.sources:
@@ -231,8 +239,18 @@ class Scan:
             self.files.append(s)
         opts = self.options
         fmt = self._fixed_format
+        resume = src.resume
+        if fmt is None and resume is not None and resume.format:
+            fmt = compile_format(resume.format)  # found on the file's first lines, not on a few new ones
+        base = resume.line if resume else 0
+        s.end = resume.offset if resume else 0
         try:
-            chunks = read_chunks(open_blocks(src), opts.chunk_size)
+            chunks = read_chunks(
+                open_blocks(src, opts.chunk_size),
+                opts.chunk_size,
+                start_offset=s.end,
+                keep_partial=resume is None or resume.keep_partial,
+            )
             for i, (chunk, off) in enumerate(chunks):
                 if i == 0 and fmt is None:
                     fmt = detect_format(chunk[: 1 << 20].split(b"\n"))
@@ -244,7 +262,7 @@ class Scan:
                     fmt,
                     log_file=src.path,
                     offset=off,
-                    line_no=s.lines + 1,
+                    line_no=base + s.lines + 1,
                     keep_rejects=opts.keep_rejects and self.on_reject is not None,
                 )
                 self._account(s, r)
@@ -254,6 +272,7 @@ class Scan:
                     if in_window(f, opts.since, opts.until):
                         s.findings += 1
                         yield f
+                s.end = off + len(chunk)  # only once every finding of the chunk was taken
         except InputError as e:
             s.error = str(e)
         self._check(s, fmt)
@@ -268,13 +287,15 @@ class Scan:
         if s.error is None and s.lines and not s.records and fmt is not None:
             s.error = f"{s.path}: no line matches the log format {fmt.name!r}"
 
-    # a pool of processes
-    def _units(self, tmp_head: Callable[[Source], LogFormat | None]) -> Iterator[tuple[Source, Unit | None]]:
+    # units of work (files, byte ranges of large plain files) and their results, in order
+    def plan(self, parts: Callable[[Source], int], min_part: int | None = None) -> Iterator[tuple[Source, Unit | None]]:
+        """The units to scan, in (file, offset) order: a plain file in about ``parts(source)``
+        byte ranges, anything else whole; stdin is ``None`` (read by the caller, in order)."""
         for src in self.sources:
             if src.is_stdin:
                 yield src, None
                 continue
-            fmt = self._fixed_format or tmp_head(src)
+            fmt = self._fixed_format or self._detect(src)
             spec = fmt.name if fmt else None  # a preset name, or the LogFormat string itself
             try:
                 plain = src.compression() is None
@@ -282,7 +303,7 @@ class Scan:
             except OSError:
                 plain, size = False, 0
             if plain and size > 0:
-                for a, b in split_ranges(size, self.options.jobs):
+                for a, b in split_ranges(size, parts(src), min_part or MIN_PART):
                     yield src, Unit(src.path, spec, a, b)
             else:
                 yield src, Unit(src.path, spec)
@@ -295,29 +316,37 @@ class Scan:
             return None
         return None
 
-    def _scan_pool(self) -> Iterator[Finding]:
-        opts = self.options
+    def unit_results(self, tmpdir: str | None) -> Iterator[tuple[Source, Unit | None, Callable[[], UnitResult] | None]]:
+        """(source, unit, result getter) in order, computed by a local process pool with a
+        bounded look-ahead. Other engines (Dask) override this."""
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        jobs = self.options.jobs
         ctx = multiprocessing.get_context("fork") if "fork" in multiprocessing.get_all_start_methods() else None
-        with (
-            tempfile.TemporaryDirectory(prefix="dropscan-") as tmp,
-            ProcessPoolExecutor(max_workers=opts.jobs, mp_context=ctx) as pool,
-        ):
-            pending: deque[tuple[Source, Unit | None, Future | None]] = deque()
-            units = self._units(self._detect)
-            current: FileSummary | None = None
+        with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
+            pending: deque = deque()
+            units = self.plan(lambda _src: jobs)
             exhausted = False
             while True:
-                while not exhausted and len(pending) < 2 * opts.jobs:
+                while not exhausted and len(pending) < 2 * jobs:
                     try:
                         src, unit = next(units)
                     except StopIteration:
                         exhausted = True
                         break
-                    fut = pool.submit(scan_unit, self.spec, unit, opts, tmp) if unit else None
-                    pending.append((src, unit, fut))
+                    fut = pool.submit(scan_unit, self.spec, unit, self.options, tmpdir) if unit else None
+                    pending.append((src, unit, fut.result if fut else None))
                 if not pending:
-                    break
-                src, unit, fut = pending.popleft()
+                    return
+                yield pending.popleft()
+
+    def _scan_pool(self) -> Iterator[Finding]:
+        """Consume unit results in order: shift line numbers of later byte ranges by the lines
+        of the earlier ones, merge summaries, pass rejects on, and yield findings."""
+        with tempfile.TemporaryDirectory(prefix="dropscan-") as tmp:
+            current: FileSummary | None = None
+            for src, unit, result in self.unit_results(tmp):
                 if current is None or current.path != src.path or unit is None or unit.start in (None, 0):
                     if current is not None:
                         self._check(current, None if current.format is None else compile_format(current.format))
@@ -327,7 +356,7 @@ class Scan:
                     yield from self._scan_inline(src, current)
                     continue
                 current.format = compile_format(unit.format).name if unit.format else None
-                res: UnitResult = fut.result()
+                res = result()
                 base = current.lines
                 self._account(current, res.counts)
                 # as in _scan_inline: an empty file has no format to miss; a read error wins
@@ -335,18 +364,10 @@ class Scan:
                     current.error = f"{src.path}: no known log format matches its first lines (use --log-format)"
                 if res.error:
                     current.error = res.error
-                if res.rejects_file:
-                    with open(res.rejects_file, "rb") as fh:
-                        for line in fh:
-                            if self.on_reject is not None:
-                                self.on_reject(src.path, line)
-                    os.unlink(res.rejects_file)
-                found = res.counts.findings
-                if res.findings_file:
-                    with open(res.findings_file, "rb") as fh:
-                        found = pickle.load(fh)  # noqa: S301 - our own temp file
-                    os.unlink(res.findings_file)
-                for f in found:
+                for line in _take_rejects(res):
+                    if self.on_reject is not None:
+                        self.on_reject(src.path, line)
+                for f in _take_findings(res):
                     f.line_no += base
                     current.findings += 1
                     yield f
@@ -354,12 +375,18 @@ class Scan:
                 self._check(current, None if current.format is None else compile_format(current.format))
 
 
-def scan_source_lines(
-    lines: list[bytes], fmt: LogFormat | None, scanner: Scanner, log_file: str = "-"
-) -> tuple[list[Finding], ChunkResult]:
-    """Scan in-memory lines (the Dask and test entry point)."""
-    r = scanner.scan_chunk(b"".join(x if x.endswith(b"\n") else x + b"\n" for x in lines), fmt, log_file=log_file)
-    return r.findings, r
+def _take_rejects(res: UnitResult) -> Iterator[bytes]:
+    if res.rejects_file:
+        with open(res.rejects_file, "rb") as fh:
+            yield from fh
+        os.unlink(res.rejects_file)
+    yield from res.counts.rejects
 
 
-__all__ = ["FileSummary", "Scan", "ScanOptions", "ScannerSpec", "field", "get_scanner", "scan_unit"]
+def _take_findings(res: UnitResult) -> list[Finding]:
+    if res.findings_file:
+        with open(res.findings_file, "rb") as fh:
+            found = pickle.load(fh)  # noqa: S301 - our own temp file
+        os.unlink(res.findings_file)
+        return found
+    return res.counts.findings

@@ -9,7 +9,7 @@ the resulting finding. The same functions as the scan itself, nothing re-impleme
 from __future__ import annotations
 
 from .logformat import LogFormat, detect_format
-from .match import ascii_lower, field_kind
+from .match import field_kind
 from .scanner import Scanner, build_finding
 
 
@@ -45,9 +45,8 @@ def explain_line(line: bytes, scanner: Scanner, fmt: LogFormat | None = None) ->
         kind = field_kind(name)
         field = {"field": name, "text": text, "views": [], "hits": []}
         for v in vs:
-            low = ascii_lower(v.text)
-            kws = [k for k in scanner.matcher.keywords if k in low]
-            sigs = scanner.matcher.candidates(low, kind)
+            kws = scanner.matcher.present(v.text)
+            sigs = scanner.matcher.candidates(v.text, kind)
             field["views"].append({"view": v.name, "text": v.text, "keywords": kws, "candidates": [s.id for s in sigs]})
         for h in a.hits:
             if h.field == name:
@@ -61,9 +60,10 @@ def explain_line(line: bytes, scanner: Scanner, fmt: LogFormat | None = None) ->
                     }
                 )
         out["fields"].append(field)
-    if scanner.prefilter is not None:
+    pf = scanner.prefilter(fmt)
+    if pf is not None:
         chunk = line if line.endswith(b"\n") else line + b"\n"
-        out["prefilter"] = bool(scanner.prefilter.candidates(chunk))
+        out["prefilter"] = a.record is None or bool(pf.candidates(chunk))
     finding = build_finding(a, "-", 1, 0) if a.hits else None
     out["finding"] = finding.to_record() if finding else None
     return out

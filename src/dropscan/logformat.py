@@ -78,19 +78,22 @@ class Record:
     referer: str | None = None
     user_agent: str | None = None
     headers: dict[str, str] = field(default_factory=dict)
+    #: the inspected fields as logged (Apache-escaped bytes), for the per-field prefilter
+    raw: dict[str, bytes] = field(default_factory=dict)
 
-    def inspected_fields(self) -> list[tuple[str, str]]:
-        """The attacker-controlled text of this record, as (field name, text) pairs."""
-        out: list[tuple[str, str]] = []
+    def inspected_fields(self) -> list[tuple[str, str, bytes]]:
+        """The attacker-controlled text of this record: (field name, text, bytes as logged).
+        For the target, the bytes are the whole request line (a superset of the target)."""
+        out: list[tuple[str, str, bytes]] = []
         if self.target:
-            out.append(("target", self.target))
+            out.append(("target", self.target, self.raw.get("target", b"")))
         if self.user_agent:
-            out.append(("user_agent", self.user_agent))
+            out.append(("user_agent", self.user_agent, self.raw.get("user_agent", b"")))
         if self.referer:
-            out.append(("referer", self.referer))
+            out.append(("referer", self.referer, self.raw.get("referer", b"")))
         for name, value in self.headers.items():
             if value:
-                out.append((name, value))
+                out.append((name, value, self.raw.get(name, b"")))
         return out
 
 
@@ -303,6 +306,9 @@ class LogFormat:
         plain.append(re.escape(tail.encode()))
         if not self.fields:
             raise UsageError(f"LogFormat {fmt!r} has no directives")
+        #: whether an inspected field (request, header, cookie) is written without quotes, so
+        #: that a raw double quote can sit inside it (see prefilter.RAW_QUOTE_MARKER)
+        self.unquoted_inspected = any(not f.quoted and f.code in "rUqiC" for f in self.fields)
         #: the grammar of one line, without line terminator and without groups
         self.line_grammar = b"".join(plain)
         #: a chunk of complete lines: every line of the chunk must be a record
@@ -387,7 +393,12 @@ def _builder(f: _Field, directives: set[str], final_status: bool) -> Callable[[R
     if c == "p":
         return store("server_port", _int_or_none, prefer=p in ("", "canonical"))
     if c == "r":
-        return store("request", lambda raw: apache_unescape(raw) if raw != b"-" else "-")
+
+        def r(rec: Record, raw: bytes, _s: dict) -> None:
+            rec.request = apache_unescape(raw) if raw != b"-" else "-"
+            rec.raw["target"] = raw
+
+        return r
     if c == "s":
         # %>s (final status) wins over %s (original status) when both are logged
         return store("status", _int_or_none, prefer=">" in f.directive or not final_status)
@@ -408,35 +419,34 @@ def _builder(f: _Field, directives: set[str], final_status: bool) -> Callable[[R
         return t
     if c == "m":
         return lambda rec, raw, s: s.__setitem__("m", text(raw))
-    if c == "U":
-        return lambda rec, raw, s: s.__setitem__("U", text(raw))
-    if c == "q":
-        return lambda rec, raw, s: s.__setitem__("q", text(raw))
+    if c in "Uq":
+
+        def uq(rec: Record, raw: bytes, s: dict) -> None:
+            s[c] = text(raw)
+            s["raw_target"] = s.get("raw_target", b"") + raw
+
+        return uq
     if c == "H":
         return lambda rec, raw, s: s.__setitem__("H", text(raw))
-    if c == "i":
+    if c in "iC":
         key = p.lower()
-        if key == "user-agent":
-            return store("user_agent", text)
-        if key == "referer":
-            return store("referer", text)
-        header = p
+        name = (
+            {"user-agent": "user_agent", "referer": "referer"}.get(key, p)
+            if c == "i"
+            else (f"cookie:{p}" if p else "cookie")
+        )
 
         def h(rec: Record, raw: bytes, _s: dict) -> None:
             v = text(raw)
-            if v is not None:
-                rec.headers[header] = v
+            if v is None:
+                return
+            if name in ("user_agent", "referer"):
+                setattr(rec, name, v)
+            else:
+                rec.headers[name] = v
+            rec.raw[name] = raw
 
         return h
-    if c == "C":
-        cookie = f"cookie:{p}" if p else "cookie"
-
-        def ck(rec: Record, raw: bytes, _s: dict) -> None:
-            v = text(raw)
-            if v is not None:
-                rec.headers[cookie] = v
-
-        return ck
     return lambda rec, raw, s: None  # logged but not inspected (%D, %P, %{X}e …)
 
 
@@ -466,6 +476,7 @@ def split_request(request: str) -> tuple[str | None, str, str | None]:
 def _finish(rec: Record, s: dict) -> None:
     if rec.request is None and ("m" in s or "U" in s):
         rec.request = " ".join(x for x in (s.get("m"), (s.get("U") or "") + (s.get("q") or ""), s.get("H")) if x)
+        rec.raw["target"] = s.get("raw_target", b"")
     if rec.request is not None:
         rec.method, rec.target, rec.protocol = split_request(rec.request)
     parts = s.get("time_parts")

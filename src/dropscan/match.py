@@ -16,7 +16,8 @@ import time
 from dataclasses import dataclass, field
 
 from .decode import View, views
-from .egress import Destination, extract
+from .egress import Destination, add_destination, extract
+from .prefilter import HAVE_HYPERSCAN, compile_literals
 from .signatures import MATCH_TIMEOUT, Signature, SignatureSet
 
 MAX_MATCHES_PER_VIEW = 64
@@ -70,17 +71,36 @@ class MatchStats:
 
 
 class Matcher:
-    def __init__(self, sigs: SignatureSet):
+    def __init__(self, sigs: SignatureSet, use_hyperscan: bool = True):
         self.sigs = sigs
         self.keywords = sorted(sigs.keyword_index)
+        # hyperscan's caseless literals fold ASCII case only: the same as `ascii_lower` + `in`
+        self._db = compile_literals(self.keywords) if use_hyperscan and HAVE_HYPERSCAN else None
+        # Without hyperscan: keywords by their first three characters (all of a two-character
+        # keyword), so only keywords whose head occurs in a text are searched for; this keeps a
+        # pack with thousands of keywords (command vocabularies) cheap on benign text.
+        self._by_head: dict[str, list[str]] = {}
+        for kw in self.keywords:
+            self._by_head.setdefault(kw[:3], []).append(kw)
 
-    def candidates(self, low_text: str, kind: str) -> list[Signature]:
-        """Signatures with a keyword in ``low_text`` that inspect fields of ``kind``."""
+    def present(self, text: str) -> list[str]:
+        """The keywords that occur in ``text`` (ASCII case-insensitively)."""
+        if self._db is None:
+            low = ascii_lower(text)
+            n = len(low)
+            heads = {low[i : i + 3] for i in range(n)} | {low[i : i + 2] for i in range(n)}
+            by_head = self._by_head
+            return sorted(kw for h in heads & by_head.keys() for kw in by_head[h] if kw in low)
+        ids: list[int] = []
+        self._db.scan(text.encode("utf-8", "surrogatepass"), match_event_handler=lambda i, *_: ids.append(i))
+        return [self.keywords[i] for i in sorted(set(ids))]
+
+    def candidates(self, text: str, kind: str) -> list[Signature]:
+        """Signatures with a keyword in ``text`` that inspect fields of ``kind``."""
         found: set[int] = set()
         index = self.sigs.keyword_index
-        for kw in self.keywords:
-            if kw in low_text:
-                found.update(index[kw])
+        for kw in self.present(text):
+            found.update(index[kw])
         sigs = self.sigs.signatures
         return [sigs[i] for i in sorted(found) if kind in sigs[i].fields]
 
@@ -89,7 +109,7 @@ class Matcher:
         kind = field_kind(name)
         hits: dict[str, Hit] = {}
         for view in field_views if field_views is not None else views(text):
-            for sig in self.candidates(ascii_lower(view.text), kind):
+            for sig in self.candidates(view.text, kind):
                 dests: list[Destination] = []
                 matched = False
                 for pat in sig.patterns:
@@ -100,8 +120,7 @@ class Matcher:
                         for i, m in enumerate(pat.finditer(view.text, timeout=min(MATCH_TIMEOUT, left))):
                             matched = True
                             for d in extract(m, sig.extract, sig.default_scheme):
-                                if d not in dests:
-                                    dests.append(d)
+                                add_destination(dests, d)
                             if i >= MAX_MATCHES_PER_VIEW:
                                 break
                     except TimeoutError:
@@ -112,7 +131,8 @@ class Matcher:
                     if hit is None:
                         hits[sig.id] = Hit(sig, name, view, dests)
                     else:
-                        hit.destinations.extend(d for d in dests if d not in hit.destinations)
+                        for d in dests:
+                            add_destination(hit.destinations, d)
                 if stats.exhausted:
                     return list(hits.values())
         return list(hits.values())

@@ -24,6 +24,7 @@ _RESET = "\x1b[0m"
 
 class Writer(Protocol):
     def write(self, f: Finding) -> None: ...
+    def flush(self) -> None: ...  # make what was written visible (``--follow`` after each poll)
     def close(self) -> None: ...
 
 
@@ -86,8 +87,11 @@ class TableWriter:
             text = text[: room - 1] + "…"
         self.out.write(f"    {f.field}: {text}\n" if len(f.field) + len(text) + 6 <= self.width else f"    {text}\n")
 
-    def close(self) -> None:
+    def flush(self) -> None:
         self.out.flush()
+
+    def close(self) -> None:
+        self.flush()
 
 
 class JsonlWriter:
@@ -97,8 +101,11 @@ class JsonlWriter:
     def write(self, f: Finding) -> None:
         self.out.write(json.dumps(f.to_record(), separators=(",", ":")) + "\n")
 
-    def close(self) -> None:
+    def flush(self) -> None:
         self.out.flush()
+
+    def close(self) -> None:
+        self.flush()
 
 
 class CsvWriter:
@@ -120,8 +127,11 @@ class CsvWriter:
                 row["dest_host"] = defang_host(row["dest_host"])
         self.w.writerow([csv_cell(row[c]) for c in FRAME_COLUMNS])
 
-    def close(self) -> None:
+    def flush(self) -> None:
         self.out.flush()
+
+    def close(self) -> None:
+        self.flush()
 
 
 class ParquetWriter:
@@ -134,6 +144,9 @@ class ParquetWriter:
 
     def write(self, f: Finding) -> None:
         self.findings.append(f)
+
+    def flush(self) -> None:
+        """Nothing to do: a Parquet file is written whole, at close."""
 
     def close(self) -> None:
         from .frames import to_frame, write_parquet

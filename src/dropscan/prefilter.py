@@ -18,21 +18,22 @@ Two questions are answered for a whole chunk of lines at once, with hyperscan wh
      character that occurs in a keyword (encoded letters, digits, ``%0a``, ``%24`` ...), every
      second layer of encoding (``%25``, ``%%``, ``%7%37``, ``%uXXXX``, HTML entities, also behind
      an encoded ``&``), any backslash (Apache-escaped quotes/tabs/bytes, ``\\x``/octal/``\\u``
-     escapes), a raw NUL, ``${`` (log4j lookups, ``${IFS}``), any single quote, ``^``, backtick
-     or ``$`` (the ``cmd`` view deletes them), raw double quotes between two non-space
-     characters, and a raw vertical tab or form feed (the ``cmd`` view makes them spaces).
-
-   A raw double quote is the one deleted character that is not a marker wherever it stands:
-   every record's own fields are quoted. Inside a record's fields it can only stand within a
-   word (Apache escapes it as ``\\"``, a quoted field cannot hold it, an unquoted one has no
-   spaces), which the marker covers; a line that is not a record, whose text includes those
-   field quotes, is always analysed (see `dropscan.scanner`).
+     escapes), a raw NUL, ``${`` (log4j lookups, ``${IFS}``), ``$(`` and any backtick (command
+     substitution), a brace list ``{a,b}`` (expanded with the word around it), and any character
+     the ``cmd`` view deletes from inside a word (a single quote, ``^``, a backtick, ``$``), a raw
+     vertical tab or form feed (the ``cmd`` view makes them spaces); raw double quotes (one or a
+     run of them) between non-spaces only for formats that inspect an unquoted field. A keyword that contains a line
+     break, a backtick or ``$(`` gets no expression of its own: those markers already pass its
+     lines;
+   * and every line that is not a record (it is scanned whole, delimiters included).
 
    Why that is sound: a keyword can only appear in a view if each of its characters was in the
    raw line (raw or encoded) and nothing but deleted characters stood between them; the first
    is covered by the keyword's own alternatives or by the encoding markers, and the second,
    every way a view deletes or creates characters (NUL removal, entities, escapes, quote and
-   expansion removal, ``${IFS}``, lookups) is a marker. Base64 can hide anything, so the base64
+   expansion removal, brace lists, ``${IFS}``, lookups) is a marker, except the whitespace the ``cmd`` view
+   drops after a separator (``; id`` -> ``;id``), which a keyword's ``;``, ``|`` or backtick
+   absorbs (`dropscan.decode.SPACE_ABSORBING`). Base64 can hide anything, so the base64
    view only decodes next to a named decoder, and those names (`dropscan.decode.B64_HINTS`) are
    keywords here too. The keyword gate in `dropscan.match` folds ASCII case only, like
    hyperscan's caseless mode, so no Unicode case trick can make the full path see a keyword
@@ -42,10 +43,13 @@ Two questions are answered for a whole chunk of lines at once, with hyperscan wh
 
 from __future__ import annotations
 
+import hashlib
+import os
+import platform
 import re
 from collections.abc import Iterable
 
-from .decode import B64_HINTS
+from .decode import B64_HINTS, SPACE_ABSORBING
 from .logformat import LogFormat
 from .signatures import SignatureSet
 
@@ -59,7 +63,7 @@ HAVE_HYPERSCAN = hyperscan is not None
 
 # Characters benign traffic often percent-encodes: in a keyword they may appear as %XX. The
 # encoded form of any other keyword character is a marker instead (rare in benign traffic).
-COMMON_ENCODED = " /:&=,?@+#;()"
+COMMON_ENCODED = " /:&=,?@+#;()<>[]{}|!"
 _SPACE = rb"(?:[ \t+,]|%20|%2c)+"
 
 
@@ -67,12 +71,14 @@ def _hex(c: str) -> set[bytes]:
     return {b"%02x" % ord(v) for v in {c.lower(), c.upper()}}
 
 
-def _char(c: str) -> bytes:
+def _char(c: str, last: bool = True) -> bytes:
     if c == " ":
         return _SPACE
     raw = re.escape(c).encode()
     if c in COMMON_ENCODED:
-        return b"(?:" + raw + b"|%" + b"|%".join(sorted(_hex(c))) + b")"
+        raw = b"(?:" + raw + b"|%" + b"|%".join(sorted(_hex(c))) + b")"
+    if c in SPACE_ABSORBING and not last:  # the cmd view drops whitespace after a separator
+        raw += b"(?:" + _SPACE + b")?"
     return raw
 
 
@@ -86,10 +92,15 @@ STATIC_MARKERS: tuple[bytes, ...] = (
     rb"\\",  # any backslash: Apache escapes (\" \xhh \t), shell escapes, printf
     rb"\x00",  # a raw NUL (url view removes NULs)
     rb"(?:\$|%24)(?:\{|%7b)",  # ${: log4j lookups, ${IFS}
-    rb"['^`$]",  # a character the cmd view may delete (quotes, carets, $@, $'..'), anywhere
-    rb'[^\s"]"+[^\s"]',  # raw double quotes inside a word (servers that do not escape them)
+    rb"(?:\$|%24)(?:\(|%28)",  # $(: command substitution
+    rb"(?:\{|%7b)[^}\s]{0,192}(?:,|%2c)",  # a brace list: the cmd view distributes {l,-lh}s
+    rb"['^`$]|%27|%22",  # a character the cmd view deletes from inside a word (and any backtick)
     rb"[\x0b\x0c]",  # a raw vertical tab or form feed (the cmd view makes them spaces)
 )
+# A raw double quote can only sit inside an inspected field when the format has an unquoted one
+# (quoted fields escape it as \", a backslash marker). Rejected lines, scanned whole, are always
+# candidates, so only such formats need this (costly: quotes are everywhere in a log line).
+RAW_QUOTE_MARKER = rb'[^\s"]"+[^\s"]'  # also a run: w""get
 
 
 def _encoded_markers(chars: set[str]) -> bytes:
@@ -110,31 +121,101 @@ _TRAILING_SPACE = (
 )
 
 
-def keyword_pattern(keyword: str) -> bytes | None:
-    """The raw-line regex for a keyword, or None when only markers can produce it (a line
-    break inside a log line only exists escaped or encoded, both markers)."""
-    if any(c in keyword for c in "\n\r\v\f"):
+# Keyword text that a marker passes on its own: such keywords need no expression of their own.
+_IMPLIED = ("\n", "\r", "\v", "\f", "`", "$(")
+
+
+def _pieces(keyword: str) -> list[bytes] | None:
+    """The raw-line regex of a keyword, one piece per character (the last piece of a keyword
+    ending in spaces is `_TRAILING_SPACE`), or None when markers alone pass every line that can
+    produce it (a line break inside a log line only exists escaped or encoded; a backtick or
+    ``$(`` is a marker)."""
+    if any(t in keyword for t in _IMPLIED):
         return None
     if keyword.endswith(" ") and keyword.strip():
-        return b"".join(_char(c) for c in keyword.rstrip(" ")) + _TRAILING_SPACE
-    return b"".join(_char(c) for c in keyword)
+        stem = keyword.rstrip(" ")
+        return [_char(c, i == len(stem) - 1) for i, c in enumerate(stem)] + [_TRAILING_SPACE]
+    return [_char(c, i == len(keyword) - 1) for i, c in enumerate(keyword)]
 
 
-def expressions(sigs: SignatureSet) -> list[bytes]:
+def keyword_pattern(keyword: str) -> bytes | None:
+    """The raw-line regex for a keyword (see `_pieces`)."""
+    pieces = _pieces(keyword)
+    return None if pieces is None else b"".join(pieces)
+
+
+# Keywords that begin alike are compiled as one alternation: hyperscan's compile time grows with
+# the number of expressions, and a command vocabulary has hundreds of ";cmd" / "|cmd" keywords.
+GROUP_SIZE = 256
+
+
+def expressions(sigs: SignatureSet, raw_quotes: bool = False) -> list[bytes]:
     """Every prefilter expression for a signature set (keywords, base64 hints, markers)."""
     words = sorted(set(sigs.keyword_index) | set(B64_HINTS))
-    pats = [p for p in (keyword_pattern(w) for w in words) if p is not None]
-    return pats + list(STATIC_MARKERS) + [_encoded_markers({c for w in words for c in w})]
+    groups: dict[bytes, list[bytes]] = {}
+    for w in words:
+        pieces = _pieces(w)
+        if pieces is not None:
+            groups.setdefault(pieces[0], []).append(b"".join(pieces[1:]))
+    pats = [
+        head + b"(?:" + b"|".join(tails[i : i + GROUP_SIZE]) + b")"
+        for head, tails in groups.items()
+        for i in range(0, len(tails), GROUP_SIZE)
+    ]
+    markers = [*STATIC_MARKERS, _encoded_markers({c for w in words for c in w})]
+    return pats + markers + ([RAW_QUOTE_MARKER] if raw_quotes else [])
+
+
+def _cache_dir() -> str | None:
+    d = os.environ.get("DROPSCAN_CACHE_DIR")
+    if d is not None:
+        return d or None  # set but empty: no cache
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "dropscan")
 
 
 def _compile(exprs: list[bytes], flags: int):
+    """Compile a hyperscan block-mode database, reusing a serialized copy from the user cache
+    (``$DROPSCAN_CACHE_DIR``, default ``~/.cache/dropscan``; empty to disable): compiling the
+    prefilter takes ~0.4 s, loading it ~1 ms. A cache that is missing, unwritable or corrupt
+    only costs the compile."""
+    key = hashlib.sha256(
+        b"\x00".join([hyperscan.__version__.encode(), platform.machine().encode(), str(flags).encode(), *exprs])
+    ).hexdigest()[:32]
+    cache = _cache_dir()
+    path = os.path.join(cache, f"hs-{key}.db") if cache else None
+    if path and os.path.exists(path):
+        try:
+            with open(path, "rb") as fh:
+                db = hyperscan.loadb(fh.read(), hyperscan.HS_MODE_BLOCK)
+            db.scratch = hyperscan.Scratch(db)  # a deserialized database comes without one
+            return db
+        except (OSError, hyperscan.error, ValueError, TypeError):
+            pass
     db = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
     db.compile(expressions=exprs, ids=list(range(len(exprs))), elements=len(exprs), flags=[flags] * len(exprs))
+    if path:
+        try:
+            os.makedirs(cache, exist_ok=True)
+            tmp = f"{path}.{os.getpid()}.tmp"
+            with open(tmp, "wb") as fh:
+                fh.write(hyperscan.dumpb(db))
+            os.replace(tmp, path)
+        except (OSError, hyperscan.error):
+            pass
     return db
 
 
+def compile_literals(words: list[str]):
+    """A database reporting which of ``words`` (ASCII) occur, ignoring ASCII case; ids are
+    indexes into ``words``, each reported once per scan."""
+    exprs = [b"".join(bytes((b,)) if chr(b).isalnum() else b"\\x%02x" % b for b in w.encode("ascii")) for w in words]
+    return _compile(exprs, hyperscan.HS_FLAG_CASELESS | hyperscan.HS_FLAG_SINGLEMATCH)
+
+
 class Prefilter:
-    """Line starts, within a chunk, of the lines that may produce a finding.
+    """Line starts, within a chunk, of the lines that may produce a finding (rejected lines are
+    added by the caller).
 
     Work is linear in the chunk whatever it holds. Hyperscan reports every match, unordered,
     through a Python callback (about a microsecond each), and one hostile line can hold millions
@@ -147,11 +228,20 @@ class Prefilter:
     SLICE = 1 << 16
     MATCH_LIMIT = 1 << 12
 
-    def __init__(self, sigs: SignatureSet):
+    def __init__(self, sigs: SignatureSet, raw_quotes: bool = False):
         if not HAVE_HYPERSCAN:
             raise RuntimeError("hyperscan is not installed")
-        self.expressions = expressions(sigs)
+        self.expressions = expressions(sigs, raw_quotes)
         self._db = _compile(self.expressions, hyperscan.HS_FLAG_CASELESS)
+
+    def passes(self, data: bytes) -> bool:
+        """Whether any expression matches ``data`` (one field as logged)."""
+        hit: list[int] = []
+        try:
+            self._db.scan(data, match_event_handler=lambda *_a: hit.append(1) or True)  # stop at the first
+        except hyperscan.ScanTerminated:
+            pass
+        return bool(hit)
 
     def candidates(self, chunk: bytes) -> list[int]:
         starts: list[int] = []

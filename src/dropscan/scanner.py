@@ -7,9 +7,8 @@ function. The compiled parts (signatures, prefilter, grammars) are built once pe
 
 Fast path: the chunk grammar proves which lines are records, the prefilter picks the few lines
 that could produce a finding, and only those (and the rare lines that are not records) are
-parsed, decoded and matched. Full path
-(``fast=False``, or no hyperscan): every line is. Both give the same findings; the test suite
-holds them to it.
+parsed, decoded and matched. Full path (``fast=False``, or no hyperscan): every line is. Both
+give the same findings; the test suite holds them to it.
 """
 
 from __future__ import annotations
@@ -17,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from .decode import View, views
+from .egress import add_destination
 from .findings import Finding
 from .logformat import LogFormat, Record, apache_unescape, strip_eol
 from .match import Hit, Matcher, MatchStats
@@ -57,11 +57,21 @@ class Scanner:
         self.sigs = sigs
         self.matcher = Matcher(sigs)
         self.fast = fast and HAVE_HYPERSCAN
-        self.prefilter = Prefilter(sigs) if self.fast else None
+        self._prefilters: dict[bool, Prefilter] = {}
         self._grammars: dict[str, GrammarCheck] = {}
 
     def __reduce__(self):
         return (Scanner, (self.sigs, self.fast))
+
+    def prefilter(self, fmt: LogFormat | None) -> Prefilter | None:
+        """The prefilter for a format (None on the full path)."""
+        if not self.fast:
+            return None
+        raw_quotes = fmt is not None and fmt.unquoted_inspected
+        pf = self._prefilters.get(raw_quotes)
+        if pf is None:
+            pf = self._prefilters[raw_quotes] = Prefilter(self.sigs, raw_quotes)
+        return pf
 
     def grammar(self, fmt: LogFormat) -> GrammarCheck:
         g = self._grammars.get(fmt.format)
@@ -70,19 +80,28 @@ class Scanner:
         return g
 
     # --- one line ------------------------------------------------------------------------
-    def analyse(self, line: bytes, fmt: LogFormat | None, is_record: bool | None = None) -> LineAnalysis:
-        """Parse, decode and match one line (``is_record=None``: let the parser decide)."""
+    def analyse(
+        self, line: bytes, fmt: LogFormat | None, is_record: bool | None = None, skip_fields: bool = False
+    ) -> LineAnalysis:
+        """Parse, decode and match one line (``is_record=None``: let the parser decide).
+
+        With ``skip_fields`` (the fast path), a field whose bytes as logged do not pass the
+        prefilter is not decoded at all: the prefilter's soundness argument holds for any
+        slice of a line, so such a field cannot produce a finding."""
         rec = fmt.parse(line) if fmt is not None and is_record is not False else None
         if rec is not None:
             fields = rec.inspected_fields()
         else:
             text = apache_unescape(strip_eol(line))
-            fields = [("line", text)] if text.strip() else []  # a blank line holds no keyword
+            fields = [("line", text, b"")] if text.strip() else []  # a blank line holds no keyword
+        pf = self.prefilter(fmt) if skip_fields and rec is not None else None
         stats = MatchStats.for_line()
         seen, hits = [], []
-        for name, text in fields:
+        for name, text, raw in fields:
             if stats.remaining() <= 0:
                 break  # the line's matching budget is spent: later fields are not inspected
+            if pf is not None and not pf.passes(raw):
+                continue
             vs = views(text)
             seen.append((name, text, vs))
             hits.extend(self.matcher.match_field(name, text, stats, vs))
@@ -97,9 +116,10 @@ class Scanner:
         line_no: int = 1,
         offset: int = 0,
         is_record: bool | None = None,
+        skip_fields: bool = False,
     ) -> tuple[Finding | None, int]:
         """(finding or None, regex timeouts) for one line."""
-        a = self.analyse(line, fmt, is_record)
+        a = self.analyse(line, fmt, is_record, skip_fields)
         if not a.hits:
             return None, a.timeouts
         return build_finding(a, log_file, line_no, offset), a.timeouts
@@ -122,22 +142,21 @@ class Scanner:
             return res
         if not chunk.endswith(b"\n"):
             chunk += b"\n"
-        res.lines = chunk.count(b"\n")
         if fmt is not None:
             rejected = self.grammar(fmt).rejected(chunk)
         else:
             rejected = list(line_spans(chunk, line_starts(chunk)))
         res.rejected = len(rejected)
-        res.records = res.lines - res.rejected
         if keep_rejects:
             res.rejects = [chunk[s:e] for s, e in rejected]
         rejected_starts = {s for s, _ in rejected}
-        if self.prefilter is not None:
-            # a line that is not a record and holds a double quote is always analysed: its
-            # text holds the record's own field quotes, which the quote markers are built to
-            # ignore (other lines that are not records, blank or binary, take the prefilter)
+        pf = self.prefilter(fmt)
+        if pf is not None:
+            # a rejected line is scanned whole, its field quotes included, which the quote
+            # markers are built to ignore: one that holds a double quote is always a candidate
+            # (the others, blank or binary, take the prefilter like any line)
             quoted = {s for s, e in rejected if chunk.find(b'"', s, e) >= 0}
-            starts = sorted(quoted.union(self.prefilter.candidates(chunk)))
+            starts = sorted(quoted.union(pf.candidates(chunk))) if quoted else pf.candidates(chunk)
         else:
             starts = line_starts(chunk)
         pos, number = 0, line_no
@@ -151,10 +170,13 @@ class Scanner:
                 line_no=number,
                 offset=offset + s,
                 is_record=s not in rejected_starts,
+                skip_fields=pf is not None,
             )
             res.timeouts += timeouts
             if finding is not None:
                 res.findings.append(finding)
+        res.lines = number - line_no + chunk.count(b"\n", pos)  # one counting pass over the chunk
+        res.records = res.lines - res.rejected
         return res
 
 
@@ -177,8 +199,7 @@ def build_finding(a: LineAnalysis, log_file: str, line_no: int, offset: int) -> 
         if h.sig.id not in rule_ids:
             rule_ids.append(h.sig.id)
         for d in h.destinations:
-            if d not in egress:
-                egress.append(d)
+            add_destination(egress, d)
     rule_ids.remove(primary.sig.id)
     rule_ids.insert(0, primary.sig.id)
     field_views = next(vs for name, _t, vs in a.fields if name == primary.field)

@@ -6,6 +6,8 @@
 * A directory means every access-log-like file below it; a rotated set is read oldest first
   (``access.log.3.gz`` … ``access.log.1``, ``access.log``; dateext ``-20261101`` likewise).
 * `read_chunks` turns decompressed blocks into chunks of whole lines with their byte offsets.
+* A `Source` may carry a `Resume`: start at a byte offset of the decompressed stream, with line
+  numbers continuing from an earlier run (incremental scans, see `dropscan.state`).
 """
 
 from __future__ import annotations
@@ -50,10 +52,23 @@ def detect_compression(head: bytes) -> str | None:
 
 
 @dataclass(frozen=True, slots=True)
+class Resume:
+    """Where an incremental run picks a file up (set by `dropscan.state`, read by the engine)."""
+
+    offset: int = 0  # decompressed bytes already consumed (always just past a newline)
+    line: int = 0  # lines already consumed: line numbers continue from here
+    ident: tuple[int, int] | None = None  # (st_dev, st_ino) planned for: if the path names another file
+    # when opened (rotated meanwhile), nothing is read and the state keeps its place for the next run
+    keep_partial: bool = False  # read an unterminated last line (only for files that cannot grow)
+    format: str | None = None  # the log format found when the file was first read
+
+
+@dataclass(frozen=True, slots=True)
 class Source:
     """One input: a file path, or ``-`` for stdin."""
 
     path: str
+    resume: Resume | None = None
 
     @property
     def is_stdin(self) -> bool:
@@ -78,6 +93,11 @@ def _decompressor(kind: str):
     return zstandard.ZstdDecompressor().decompressobj()
 
 
+_DECOMPRESS_ERRORS: tuple[type[BaseException], ...] = (zlib.error, OSError, EOFError, ValueError, lzma.LZMAError)
+if _gzip_zlib is not zlib:
+    _DECOMPRESS_ERRORS = (*_DECOMPRESS_ERRORS, _gzip_zlib.error)
+if zstandard is not None:
+    _DECOMPRESS_ERRORS = (*_DECOMPRESS_ERRORS, zstandard.ZstdError)
 FEED = 1 << 10  # compressed bytes per step
 
 
@@ -99,11 +119,6 @@ def _step(d, kind: str, data) -> tuple[bytes, bytes | memoryview]:
 def _decompress(f: BinaryIO, kind: str, name: str, first: bytes) -> Iterator[bytes]:
     d = _decompressor(kind)
     data: bytes | memoryview = memoryview(first)
-    errors = (zlib.error, OSError, EOFError, ValueError, lzma.LZMAError)
-    if _gzip_zlib is not zlib:
-        errors = (*errors, _gzip_zlib.error)
-    if zstandard is not None:
-        errors = (*errors, zstandard.ZstdError)
     try:
         while True:
             if not data and (kind not in ("bzip2", "xz") or d.needs_input):
@@ -123,48 +138,120 @@ def _decompress(f: BinaryIO, kind: str, name: str, first: bytes) -> Iterator[byt
                     return  # trailing zero padding after the last gzip member
                 d = _decompressor(kind)  # next member/stream
                 data = memoryview(data)
-    except errors as e:
+    except _DECOMPRESS_ERRORS as e:
         raise InputError(f"{name}: corrupt {kind} data: {e}") from None
     if not d.eof:
         raise InputError(f"{name}: truncated {kind} data (unexpected end of file)")
 
 
-def open_blocks(source: Source) -> Iterator[bytes]:
-    """Decompressed bytes of ``source``, block by block."""
+def open_blocks(source: Source, plain_block: int = READ_SIZE) -> Iterator[bytes]:
+    """Decompressed bytes of ``source``, block by block (from ``source.resume.offset`` if set).
+    Uncompressed input comes in blocks of about ``plain_block`` bytes that end at a line
+    boundary, which `read_chunks` passes on without copying."""
     name = "<stdin>" if source.is_stdin else source.path
     try:
         f = sys.stdin.buffer if source.is_stdin else open(source.path, "rb")
     except OSError as e:
         raise InputError(f"{name}: cannot open: {e.strerror or e}") from None
     try:
+        skip = 0
+        if source.resume is not None:
+            if _replaced(f, source.resume):
+                return
+            skip = source.resume.offset
         try:
             first = f.read(READ_SIZE)
         except OSError as e:
             raise InputError(f"{name}: cannot read: {e.strerror or e}") from None
         kind = detect_compression(first)
         if kind is not None:
-            yield from _decompress(f, kind, name, first)
+            yield from _skip(_decompress(f, kind, name, first), skip)
             return
-        if first:
-            yield first
-        while True:
-            try:
-                block = f.read(READ_SIZE)
-            except OSError as e:
-                raise InputError(f"{name}: cannot read: {e.strerror or e}") from None
-            if not block:
-                return
-            yield block
+        if skip > len(first):
+            f.seek(skip)
+            first = b""
+        yield from _plain(f, name, first[skip:], plain_block)
     finally:
         if not source.is_stdin:
             f.close()
 
 
+def _replaced(f: BinaryIO, resume: Resume) -> bool:
+    """Whether the path now names another file than the one planned for: rotated between
+    planning and opening. Reading it from the planned offset would skip the new file's first
+    lines; reading nothing is safe, as the state still knows the planned file by its
+    fingerprint and the next run reads it wherever it went (and this one from its start)."""
+    st = os.fstat(f.fileno())
+    return resume.ident is not None and (st.st_dev, st.st_ino) != tuple(resume.ident)
+
+
+def _plain(f: BinaryIO, name: str, first: bytes, plain_block: int) -> Iterator[bytes]:
+    block = first or None
+    while True:
+        try:
+            if block is None:
+                block = f.read(plain_block)
+            if block and not block.endswith(b"\n"):
+                block += f.readline(MAX_LINE)  # to the end of the line, unless it is too long
+        except OSError as e:
+            raise InputError(f"{name}: cannot read: {e.strerror or e}") from None
+        if not block:
+            return
+        yield block
+        block = None
+
+
+def _skip(blocks: Iterator[bytes], n: int) -> Iterator[bytes]:
+    """``blocks`` without their first ``n`` bytes (a compressed stream cannot seek)."""
+    for block in blocks:
+        if n >= len(block):
+            n -= len(block)
+            continue
+        yield block[n:] if n else block
+        n = 0
+
+
+def read_head(path: str, n: int, ident: tuple[int, int] | None = None) -> bytes | None:
+    """The first ``n`` decompressed bytes of a file, reading little (for fingerprints); ``None``
+    when ``ident`` is given and the path no longer names that (st_dev, st_ino)."""
+    kind = None
+    try:
+        with open(path, "rb") as f:
+            if ident is not None:
+                st = os.fstat(f.fileno())
+                if (st.st_dev, st.st_ino) != tuple(ident):
+                    return None
+            raw = f.read(max(n, 64))
+            kind = detect_compression(raw)
+            if kind is None:
+                return raw[:n]
+            d = _decompressor(kind)
+            out = b""
+            while len(out) < n and raw:
+                out += d.decompress(raw)  # small pieces: a log compresses ~10x, a bomb no further
+                raw = d.unused_data if d.eof else b""
+                raw = raw or f.read(4096)
+                if d.eof:
+                    if detect_compression(raw) != kind:
+                        break  # end of data (or padding)
+                    d = _decompressor(kind)  # next gzip member / stream
+            return out[:n]
+    except _DECOMPRESS_ERRORS as e:
+        if kind is None and isinstance(e, OSError):
+            raise InputError(f"{path}: cannot read: {e.strerror or e}") from None
+        raise InputError(f"{path}: corrupt {kind} data: {e}") from None
+
+
 def read_chunks(
-    blocks: Iterator[bytes], chunk_size: int = CHUNK_SIZE, start_offset: int = 0, max_line: int | None = None
+    blocks: Iterator[bytes],
+    chunk_size: int = CHUNK_SIZE,
+    start_offset: int = 0,
+    keep_partial: bool = True,
+    max_line: int | None = None,
 ) -> Iterator[tuple[bytes, int]]:
     """Chunks of whole lines and the byte offset where each starts. The last chunk may end
-    without a newline (a final line without one is still a line).
+    without a newline (a final line without one is still a line), unless ``keep_partial`` is
+    false: then an unterminated last line is held back, as it may be a line still being written.
 
     Linear in the input, with memory bounded by about ``chunk_size + max_line`` whatever the
     input holds (a file with no newline at all, a device): a line longer than ``max_line`` is
@@ -178,8 +265,17 @@ def read_chunks(
     whole = 0  # bytes of pending up to and including its last newline
     offset = start_offset
     skipping = False  # inside the rest of a cut line
+
+    def tail() -> bytes:
+        last = b"".join(pending)
+        return last if keep_partial else last[: last.rfind(b"\n") + 1]
+
     try:
         for big in blocks:
+            if not pending and not skipping and chunk_size <= len(big) <= max_line and big.endswith(b"\n"):
+                yield big, offset  # already whole lines, none too long: no copy
+                offset += len(big)
+                continue
             # pieces no longer than max_line, so no line inside one piece can be too long
             for at in range(0, len(big), max_line):
                 block = big if len(big) <= max_line else big[at : at + max_line]
@@ -220,11 +316,11 @@ def read_chunks(
                     rest = buf[whole:]
                     pending, size, whole = ([rest] if rest else []), len(rest), 0
     except InputError:
-        if size:  # the readable part before the damage is scanned too
-            yield b"".join(pending), offset
+        if size and (last := tail()):  # the readable part before the damage is scanned too
+            yield last, offset
         raise
-    if size:
-        yield b"".join(pending), offset
+    if size and (last := tail()):
+        yield last, offset
 
 
 # --- byte ranges of one plain file (for --jobs) --------------------------------------------
@@ -282,17 +378,24 @@ _ROTATION = re.compile(r"^(?P<base>.+?)(?:\.(?P<num>\d+)|-(?P<date>\d{8}(?:\d{2}
 _LOGLIKE = re.compile(r"(?:access|\.log$|_log$)", re.IGNORECASE)
 
 
-def _strip_compression(name: str) -> str:
+def strip_compression(name: str) -> str:
+    """``access.log.2.gz`` -> ``access.log.2`` (by name: only for naming, never for reading)."""
     for suf in COMPRESSED_SUFFIXES:
         if name.endswith(suf):
             return name[: -len(suf)]
     return name
 
 
+def rotation_base(name: str) -> str:
+    """A file name without compression and rotation suffixes: ``shop-access.log.3.gz`` and
+    ``shop-access.log-20261101`` -> ``shop-access.log``."""
+    return _ROTATION.match(strip_compression(name)).group("base")
+
+
 def rotation_key(path: str) -> tuple:
     """Sort key that puts a rotated set oldest first: ``x.log.10.gz`` … ``x.log.1``, ``x.log``."""
     d, name = os.path.split(path)
-    m = _ROTATION.match(_strip_compression(name))
+    m = _ROTATION.match(strip_compression(name))
     base, num, date = m.group("base"), m.group("num"), m.group("date")
     if num is not None:
         age = (0, -int(num), "")
@@ -303,9 +406,16 @@ def rotation_key(path: str) -> tuple:
     return (d, base, age)
 
 
+# System logs that sit beside access logs in /var/log (kern.log and ufw.log hold firewall LOG
+# lines, read with ``report --firewall-log``); a directory walk must not take them for access logs.
+_SYSTEM_LOG = re.compile(r"(?:kern|ufw|auth|daemon|user|dpkg|boot|cron|mail|fail2ban|alternatives)\.log", re.IGNORECASE)
+
+
 def is_log_like(name: str) -> bool:
-    base = _ROTATION.match(_strip_compression(name)).group("base")
-    return "error" not in name.lower() and bool(_LOGLIKE.search(base) or _LOGLIKE.search(name))
+    base = rotation_base(name)
+    if "error" in name.lower() or _SYSTEM_LOG.fullmatch(base):
+        return False
+    return bool(_LOGLIKE.search(base) or _LOGLIKE.search(name))
 
 
 def _worth_opening(path: str) -> bool:

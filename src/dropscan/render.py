@@ -1,0 +1,376 @@
+"""The egress report for people: terminal table, Markdown, and one self-contained HTML file.
+
+JSON is ``Report.as_dict()`` and exact. The human formats share one rule: every string that came
+from a log (host names, client addresses, URLs) passes `dropscan.safety.term` (control and bidi
+characters escaped), then the format's own escaping (`html.escape` for HTML, backslash/entity
+escaping for Markdown); ``defang`` makes destinations unclickable (``hxxp://203.0.113[.]9``).
+
+The HTML file is meant to be mailed: inline CSS, a per-day chart of findings by category drawn
+as inline SVG here, no JavaScript, no external resource, and a Content-Security-Policy that
+forbids scripts anyway.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+from collections.abc import Callable
+from datetime import datetime
+
+from .report import DestinationStats, HostStats, Report
+from .safety import defang, defang_host, term
+from .signatures import CATEGORIES
+
+MAX_CLIENTS = 10
+# One colour per category (colour-blind-safe Okabe-Ito order), fixed so charts compare.
+COLORS = dict(
+    zip(
+        CATEGORIES,
+        ("#d55e00", "#cc79a7", "#0072b2", "#e69f00", "#009e73", "#56b4e9", "#f0e442", "#999999"),
+        strict=True,
+    )
+)
+
+
+def _when(t: datetime | None) -> str:
+    return t.isoformat(sep=" ", timespec="seconds") if t else "-"
+
+
+def _window(r: Report) -> str:
+    s = int(r.window.total_seconds())
+    return f"{s // 60}m" if s % 60 == 0 else f"{s}s"
+
+
+class _Text:
+    """Log-derived text for one output: terminal-safe, optionally defanged."""
+
+    def __init__(self, defanged: bool):
+        self.defanged = defanged
+
+    def dest(self, d: DestinationStats) -> str:
+        host = defang_host(d.host) if self.defanged else d.host
+        return term(f"[{host}]" if ":" in d.host else host)
+
+    def url(self, u: str | None) -> str:
+        return term(defang(u) if self.defanged and u else (u or ""))
+
+
+def _clients(h: HostStats) -> str:
+    ranked = h.ranked_clients()
+    text = ", ".join(f"{term(ip)} ({n})" for ip, n in ranked[:MAX_CLIENTS])
+    return text + (f", and {len(ranked) - MAX_CLIENTS} more" if len(ranked) > MAX_CLIENTS else "")
+
+
+def _categories(h: HostStats) -> str:
+    return ", ".join(f"{c} {n}" for c, n in sorted(h.categories.items(), key=lambda kv: (-kv[1], kv[0])))
+
+
+def _firewall_line(r: Report) -> str | None:
+    fw = r.firewall
+    if fw is None:
+        return None
+    return (
+        f"firewall logs: {len(fw.files)} file(s), {fw.lines:,} lines, {fw.events:,} LOG events "
+        f"({fw.outbound:,} outbound), {fw.other:,} other lines, {fw.unparsed:,} unparsed; "
+        f"window {_window(r)} after each request"
+    )
+
+
+def summary_lines(r: Report, defanged: bool = False, top: int = 5) -> list[str]:
+    """The short summary printed when the report itself goes to a file."""
+    t = _Text(defanged)
+    need = r.needing_block
+    out = [
+        f"dropscan: {len(r.hosts)} host(s) with findings, {r.findings:,} finding(s); "
+        f"{len(need)} need egress blocking" + (": " + ", ".join(term(h.host) for h in need) if need else "")
+    ]
+    dests = r.destinations()
+    if dests:
+        out.append("top destinations:")
+        for d in dests[:top]:
+            mark = "CONFIRMED " if d.confirmed else ""
+            out.append(f"  {mark}{d.scheme}://{t.dest(d)}:{d.port if d.port is not None else '-'} ({d.findings})")
+    fw = _firewall_line(r)
+    if fw:
+        out.append(fw)
+    return out
+
+
+# --- table -------------------------------------------------------------------------------------
+def _cells(widths: list[int], values: list[str]) -> str:
+    return "  ".join(
+        v if w == 0 else (v[: w - 1] + "…" if len(v) > w else v.ljust(w)) for w, v in zip(widths, values, strict=True)
+    )
+
+
+HOST_COLUMNS = (
+    (28, "HOST"),
+    (6, "BLOCK"),
+    (8, "FINDINGS"),
+    (7, "2XX/3XX"),
+    (7, "4XX/5XX"),
+    (25, "FIRST SEEN"),
+    (25, "LAST SEEN"),
+    (7, "CLIENTS"),
+    (0, "DESTINATIONS"),
+)
+DEST_COLUMNS = (
+    (19, "CONFIRMED"),
+    (40, "DESTINATION"),
+    (5, "PORT"),
+    (6, "SCHEME"),
+    (4, "KIND"),
+    (8, "FINDINGS"),
+    (0, "2XX/3XX"),
+)
+
+
+def table(r: Report, defanged: bool = False) -> str:
+    t = _Text(defanged)
+    w = [c[0] for c in HOST_COLUMNS]
+    out = [summary_lines(r, defanged, top=0)[0], ""]
+    if not r.hosts:
+        return "\n".join([*out, "no findings"]) + "\n"
+    out.append(_cells(w, [c[1] for c in HOST_COLUMNS]).rstrip())
+    for h in r.hosts:
+        row = [
+            term(h.host),
+            "YES" if h.needs_egress_blocking else "no",
+            str(h.findings),
+            str(h.answered_2xx_3xx),
+            str(h.answered_4xx_5xx),
+            _when(h.first_seen),
+            _when(h.last_seen),
+            str(len(h.clients)),
+            str(len(h.dests)),
+        ]
+        out.append(_cells(w, row).rstrip())
+    dw = [c[0] for c in DEST_COLUMNS]
+    for h in r.hosts:
+        out += ["", f"{term(h.host)}: {'NEEDS EGRESS BLOCKING' if h.needs_egress_blocking else 'no destination named'}"]
+        out.append(
+            f"  {h.findings_with_destinations} of {h.findings} finding(s) name a destination; categories: "
+            f"{_categories(h)}"
+        )
+        out.append(f"  clients: {_clients(h)}")
+        if h.dests:
+            out.append("  " + _cells(dw, [c[1] for c in DEST_COLUMNS]).rstrip())
+            for d in h.destinations:
+                row = [
+                    _when(d.confirmed_at)[:19] if d.confirmed else "-",
+                    t.dest(d),
+                    str(d.port) if d.port is not None else "-",
+                    d.scheme,
+                    "ip" if d.ip_literal else "name",
+                    str(d.findings),
+                    str(d.answered_2xx_3xx),
+                ]
+                out.append("  " + _cells(dw, [term(x) for x in row]).rstrip())
+    fw = _firewall_line(r)
+    if fw:
+        out += ["", fw]
+    return "\n".join(out) + "\n"
+
+
+# --- markdown ----------------------------------------------------------------------------------
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]<>|#!~&])")
+
+
+def md(text: object) -> str:
+    """A Markdown table cell or inline text that renders as the literal text."""
+    return _MD_SPECIAL.sub(r"\\\1", term(text))
+
+
+def markdown(r: Report, defanged: bool = False) -> str:
+    t = _Text(defanged)
+    out = ["# dropscan egress report", "", md(summary_lines(r, defanged, top=0)[0]), ""]
+    if r.hosts:
+        out += [
+            "| Host | Needs egress blocking | Findings | 2xx/3xx | 4xx/5xx | First seen | Last seen | Clients | "
+            "Destinations | Confirmed |",
+            "|---|---|--:|--:|--:|---|---|--:|--:|--:|",
+        ]
+        for h in r.hosts:
+            out.append(
+                f"| {md(h.host)} | {'**yes**' if h.needs_egress_blocking else 'no'} | {h.findings} | "
+                f"{h.answered_2xx_3xx} | {h.answered_4xx_5xx} | {_when(h.first_seen)} | {_when(h.last_seen)} | "
+                f"{len(h.clients)} | {len(h.dests)} | {h.confirmed} |"
+            )
+    for h in r.hosts:
+        out += ["", f"## {md(h.host)}", ""]
+        out.append(f"Categories: {md(_categories(h))}. Clients: {md(_clients(h))}.")
+        if h.dests:
+            out += [
+                "",
+                "| Confirmed | Destination | Port | Scheme | IP literal | Findings | 2xx/3xx | Example URL |",
+                "|---|---|--:|---|---|--:|--:|---|",
+            ]
+            for d in h.destinations:
+                out.append(
+                    f"| {'**' + _when(d.confirmed_at) + '**' if d.confirmed else '-'} | {md(t.dest(d))} | "
+                    f"{d.port if d.port is not None else '-'} | {md(d.scheme)} | {'yes' if d.ip_literal else 'no'} | "
+                    f"{d.findings} | {d.answered_2xx_3xx} | {md(t.url(d.url)) if d.url else '-'} |"
+                )
+    fw = _firewall_line(r)
+    if fw:
+        out += ["", md(fw)]
+    return "\n".join(out) + "\n"
+
+
+# --- html --------------------------------------------------------------------------------------
+def h(text: object) -> str:
+    """Log-derived text as HTML: terminal-safe first (no invisible bidi tricks), then escaped."""
+    return html.escape(term(text), quote=True)
+
+
+CSS = """
+body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:2em auto;max-width:78em;
+padding:0 1em;color:#1b1b1b;background:#fff}
+h1{font-size:1.5em}h2{font-size:1.2em;margin-top:2em;border-bottom:1px solid #ddd}
+table{border-collapse:collapse;margin:.6em 0;font-variant-numeric:tabular-nums}
+th,td{border:1px solid #d0d0d0;padding:.25em .6em;text-align:left;vertical-align:top}
+th{background:#f3f3f3}td.n{text-align:right}
+.yes{color:#b00020;font-weight:700}.no{color:#2e7d32}.confirmed{background:#ffe0e0;font-weight:700}
+code{font:12px/1.3 ui-monospace,Menlo,Consolas,monospace}td.url code{word-break:break-all}td.d{white-space:nowrap}
+.muted{color:#666}svg text{font:11px system-ui,sans-serif}
+"""
+
+
+def chart(r: Report) -> str:
+    """Findings per UTC day, stacked by category, as inline SVG (no script, no fonts to fetch)."""
+    days = sorted(r.days)
+    if not days:
+        return '<p class="muted">No timed findings to chart.</p>'
+    cats = [c for c in COLORS if any(r.days[d].get(c) for d in days)]
+    cats += sorted({c for d in days for c in r.days[d]} - set(cats))
+    top = max(sum(r.days[d].values()) for d in days)
+    bar, gap, left, height, base = 28, 12, 70, 180, 200
+    width = left + len(days) * (bar + gap) + 170
+    out = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{base + 75}" role="img" '
+        f'aria-label="Findings per day by category">',
+        f'<line x1="{left}" y1="{base}" x2="{left + len(days) * (bar + gap)}" y2="{base}" stroke="#888"/>',
+        f'<text x="{left - 6}" y="{base - height + 4}" text-anchor="end">{top}</text>',
+        f'<text x="{left - 6}" y="{base + 4}" text-anchor="end">0</text>',
+    ]
+    for i, d in enumerate(days):
+        x = left + gap // 2 + i * (bar + gap)
+        y = base
+        for c in cats:
+            n = r.days[d].get(c, 0)
+            if not n:
+                continue
+            hgt = max(1, round(height * n / top))
+            y -= hgt
+            out.append(
+                f'<rect x="{x}" y="{y}" width="{bar}" height="{hgt}" fill="{COLORS.get(c, "#777")}">'
+                f"<title>{h(d.isoformat())} {h(c)}: {n}</title></rect>"
+            )
+        out.append(
+            f'<text x="{x + bar // 2}" y="{base + 14}" text-anchor="end" '
+            f'transform="rotate(-45 {x + bar // 2} {base + 14})">{h(d.isoformat())}</text>'
+        )
+    lx = left + len(days) * (bar + gap) + 20
+    for j, c in enumerate(cats):
+        out.append(f'<rect x="{lx}" y="{20 + j * 18}" width="12" height="12" fill="{COLORS.get(c, "#777")}"/>')
+        out.append(f'<text x="{lx + 18}" y="{30 + j * 18}">{h(c)}</text>')
+    out.append("</svg>")
+    return "\n".join(out)
+
+
+def _td(v: object, cls: str | None = None) -> str:
+    return f'<td class="{cls}">{h(v)}</td>' if cls else f"<td>{h(v)}</td>"
+
+
+def _html_host_row(x: HostStats, anchor: str) -> str:
+    return (
+        f'<tr><td><a href="#{anchor}">{h(x.host)}</a></td>'
+        + _td("yes" if x.needs_egress_blocking else "no", "yes" if x.needs_egress_blocking else "no")
+        + "".join(_td(v, "n") for v in (x.findings, x.answered_2xx_3xx, x.answered_4xx_5xx))
+        + _td(_when(x.first_seen))
+        + _td(_when(x.last_seen))
+        + "".join(_td(v, "n") for v in (len(x.clients), len(x.dests), x.confirmed))
+        + "</tr>"
+    )
+
+
+def html_report(r: Report, defanged: bool = False, title: str = "dropscan egress report") -> str:
+    t = _Text(defanged)
+    anchors = {x.host: f"host-{i}" for i, x in enumerate(r.hosts, 1)}  # host names are log text: not ids
+    parts = [
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'; "
+        'img-src data:">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        f"<title>{h(title)}</title><style>{CSS}</style></head><body>",
+        f"<h1>{h(title)}</h1>",
+        f"<p>{h(summary_lines(r, defanged, top=0)[0])}</p>",
+    ]
+    fw = _firewall_line(r)
+    if fw:
+        parts.append(f'<p class="muted">{h(fw)}</p>')
+    parts.append("<h2>Findings per day (UTC) by category</h2>")
+    parts.append(chart(r))
+    if r.hosts:
+        parts += [
+            "<h2>Hosts</h2>",
+            '<table id="hosts"><thead><tr><th>Host</th><th>Needs egress blocking</th><th>Findings</th>'
+            "<th>2xx/3xx</th><th>4xx/5xx</th><th>First seen</th><th>Last seen</th><th>Clients</th>"
+            "<th>Destinations</th><th>Confirmed</th></tr></thead><tbody>",
+        ]
+        parts += [_html_host_row(x, anchors[x.host]) for x in r.hosts]
+        parts.append("</tbody></table>")
+    for x in r.hosts:
+        parts.append(f'<h2 id="{anchors[x.host]}">{h(x.host)}</h2>')
+        parts.append(
+            f"<p>{x.findings_with_destinations} of {x.findings} finding(s) name a destination. "
+            f"Categories: {h(_categories(x))}.<br>Clients: {h(_clients(x))}.</p>"
+        )
+        if not x.dests:
+            continue
+        parts.append(
+            '<table class="destinations"><thead><tr><th>Confirmed</th><th>Destination</th><th>Port</th>'
+            "<th>Scheme</th><th>IP literal</th><th>Findings</th><th>2xx/3xx</th><th>First seen</th>"
+            "<th>Example URL</th></tr></thead><tbody>"
+        )
+        for d in x.destinations:
+            cls = ' class="confirmed"' if d.confirmed else ""
+            parts.append(
+                f"<tr{cls}>"
+                + _td(_when(d.confirmed_at) if d.confirmed else "-")
+                + f'<td class="d"><code>{h(t.dest(d))}</code></td>'
+                + _td(d.port if d.port is not None else "-", "n")
+                + _td(d.scheme)
+                + _td("yes" if d.ip_literal else "no")
+                + _td(d.findings, "n")
+                + _td(d.answered_2xx_3xx, "n")
+                + _td(_when(d.first_seen))
+                + (f'<td class="url"><code>{h(t.url(d.url))}</code></td>' if d.url else "<td>-</td>")
+                + "</tr>"
+            )
+        parts.append("</tbody></table>")
+    parts.append(
+        '<p class="muted">Generated by dropscan. Confirmed: an outbound packet to that address and port was '
+        "logged by the firewall within the window after a request that carried it.</p>"
+    )
+    parts.append("</body></html>")
+    return "\n".join(parts) + "\n"
+
+
+def json_report(r: Report, defanged: bool = False) -> str:
+    """The exact JSON report (``defanged`` does not apply: machines want the real values)."""
+    return json.dumps(r.as_dict(), indent=2) + "\n"
+
+
+RENDERERS: dict[str, Callable[[Report, bool], str]] = {
+    "table": table,
+    "json": json_report,
+    "markdown": markdown,
+    "html": html_report,
+}
+
+
+def render(r: Report, fmt: str, defanged: bool = False) -> str:
+    return RENDERERS[fmt](r, defanged)

@@ -1,0 +1,306 @@
+"""The egress report: per receiving host, does it need outbound blocking, and toward where.
+
+The question the tool exists to answer. Findings (from a `dropscan.engine.Scan`, or any iterable:
+the "which findings" step stays separate, so an incremental run can feed this the same way) are
+grouped by receiving host (`dropscan.hosts.HostRule`) and summed up:
+
+* ``needs_egress_blocking``: the host received at least one finding that names an outbound
+  destination (a URL to fetch, a host and port to connect to). Findings without one (probes,
+  ``eval-stdin.php`` scans) are counted but do not set it: there is nothing to block.
+* ``answered_2xx_3xx`` / ``answered_4xx_5xx``: how the server answered those findings; a 2xx/3xx
+  answer means the request reached something that ran, the one to read first.
+* destinations ranked by count, each with host, port, scheme and ``ip_literal`` (a DNS-only egress
+  block, blocking name resolution for the web user, does not stop an IP literal; it does stop a
+  name), and ``confirmed`` when a firewall log shows this machine sending a packet to that IP and
+  port within the window after a request that carried it (`dropscan.fwlog.Correlator`). Confirmed
+  destinations lead: they are evidence that an injection executed.
+
+`ReportBuilder` is the pure part (findings and firewall events in, `Report` out); `build_report`
+wires in the firewall-log files. Rendering lives in `dropscan.render`, rules in `dropscan.rules`.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta, tzinfo
+
+from .findings import Finding
+from .fwlog import DEFAULT_WINDOW, Clock, Correlator, FirewallEvent, FirewallStats, read_events
+from .hosts import HostRule
+
+DestKey = tuple[str, int | None, str]  # (host, port, scheme)
+
+
+def _iso(t: datetime | None) -> str | None:
+    return t.isoformat() if t else None
+
+
+def _span(first: datetime | None, last: datetime | None, t: datetime | None) -> tuple[datetime | None, ...]:
+    if t is None:
+        return first, last
+    return (t if first is None or t < first else first), (t if last is None or t > last else last)
+
+
+@dataclass(slots=True)
+class DestinationStats:
+    """One destination of one receiving host."""
+
+    host: str
+    port: int | None
+    scheme: str
+    ip_literal: bool
+    findings: int = 0
+    answered_2xx_3xx: int = 0
+    first_seen: datetime | None = None
+    last_seen: datetime | None = None
+    url: str | None = None  # the first URL that named it, when there was one
+    confirmed_at: datetime | None = None  # the first outbound packet that confirms it
+    firewall_events: int = 0
+
+    @property
+    def key(self) -> DestKey:
+        return (self.host, self.port, self.scheme)
+
+    @property
+    def confirmed(self) -> bool:
+        return self.confirmed_at is not None
+
+    def rank(self) -> tuple:
+        return (not self.confirmed, -self.findings, -self.answered_2xx_3xx, self.host, self.port or 0, self.scheme)
+
+    def as_dict(self) -> dict:
+        return {
+            "host": self.host,
+            "port": self.port,
+            "scheme": self.scheme,
+            "ip_literal": self.ip_literal,
+            "findings": self.findings,
+            "confirmed": self.confirmed,
+            "answered_2xx_3xx": self.answered_2xx_3xx,
+            "first_seen": _iso(self.first_seen),
+            "last_seen": _iso(self.last_seen),
+            "first_confirmed": _iso(self.confirmed_at),
+            "firewall_events": self.firewall_events,
+            "url": self.url,
+        }
+
+
+@dataclass(slots=True)
+class HostStats:
+    """Everything the report says about one receiving host."""
+
+    host: str
+    findings: int = 0
+    findings_with_destinations: int = 0
+    answered_2xx_3xx: int = 0
+    answered_4xx_5xx: int = 0
+    first_seen: datetime | None = None
+    last_seen: datetime | None = None
+    clients: Counter[str] = field(default_factory=Counter)
+    categories: Counter[str] = field(default_factory=Counter)
+    dests: dict[DestKey, DestinationStats] = field(default_factory=dict)
+
+    @property
+    def needs_egress_blocking(self) -> bool:
+        return self.findings_with_destinations > 0
+
+    @property
+    def destinations(self) -> list[DestinationStats]:
+        """Confirmed first, then by number of findings."""
+        return sorted(self.dests.values(), key=DestinationStats.rank)
+
+    @property
+    def confirmed(self) -> int:
+        return sum(d.confirmed for d in self.dests.values())
+
+    def ranked_clients(self) -> list[tuple[str, int]]:
+        return sorted(self.clients.items(), key=lambda kv: (-kv[1], kv[0]))
+
+    def rank(self) -> tuple:
+        return (
+            -self.confirmed,
+            not self.needs_egress_blocking,
+            -self.findings_with_destinations,
+            -self.findings,
+            self.host,
+        )
+
+    def as_dict(self) -> dict:
+        return {
+            "host": self.host,
+            "needs_egress_blocking": self.needs_egress_blocking,
+            "findings": self.findings,
+            "findings_with_destinations": self.findings_with_destinations,
+            "answered_2xx_3xx": self.answered_2xx_3xx,
+            "answered_4xx_5xx": self.answered_4xx_5xx,
+            "first_seen": _iso(self.first_seen),
+            "last_seen": _iso(self.last_seen),
+            "clients": [{"ip": ip, "findings": n} for ip, n in self.ranked_clients()],
+            "categories": dict(sorted(self.categories.items(), key=lambda kv: (-kv[1], kv[0]))),
+            "confirmed": self.confirmed,
+            "destinations": [d.as_dict() for d in self.destinations],
+        }
+
+
+@dataclass(slots=True)
+class Report:
+    hosts: list[HostStats]
+    days: dict[date, Counter[str]]  # UTC day -> category -> findings
+    window: timedelta = DEFAULT_WINDOW
+    firewall: FirewallStats | None = None
+    scan: dict | None = None  # the scan's summary (files, totals, errors), when there was a scan
+
+    @property
+    def findings(self) -> int:
+        return sum(h.findings for h in self.hosts)
+
+    @property
+    def needing_block(self) -> list[HostStats]:
+        return [h for h in self.hosts if h.needs_egress_blocking]
+
+    @property
+    def errors(self) -> list[str]:
+        return list((self.scan or {}).get("errors", [])) + (self.firewall.errors if self.firewall else [])
+
+    def destinations(self) -> list[DestinationStats]:
+        """Every destination over all hosts, merged by (host, port, scheme), ranked."""
+        merged: dict[DestKey, DestinationStats] = {}
+        for h in self.hosts:
+            for d in h.dests.values():
+                m = merged.get(d.key)
+                if m is None:
+                    m = merged[d.key] = DestinationStats(d.host, d.port, d.scheme, d.ip_literal, url=d.url)
+                m.findings += d.findings
+                m.answered_2xx_3xx += d.answered_2xx_3xx
+                m.firewall_events += d.firewall_events
+                m.first_seen, m.last_seen = _span(m.first_seen, m.last_seen, d.first_seen)
+                m.first_seen, m.last_seen = _span(m.first_seen, m.last_seen, d.last_seen)
+                if d.confirmed_at and (m.confirmed_at is None or d.confirmed_at < m.confirmed_at):
+                    m.confirmed_at = d.confirmed_at
+        return sorted(merged.values(), key=DestinationStats.rank)
+
+    def as_dict(self) -> dict:
+        """The JSON report: ``{"hosts": [...], "summary", "days", "firewall", "scan"}``."""
+        dests = self.destinations()
+        return {
+            "hosts": [h.as_dict() for h in self.hosts],
+            "summary": {
+                "hosts": len(self.hosts),
+                "needs_egress_blocking": [h.host for h in self.needing_block],
+                "findings": self.findings,
+                "destinations": len(dests),
+                "ip_destinations": sum(d.ip_literal for d in dests),
+                "confirmed_destinations": sum(d.confirmed for d in dests),
+            },
+            "days": [
+                {"date": day.isoformat(), "category": cat, "findings": n}
+                for day, cats in sorted(self.days.items())
+                for cat, n in sorted(cats.items())
+            ],
+            "window_seconds": int(self.window.total_seconds()),
+            "firewall": self.firewall.as_dict() if self.firewall else None,
+            "scan": self.scan,
+        }
+
+
+class ReportBuilder:
+    """Findings in (`add`), optional firewall events in (`correlate`), a `Report` out."""
+
+    def __init__(self, host_rule: Callable[[Finding], str] | None = None):
+        self.host_rule = host_rule or HostRule()
+        self.hosts: dict[str, HostStats] = {}
+        self.days: dict[date, Counter[str]] = {}
+        self.first: datetime | None = None
+        self.last: datetime | None = None
+        self._requests: list[tuple[str, DestKey, datetime]] = []  # IP destinations, for correlation
+        self.window = DEFAULT_WINDOW
+        self.firewall: FirewallStats | None = None
+
+    def add(self, f: Finding) -> None:
+        name = self.host_rule(f)
+        h = self.hosts.get(name)
+        if h is None:
+            h = self.hosts[name] = HostStats(name)
+        h.findings += 1
+        if f.egress:
+            h.findings_with_destinations += 1
+        if f.answered:
+            h.answered_2xx_3xx += 1
+        elif f.status is not None and f.status >= 400:
+            h.answered_4xx_5xx += 1
+        t = f.timestamp
+        h.first_seen, h.last_seen = _span(h.first_seen, h.last_seen, t)
+        self.first, self.last = _span(self.first, self.last, t)
+        if f.client_ip:
+            h.clients[f.client_ip] += 1
+        h.categories[f.category] += 1
+        if t is not None:
+            self.days.setdefault(t.astimezone(UTC).date(), Counter())[f.category] += 1
+        seen: set[DestKey] = set()
+        for d in f.egress:
+            key = (d.host, d.port, d.scheme)
+            if key in seen:  # named twice in one request: one finding
+                continue
+            seen.add(key)
+            ds = h.dests.get(key)
+            if ds is None:
+                ds = h.dests[key] = DestinationStats(d.host, d.port, d.scheme, d.ip_literal, url=d.url)
+            ds.findings += 1
+            ds.answered_2xx_3xx += f.answered
+            ds.first_seen, ds.last_seen = _span(ds.first_seen, ds.last_seen, t)
+            if d.ip_literal and t is not None:
+                self._requests.append((name, key, t))
+
+    def add_all(self, findings: Iterable[Finding]) -> ReportBuilder:
+        for f in findings:
+            self.add(f)
+        return self
+
+    def clock(self, tz: tzinfo | None = None) -> Clock:
+        """The clock that reads this access log's firewall logs (see `dropscan.fwlog.Clock`)."""
+        return Clock(self.first, self.last, tz)
+
+    def correlate(
+        self, events: Iterable[FirewallEvent], window: timedelta = DEFAULT_WINDOW, uid: int | None = None
+    ) -> None:
+        """Mark destinations confirmed by outbound packets (see `dropscan.fwlog.Correlator`)."""
+        self.window = window
+        c = Correlator(window, uid)
+        for name, key, t in self._requests:
+            c.add(key[0], key[1], t, (name, key))
+        for ev in events:
+            for (name, key), when in c.match(ev):
+                ds = self.hosts[name].dests[key]
+                ds.firewall_events += 1
+                if ds.confirmed_at is None or when < ds.confirmed_at:
+                    ds.confirmed_at = when
+
+    def report(self, scan: dict | None = None) -> Report:
+        return Report(
+            hosts=sorted(self.hosts.values(), key=HostStats.rank),
+            days=self.days,
+            window=self.window,
+            firewall=self.firewall,
+            scan=scan,
+        )
+
+
+def build_report(
+    findings: Iterable[Finding],
+    *,
+    host: str | None = None,
+    firewall_logs: Iterable[str] | None = None,
+    window: timedelta = DEFAULT_WINDOW,
+    uid: int | None = None,
+    firewall_tz: tzinfo | None = None,
+    scan_summary: Callable[[], dict] | None = None,
+) -> Report:
+    """Findings (and firewall-log files) -> `Report`. ``scan_summary`` is called after the
+    findings are consumed (a `Scan`'s ``summary``), so its line accounting is complete."""
+    b = ReportBuilder(HostRule(host)).add_all(findings)
+    if firewall_logs is not None:
+        b.firewall = FirewallStats()
+        b.correlate(read_events(list(firewall_logs), b.clock(firewall_tz), b.firewall), window, uid)
+    return b.report(scan_summary() if scan_summary else None)

@@ -1,0 +1,301 @@
+"""Firewall rules to paste: default-deny outbound for the web server's user, plus explicit
+rejects for every IP a payload named.
+
+The policy is the one the 2009 phpMyAdmin/X0-locker write-up recommends: the web server's user
+has no business opening connections, so for that user (an owner match, ``--uid-owner`` /
+``meta skuid``) allow loopback and established/related traffic (answers to visitors), optionally
+DNS (``--allow-dns``), LOG every other new outbound connection with the user id (``--log-uid`` /
+``log flags skuid``, so `dropscan.fwlog` can prove who tried), then reject. Rejects for the IP
+literals found come first with their own log prefix, so a hit on a known dropper stands out
+even where the default-deny is relaxed for the application's own needs.
+
+Hostnames never become rules: a firewall resolves a name once, at load time, if at all, and
+droppers rotate addresses. They are listed as comments; the default-deny (or denying DNS to the
+web user) is what stops them. Loopback, unspecified, link-local and multicast addresses are
+never rejected (rejecting ``127.0.0.1`` would cut the web user off from a local database); they
+are listed as comments too.
+
+Every address is re-validated with `ipaddress` before it is written, and every comment is
+reduced to ``[a-z0-9.:_-]``: log-derived text can never break out of a comment or a rule.
+
+Syntax: ufw 0.36 (``ufw prepend reject out log to IP``; ``insert 1`` fails on an empty ruleset)
+and an owner-match block for ``/etc/ufw/before.rules``/``before6.rules``; ``iptables-restore`` /
+``ip6tables-restore`` files; one ``nft -f`` file (table ``inet dropscan_egress``). The test suite
+checks them with ``nft -c -f``, ``iptables-restore --test`` and ``ufw --dry-run``.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+import shlex
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from .errors import UsageError
+from .report import DestinationStats, Report
+
+FIREWALLS = ("ufw", "iptables", "nftables")
+DROPPER_PREFIX = "[DROPSCAN DROPPER] "
+EGRESS_PREFIX = "[DROPSCAN EGRESS] "
+LOG_LIMIT = (10, 20)  # per minute, burst: enough to prove an attempt, too few to flood syslog
+NFT_TABLE = "dropscan_egress"
+IPT_CHAIN = "DROPSCAN-EGRESS"
+
+_USER = re.compile(r"[A-Za-z_][A-Za-z0-9._-]{0,31}\$?|[0-9]{1,10}")
+_UNSAFE = re.compile(r"[^a-z0-9.:_-]+")
+
+
+def check_user(user: str) -> str:
+    """A user name or numeric uid that is safe to write into any rule syntax."""
+    if not _USER.fullmatch(user):
+        raise UsageError(f"--user {user!r}: expected a user name (like www-data) or a numeric uid")
+    return user
+
+
+def safe(text: object) -> str:
+    """Text for a comment: lower-cased, only ``[a-z0-9.:_-]``, at most 100 characters."""
+    return _UNSAFE.sub("_", str(text).lower())[:100] or "_"
+
+
+def blockable(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    """Whether a reject rule may name this address (see the module docstring)."""
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
+        ip = ip.ipv4_mapped
+    return not (ip.is_loopback or ip.is_unspecified or ip.is_link_local or ip.is_multicast)
+
+
+@dataclass(slots=True)
+class Target:
+    """One address to reject, with what the report knows about it (for its comment)."""
+
+    ip: ipaddress.IPv4Address | ipaddress.IPv6Address
+    findings: int = 0
+    confirmed: bool = False
+    endpoints: set[str] = field(default_factory=set)
+    hosts: set[str] = field(default_factory=set)
+
+    def comment(self) -> str:
+        eps = " ".join(sorted(safe(e) for e in self.endpoints))
+        on = " ".join(sorted(safe(h) for h in self.hosts))
+        n = f"{self.findings} finding{'s' if self.findings != 1 else ''}"
+        return f"{self.ip}: {eps}, {n}" + (", CONFIRMED by firewall log" if self.confirmed else "") + f", on {on}"
+
+
+@dataclass(slots=True)
+class Plan:
+    """What the rules are made of: addresses by family, names and skipped addresses as comments."""
+
+    user: str
+    allow_dns: bool
+    v4: list[Target]
+    v6: list[Target]
+    names: list[str]
+    skipped: list[str]
+    hosts: list[str]
+    findings: int
+
+
+def _endpoint(d: DestinationStats) -> str:
+    return f"{d.scheme}:{d.port}" if d.port is not None else d.scheme
+
+
+def plan(report: Report, user: str = "www-data", allow_dns: bool = False) -> Plan:
+    check_user(user)
+    targets: dict[str, Target] = {}
+    names: dict[str, list[str]] = defaultdict(list)
+    skipped: list[str] = []
+    for h in report.hosts:
+        for d in h.destinations:
+            if not d.ip_literal:
+                names[safe(d.host)].append(f"{safe(_endpoint(d))} ({d.findings}) on {safe(h.host)}")
+                continue
+            try:
+                ip = ipaddress.ip_address(d.host)
+            except ValueError:
+                continue
+            if not blockable(ip):
+                skipped.append(f"{ip} {safe(_endpoint(d))} on {safe(h.host)}")
+                continue
+            t = targets.setdefault(str(ip), Target(ip))
+            t.findings += d.findings
+            t.confirmed = t.confirmed or d.confirmed
+            t.endpoints.add(_endpoint(d))
+            t.hosts.add(h.host)
+    order = sorted(targets.values(), key=lambda t: (not t.confirmed, -t.findings, t.ip.version, t.ip))
+    return Plan(
+        user=user,
+        allow_dns=allow_dns,
+        v4=[t for t in order if t.ip.version == 4],
+        v6=[t for t in order if t.ip.version == 6],
+        names=[f"{n}: {', '.join(v)}" for n, v in sorted(names.items())],
+        skipped=sorted(set(skipped)),
+        hosts=[safe(h.host) for h in report.needing_block],
+        findings=report.findings,
+    )
+
+
+# --- shared comment blocks -----------------------------------------------------------------------
+def _header(p: Plan, what: str) -> list[str]:
+    hosts = ", ".join(p.hosts) if p.hosts else "none"
+    out = [
+        f"# dropscan egress rules ({what}) for the web server user {p.user}",
+        f"# from {p.findings} finding(s); hosts that need egress blocking: {hosts}",
+        "# Review before loading: attackers choose these addresses. Allow what your web application",
+        "# must reach (database, mail relay, APIs) where marked, or it will be cut off too.",
+    ]
+    if p.names:
+        out.append("# Destinations named by hostname (no rule: a firewall resolves a name once, if at all;")
+        out.append("# the default-deny below stops them, and so does denying DNS to the web user):")
+        out += [f"#   {n}" for n in p.names]
+    if p.skipped:
+        out.append("# Not rejected (loopback, link-local, multicast or unspecified addresses):")
+        out += [f"#   {s}" for s in p.skipped]
+    return out
+
+
+def _targets(ts: list[Target]) -> list[str]:
+    return [f"#   {t.comment()}" for t in ts]
+
+
+# --- nftables ----------------------------------------------------------------------------------
+def nftables(p: Plan) -> dict[str, str]:
+    who = p.user if p.user.isdigit() else f'"{p.user}"'
+    rate = f"limit rate {LOG_LIMIT[0]}/minute burst {LOG_LIMIT[1]} packets"
+    lines = ["#!/usr/sbin/nft -f", *_header(p, "nftables")]
+    lines += [
+        "# Check: nft -c -f dropscan-egress.nft    Load: nft -f dropscan-egress.nft",
+        f"# The table inet {NFT_TABLE} is replaced as a whole on every load; other tables (ufw,",
+        "# firewalld, docker) are untouched. Add an address later:",
+        f"#   nft add element inet {NFT_TABLE} dropper_v4 '{{ 192.0.2.1 }}'",
+    ]
+    if p.v4 or p.v6:
+        lines.append("# Addresses rejected:")
+        lines += _targets(p.v4 + p.v6)
+    lines += ["", f"table inet {NFT_TABLE}", f"delete table inet {NFT_TABLE}", "", f"table inet {NFT_TABLE} {{"]
+    for name, typ, ts in (("dropper_v4", "ipv4_addr", p.v4), ("dropper_v6", "ipv6_addr", p.v6)):
+        lines += [f"    set {name} {{", f"        type {typ}"]
+        if ts:
+            lines.append("        elements = {")
+            lines += [f"            {t.ip}," for t in ts]
+            lines.append("        }")
+        lines.append("    }")
+    lines += [
+        "",
+        "    chain output {",
+        "        type filter hook output priority filter; policy accept;",
+        f"        meta skuid {who} jump web_egress",
+        "    }",
+        "",
+        "    chain web_egress {",
+        '        oifname "lo" accept',
+        "        ct state established,related accept",
+    ]
+    for fam, name in (("ip", "dropper_v4"), ("ip6", "dropper_v6")):
+        lines += [
+            f'        {fam} daddr @{name} {rate} log prefix "{DROPPER_PREFIX}" flags skuid',
+            f"        {fam} daddr @{name} counter reject with icmpx admin-prohibited",
+        ]
+    if p.allow_dns:
+        lines += ["        udp dport 53 accept", "        tcp dport 53 accept"]
+    lines += [
+        "        # Allow here what the web application must reach, for example:",
+        "        #   ip daddr 192.0.2.5 tcp dport 3306 accept",
+        f'        ct state new {rate} log prefix "{EGRESS_PREFIX}" flags skuid',
+        "        meta l4proto tcp counter reject with tcp reset",
+        "        counter reject with icmpx admin-prohibited",
+        "    }",
+        "}",
+    ]
+    return {"dropscan-egress.nft": "\n".join(lines) + "\n"}
+
+
+# --- iptables (owner match) ----------------------------------------------------------------------
+def _owner_rules(p: Plan, chain: str, match: str, ts: list[Target], v6: bool) -> list[str]:
+    """The web-user rules in iptables syntax; ``match`` is prepended to every rule (the owner
+    match when the chain is shared, as ufw's ``ufw-before-output`` is)."""
+    reject = "icmp6-adm-prohibited" if v6 else "icmp-admin-prohibited"
+    limit = f"-m limit --limit {LOG_LIMIT[0]}/min --limit-burst {LOG_LIMIT[1]}"
+    a = f"-A {chain} {match}".rstrip()
+    out = []
+    for t in ts:
+        out += [
+            f'{a} -d {t.ip} {limit} -j LOG --log-prefix "{DROPPER_PREFIX}" --log-uid',
+            f"{a} -d {t.ip} -j REJECT --reject-with {reject}",
+        ]
+    if p.allow_dns:
+        out += [f"{a} -p udp --dport 53 -j ACCEPT", f"{a} -p tcp --dport 53 -j ACCEPT"]
+    out += [
+        "# Allow here what the web application must reach, for example:",
+        f"#   {a} -d {'2001:db8::5' if v6 else '192.0.2.5'} -p tcp --dport 3306 -j ACCEPT",
+        f'{a} -m conntrack --ctstate NEW {limit} -j LOG --log-prefix "{EGRESS_PREFIX}" --log-uid',
+        f"{a} -p tcp -j REJECT --reject-with tcp-reset",
+        f"{a} -j REJECT --reject-with {reject}",
+    ]
+    return out
+
+
+def iptables(p: Plan) -> dict[str, str]:
+    files = {}
+    for name, tool, ts, v6 in (("rules.v4", "iptables", p.v4, False), ("rules.v6", "ip6tables", p.v6, True)):
+        lines = [
+            *_header(p, tool),
+            f"# Check: {tool}-restore --test {name}",
+            f"# Load:  {tool}-restore --noflush {name}",
+            f"#   (without --noflush, {tool}-restore replaces the whole filter table). Loading twice adds the",
+            "#   OUTPUT jump twice; remove it first:",
+            f"#   {tool} -D OUTPUT -m owner --uid-owner {p.user} -j {IPT_CHAIN}",
+        ]
+        if ts:
+            lines.append("# Addresses rejected:")
+            lines += _targets(ts)
+        lines += [
+            "*filter",
+            f":{IPT_CHAIN} - [0:0]",
+            f"-A OUTPUT -m owner --uid-owner {p.user} -j {IPT_CHAIN}",
+            f"-A {IPT_CHAIN} -o lo -j ACCEPT",
+            f"-A {IPT_CHAIN} -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT",
+            *_owner_rules(p, IPT_CHAIN, "", ts, v6),
+            "COMMIT",
+        ]
+        files[name] = "\n".join(lines) + "\n"
+    return files
+
+
+# --- ufw -----------------------------------------------------------------------------------------
+def ufw(p: Plan) -> dict[str, str]:
+    cmds = [
+        "#!/bin/sh",
+        *_header(p, "ufw"),
+        "# These reject and log outbound traffic to each address for EVERY user of this host (ufw has",
+        "# no owner match; the web-user default-deny is in before.rules.snippet). ufw's own log lines",
+        "# carry no UID=; the before.rules lines do.",
+        "set -e",
+    ]
+    for t in p.v4 + p.v6:
+        cmds.append(f"# {t.comment()}")
+        n = f"dropscan {t.findings} finding{'s' if t.findings != 1 else ''}"
+        cmds.append(f"ufw prepend reject out log to {t.ip} comment {shlex.quote(n)}")
+    files = {"ufw-commands.sh": "\n".join(cmds) + "\n"}
+    for name, ts, v6 in (("before.rules.snippet", p.v4, False), ("before6.rules.snippet", p.v6, True)):
+        chain = "ufw6-before-output" if v6 else "ufw-before-output"
+        target = name.removesuffix(".snippet")
+        lines = [
+            *_header(p, f"ufw /etc/ufw/{target}"),
+            f"# Paste into /etc/ufw/{target}, inside *filter, after the line",
+            f"#   -A {chain} -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT",
+            "# and before COMMIT (loopback and established traffic are accepted above it); then: ufw reload",
+            *_owner_rules(p, chain, f"-m owner --uid-owner {p.user}", ts, v6),
+        ]
+        files[name] = "\n".join(lines) + "\n"
+    return files
+
+
+GENERATORS = {"ufw": ufw, "iptables": iptables, "nftables": nftables}
+
+
+def egress_rules(report: Report, firewall: str, user: str = "www-data", allow_dns: bool = False) -> dict[str, str]:
+    """File name -> content of the rules for ``firewall`` (ufw, iptables or nftables)."""
+    if firewall not in GENERATORS:
+        raise UsageError(f"unknown firewall {firewall!r}: use one of {', '.join(FIREWALLS)}")
+    return GENERATORS[firewall](plan(report, user, allow_dns))
