@@ -136,7 +136,7 @@ def test_every_view_never_raises_and_its_output_is_bounded(text):
     # never raises, finishes within the deadline, and grows by a small constant factor at most
     url = url_decode(text)
     assert len(url) <= len(text) * 4 // 3 + 1  # %ff -> \xff (backslashreplace) is the only growth
-    assert len(cmd_normalise(text)) <= len(text)
+    assert len(cmd_normalise(text)) <= len(text) + MAX_FIELD  # brace lists add at most MAX_FIELD
     assert len(resolve_lookups(text)) <= 3 * len(text)  # str.upper: ﬃ -> FFI
     blobs = b64_texts(text)
     assert len(blobs) <= MAX_B64_BLOBS and all(len(b) <= len(text) for b in blobs)
@@ -146,7 +146,7 @@ def test_every_view_never_raises_and_its_output_is_bounded(text):
     vs = views(text)
     assert vs[0] == ("url", url)
     assert len({v.text for v in vs}) == len(vs)  # no duplicate views
-    assert all(len(v.text) <= 3 * max(len(text), 16) for v in vs)
+    assert all(len(v.text) <= 3 * max(len(text), 16) + MAX_FIELD for v in vs)
 
 
 @BOUNDED
@@ -190,6 +190,9 @@ def test_bounded_work_on_hostile_fields():
     views("\\x" * 100_000)
     views("echo " + "QUFB" * 100_000 + " | base64 -d")
     views("echo " + "a/" * (MAX_FIELD // 2) + " | base64 -d")  # was a copy per slash: 16 GB
+    views("a" * (MAX_FIELD - 2) + "{,")  # the brace word was sought from every position: minutes
+    braces = cmd_normalise("a" * (MAX_FIELD // 2) + "{" + "," * (MAX_FIELD // 4) + "}")  # was 8 G characters
+    assert len(braces) <= 2 * MAX_FIELD
     assert time.perf_counter() - t0 < 10
     assert len(views("a" * (MAX_FIELD * 3))[0].text) == MAX_FIELD
 
