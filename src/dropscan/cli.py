@@ -511,9 +511,12 @@ def signatures_list(
                 + "\n"
             )
         return
+    from .safety import term
+
     sys.stdout.write(f"{'ID':<34} {'CATEGORY':<13} {'SEVERITY':<8} {'EGRESS':<6} NAME\n")
-    for s in sigs.signatures:
-        sys.stdout.write(f"{s.id:<34} {s.category:<13} {s.severity:<8} {'yes' if s.egress else 'no':<6} {s.name}\n")
+    for s in sigs.signatures:  # a pack from elsewhere is text from elsewhere: names are escaped
+        egress = "yes" if s.egress else "no"
+        sys.stdout.write(f"{s.id:<34} {s.category:<13} {s.severity:<8} {egress:<6} {term(s.name)}\n")
     sys.stdout.write(f"{len(sigs)} signatures\n")
 
 

@@ -107,10 +107,10 @@ def normalise_host(raw: str) -> tuple[str, bool] | None:
     Handles IPv6 brackets, trailing dots, and the inet_aton spellings droppers use to dodge
     IP filters (``0xcb007109``, ``3405803785``, ``0313.0.0161.011``)."""
     h = raw.strip().strip("[]").rstrip(".").lstrip(".-").lower()
-    if not h:
-        return None
     if "%" in h:  # IPv6 zone id
         h = h.split("%", 1)[0]
+    if not h:  # also "%..." alone: nothing before the zone id
+        return None
     if ":" in h or h[0].isdigit():  # only then can it be an IP address
         try:
             return str(ipaddress.ip_address(h)), True

@@ -356,12 +356,13 @@ class Scan:
                     yield from self._scan_inline(src, current)
                     continue
                 current.format = compile_format(unit.format).name if unit.format else None
-                if unit.format is None and current.error is None:
-                    current.error = f"{src.path}: no known log format matches its first lines (use --log-format)"
                 res = result()
                 base = current.lines
                 self._account(current, res.counts)
-                if res.error and current.error is None:
+                # as in _scan_inline: an empty file has no format to miss; a read error wins
+                if unit.format is None and current.error is None and current.lines:
+                    current.error = f"{src.path}: no known log format matches its first lines (use --log-format)"
+                if res.error:
                     current.error = res.error
                 for line in _take_rejects(res):
                     if self.on_reject is not None:

@@ -111,10 +111,20 @@ def _unesc(m: re.Match[bytes]) -> bytes:
     return _UNESC_MAP.get(esc, esc)
 
 
+# A backslash that starts no escape of that list (after an even run of backslashes, so it is
+# not itself escaped), or ends the field. Where there is none, Python's unicode_escape codec
+# reads exactly the same escapes, in C: a field of a million escapes costs milliseconds
+# instead of seconds of per-match callbacks.
+_OTHER_BACKSLASH = re.compile(rb'(?<!\\)(?:\\\\)*\\(?:[^x\\"tnrbvf]|x(?![0-9A-Fa-f]{2})|\Z)')
+
+
 def apache_unescape(raw: bytes) -> str:
     """Undo mod_log_config's escaping (``\\"``, ``\\\\``, ``\\xhh``, ``\\t`` …) and decode."""
     if b"\\" in raw:
-        raw = _UNESC.sub(_unesc, raw)
+        if _OTHER_BACKSLASH.search(raw) is None:
+            raw = raw.decode("unicode_escape").encode("latin-1")
+        else:
+            raw = _UNESC.sub(_unesc, raw)
     return raw.decode("utf-8", "backslashreplace")
 
 

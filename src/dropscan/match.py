@@ -3,11 +3,16 @@
 For each field, every view (`dropscan.decode.views`) is checked for the signatures' keywords
 (ASCII case folding only, so the fast prefilter, which sees raw ASCII bytes, stays sound); the
 patterns of a signature run only on views that contain one of its keywords, each call under
-`MATCH_TIMEOUT`. A timeout is counted and the scan goes on.
+`MATCH_TIMEOUT`, and all of a line's calls within `LINE_BUDGET`: a line built so that many
+patterns each run just under their timeout, on many fields and views, would otherwise cost
+minutes. A timeout is counted and the scan goes on; a line whose budget runs out keeps the
+hits found so far and counts one timeout more.
 """
 
 from __future__ import annotations
 
+import math
+import time
 from dataclasses import dataclass, field
 
 from .decode import View, views
@@ -16,6 +21,7 @@ from .prefilter import HAVE_HYPERSCAN, compile_literals
 from .signatures import MATCH_TIMEOUT, Signature, SignatureSet
 
 MAX_MATCHES_PER_VIEW = 64
+LINE_BUDGET = 1.0  # seconds of pattern matching per line
 _ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
 
 
@@ -45,7 +51,23 @@ class Hit:
 
 @dataclass(slots=True)
 class MatchStats:
+    """A line's regex timeouts, and the deadline of its matching budget."""
+
     timeouts: int = 0
+    deadline: float = math.inf
+    exhausted: bool = False
+
+    @classmethod
+    def for_line(cls) -> MatchStats:
+        return cls(deadline=time.monotonic() + LINE_BUDGET)
+
+    def remaining(self) -> float:
+        """Seconds left of the budget; the first time it is found spent counts one timeout."""
+        left = self.deadline - time.monotonic()
+        if left <= 0 and not self.exhausted:
+            self.exhausted = True
+            self.timeouts += 1
+        return left
 
 
 class Matcher:
@@ -91,21 +113,26 @@ class Matcher:
                 dests: list[Destination] = []
                 matched = False
                 for pat in sig.patterns:
+                    left = stats.remaining()
+                    if left <= 0:
+                        break
                     try:
-                        for i, m in enumerate(pat.finditer(view.text, timeout=MATCH_TIMEOUT)):
+                        for i, m in enumerate(pat.finditer(view.text, timeout=min(MATCH_TIMEOUT, left))):
                             matched = True
                             for d in extract(m, sig.extract, sig.default_scheme):
                                 add_destination(dests, d)
                             if i >= MAX_MATCHES_PER_VIEW:
                                 break
                     except TimeoutError:
-                        stats.timeouts += 1
-                if not matched:
-                    continue
-                hit = hits.get(sig.id)
-                if hit is None:
-                    hits[sig.id] = Hit(sig, name, view, dests)
-                else:
-                    for d in dests:
-                        add_destination(hit.destinations, d)
+                        if stats.remaining() > 0:  # else counted once as the line's budget
+                            stats.timeouts += 1
+                if matched:
+                    hit = hits.get(sig.id)
+                    if hit is None:
+                        hits[sig.id] = Hit(sig, name, view, dests)
+                    else:
+                        for d in dests:
+                            add_destination(hit.destinations, d)
+                if stats.exhausted:
+                    return list(hits.values())
         return list(hits.values())

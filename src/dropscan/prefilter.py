@@ -20,8 +20,9 @@ Two questions are answered for a whole chunk of lines at once, with hyperscan wh
      an encoded ``&``), any backslash (Apache-escaped quotes/tabs/bytes, ``\\x``/octal/``\\u``
      escapes), a raw NUL, ``${`` (log4j lookups, ``${IFS}``), ``$(`` and any backtick (command
      substitution), a brace list ``{a,b}`` (expanded with the word around it), and any character
-     the ``cmd`` view deletes from inside a word (a single quote, ``^``, a backtick, ``$``); a raw
-     double quote only for formats that inspect an unquoted field. A keyword that contains a line
+     the ``cmd`` view deletes from inside a word (a single quote, ``^``, a backtick, ``$``), a raw
+     vertical tab or form feed (the ``cmd`` view makes them spaces); raw double quotes (one or a
+     run of them) between non-spaces only for formats that inspect an unquoted field. A keyword that contains a line
      break, a backtick or ``$(`` gets no expression of its own: those markers already pass its
      lines;
    * and every line that is not a record (it is scanned whole, delimiters included).
@@ -94,11 +95,12 @@ STATIC_MARKERS: tuple[bytes, ...] = (
     rb"(?:\$|%24)(?:\(|%28)",  # $(: command substitution
     rb"(?:\{|%7b)[^}\s]{0,192}(?:,|%2c)",  # a brace list: the cmd view distributes {l,-lh}s
     rb"['^`$]|%27|%22",  # a character the cmd view deletes from inside a word (and any backtick)
+    rb"[\x0b\x0c]",  # a raw vertical tab or form feed (the cmd view makes them spaces)
 )
 # A raw double quote can only sit inside an inspected field when the format has an unquoted one
 # (quoted fields escape it as \", a backslash marker). Rejected lines, scanned whole, are always
 # candidates, so only such formats need this (costly: quotes are everywhere in a log line).
-RAW_QUOTE_MARKER = rb'[^\s"]"[^\s"]'
+RAW_QUOTE_MARKER = rb'[^\s"]"+[^\s"]'  # also a run: w""get
 
 
 def _encoded_markers(chars: set[str]) -> bytes:
@@ -213,7 +215,18 @@ def compile_literals(words: list[str]):
 
 class Prefilter:
     """Line starts, within a chunk, of the lines that may produce a finding (rejected lines are
-    added by the caller)."""
+    added by the caller).
+
+    Work is linear in the chunk whatever it holds. Hyperscan reports every match, unordered,
+    through a Python callback (about a microsecond each), and one hostile line can hold millions
+    of marker matches (a 5 MB run of backslashes or ``%25``). So the chunk is scanned in slices
+    of whole lines (`SLICE` bytes); a slice that reports more than `MATCH_LIMIT` matches is
+    halted and passed whole, every line a candidate. That only over-approximates, which keeps
+    the prefilter sound, and the full path then does what it would have done anyway.
+    """
+
+    SLICE = 1 << 16
+    MATCH_LIMIT = 1 << 12
 
     def __init__(self, sigs: SignatureSet, raw_quotes: bool = False):
         if not HAVE_HYPERSCAN:
@@ -231,12 +244,42 @@ class Prefilter:
         return bool(hit)
 
     def candidates(self, chunk: bytes) -> list[int]:
-        ends: list[int] = []
-        self._db.scan(chunk, match_event_handler=lambda _i, _f, to, _fl, _c: ends.append(to))
-        if not ends:
-            return []
-        starts = {chunk.rfind(b"\n", 0, e) + 1 for e in set(ends)}
-        return sorted(starts)
+        starts: list[int] = []
+        view = memoryview(chunk)
+        pos, n = 0, len(chunk)
+        limit = self.MATCH_LIMIT
+        while pos < n:
+            end = chunk.find(b"\n", min(pos + self.SLICE, n) - 1) + 1 or n
+            ends: list[int] = []
+
+            def on_match(_i, _f, to, _fl, _c, ends=ends) -> bool:
+                ends.append(to)
+                return len(ends) > limit  # True halts the scan
+
+            try:
+                self._db.scan(view[pos:end], match_event_handler=on_match)
+            except hyperscan.ScanTerminated:
+                starts.extend(line_starts(chunk, pos, end))
+            else:
+                starts.extend(_match_lines(chunk, pos, ends))
+            pos = end
+        return starts
+
+
+def _match_lines(chunk: bytes, pos: int, ends: list[int]) -> list[int]:
+    """Starts of the lines holding the match ends (relative to ``pos``), each line once; one
+    backward and one forward search per line, so linear however many matches a line holds."""
+    out: list[int] = []
+    line_end = -1
+    for e in sorted(set(ends)):
+        e += pos
+        if e <= line_end:
+            continue  # same line as the previous match
+        s = chunk.rfind(b"\n", pos, e) + 1 or pos
+        out.append(s)
+        nl = chunk.find(b"\n", s)
+        line_end = nl if nl >= 0 else len(chunk)
+    return out
 
 
 class GrammarCheck:
@@ -277,6 +320,18 @@ class GrammarCheck:
                 end = line_end
             pos = end
         return out
+
+
+def line_starts(chunk: bytes, pos: int = 0, end: int | None = None) -> list[int]:
+    """Start of every line that begins in ``chunk[pos:end]`` (``pos`` is a line start)."""
+    end = len(chunk) if end is None else end
+    starts = [pos] if pos < end else []
+    find = chunk.find
+    i = find(b"\n", pos, end)
+    while i != -1 and i + 1 < end:
+        starts.append(i + 1)
+        i = find(b"\n", i + 1, end)
+    return starts
 
 
 def line_spans(chunk: bytes, starts: Iterable[int]) -> Iterable[tuple[int, int]]:

@@ -3,8 +3,8 @@
 * `term` escapes every control character (C0, DEL, C1) and Unicode bidi/format controls as
   ``\\xhh`` / ``\\uXXXX``, so no logged escape sequence can move the cursor, retitle the window
   or hide text. dropscan never renders markup from log text (no Rich markup anywhere).
-* `csv_cell` defuses spreadsheet formulas (a cell starting with ``= + - @`` or a tab/CR gets a
-  leading ``'``, OWASP's CSV-injection advice).
+* `csv_cell` defuses spreadsheet formulas (a cell starting with ``= + - @`` gets a leading
+  ``'``, OWASP's CSV-injection advice; tab and CR are escaped like every control character).
 * `defang` rewrites URLs and hosts for human-facing output: ``hxxp://203.0.113[.]9/x``.
 """
 
@@ -35,14 +35,16 @@ def _esc_char(c: str) -> str:
     return f"\\u{ord(c):04x}"
 
 
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n")
+_FORMULA_START = ("=", "+", "-", "@")
 
 
 def csv_cell(value: object) -> str:
-    """A CSV cell that no spreadsheet will evaluate as a formula."""
+    """A CSV cell that no spreadsheet will evaluate as a formula, and that is plain text in a
+    terminal that shows the file: control characters are escaped as by `term` (so no cell can
+    start with a tab or CR either), then a formula start gets a leading ``'``."""
     if value is None:
         return ""
-    s = value if isinstance(value, str) else str(value)
+    s = term(value)
     if s.startswith(_FORMULA_START):
         return "'" + s
     return s

@@ -6,9 +6,9 @@ keeps no state between calls, so one process, a process pool and Dask workers al
 function. The compiled parts (signatures, prefilter, grammars) are built once per process.
 
 Fast path: the chunk grammar proves which lines are records, the prefilter picks the few lines
-that could produce a finding, and only those are parsed, decoded and matched. Full path
-(``fast=False``, or no hyperscan): every line is. Both give the same findings; the test suite
-holds them to it.
+that could produce a finding, and only those (and the rare lines that are not records) are
+parsed, decoded and matched. Full path (``fast=False``, or no hyperscan): every line is. Both
+give the same findings; the test suite holds them to it.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from .egress import add_destination
 from .findings import Finding
 from .logformat import LogFormat, Record, apache_unescape, strip_eol
 from .match import Hit, Matcher, MatchStats
-from .prefilter import HAVE_HYPERSCAN, GrammarCheck, Prefilter, line_spans
+from .prefilter import HAVE_HYPERSCAN, GrammarCheck, Prefilter, line_spans, line_starts
 from .signatures import CATEGORIES, SEVERITIES, SignatureSet
 
 
@@ -92,11 +92,14 @@ class Scanner:
         if rec is not None:
             fields = rec.inspected_fields()
         else:
-            fields = [("line", apache_unescape(strip_eol(line)), b"")]
+            text = apache_unescape(strip_eol(line))
+            fields = [("line", text, b"")] if text.strip() else []  # a blank line holds no keyword
         pf = self.prefilter(fmt) if skip_fields and rec is not None else None
-        stats = MatchStats()
+        stats = MatchStats.for_line()
         seen, hits = [], []
         for name, text, raw in fields:
+            if stats.remaining() <= 0:
+                break  # the line's matching budget is spent: later fields are not inspected
             if pf is not None and not pf.passes(raw):
                 continue
             vs = views(text)
@@ -142,16 +145,20 @@ class Scanner:
         if fmt is not None:
             rejected = self.grammar(fmt).rejected(chunk)
         else:
-            rejected = list(line_spans(chunk, _all_starts(chunk)))
+            rejected = list(line_spans(chunk, line_starts(chunk)))
         res.rejected = len(rejected)
         if keep_rejects:
             res.rejects = [chunk[s:e] for s, e in rejected]
         rejected_starts = {s for s, _ in rejected}
         pf = self.prefilter(fmt)
-        if pf is not None:  # rejected lines are scanned whole, so they are always candidates
-            starts = sorted(rejected_starts.union(pf.candidates(chunk))) if rejected_starts else pf.candidates(chunk)
+        if pf is not None:
+            # a rejected line is scanned whole, its field quotes included, which the quote
+            # markers are built to ignore: one that holds a double quote is always a candidate
+            # (the others, blank or binary, take the prefilter like any line)
+            quoted = {s for s, e in rejected if chunk.find(b'"', s, e) >= 0}
+            starts = sorted(quoted.union(pf.candidates(chunk))) if quoted else pf.candidates(chunk)
         else:
-            starts = _all_starts(chunk)
+            starts = line_starts(chunk)
         pos, number = 0, line_no
         for s, e in line_spans(chunk, starts):
             number += chunk.count(b"\n", pos, s)
@@ -171,17 +178,6 @@ class Scanner:
         res.lines = number - line_no + chunk.count(b"\n", pos)  # one counting pass over the chunk
         res.records = res.lines - res.rejected
         return res
-
-
-def _all_starts(chunk: bytes) -> list[int]:
-    starts = [0]
-    find = chunk.find
-    i = find(b"\n")
-    n = len(chunk)
-    while i != -1 and i + 1 < n:
-        starts.append(i + 1)
-        i = find(b"\n", i + 1)
-    return starts
 
 
 _CATEGORY_ORDER = {c: i for i, c in enumerate(CATEGORIES)}

@@ -313,6 +313,7 @@ def adversarial_inputs(sig: Signature) -> Iterable[str]:
     for kw in kws:
         yield (kw + " ") * (ADVERSARIAL_LENGTH // (len(kw) + 1))
         yield kw + " " + "a" * ADVERSARIAL_LENGTH + "\x00"
+        yield kw + "a" * ADVERSARIAL_LENGTH + "\x00"  # the run glued to the keyword: ;foo(?:a|aa)*b
         yield kw + " " + ("-x " * (ADVERSARIAL_LENGTH // 3)) + ";"
         yield kw + " http://" + "a." * (ADVERSARIAL_LENGTH // 2)
     for ch in " a/%$-.0;{(:='\"\\":

@@ -17,6 +17,7 @@ import glob
 import lzma
 import os
 import re
+import stat
 import sys
 import zlib
 from collections.abc import Iterator
@@ -36,6 +37,7 @@ except ImportError:  # pragma: no cover
 
 READ_SIZE = 1 << 20
 CHUNK_SIZE = 4 << 20
+MAX_LINE = 8 << 20  # a longer line is scanned cut to this many bytes (Apache's own lines stay far below)
 STDIN = "-"
 
 _MAGIC = ((b"\x1f\x8b", "gzip"), (b"BZh", "bzip2"), (b"\xfd7zXZ\x00", "xz"), (b"\x28\xb5\x2f\xfd", "zstd"))
@@ -96,23 +98,38 @@ if _gzip_zlib is not zlib:
     _DECOMPRESS_ERRORS = (*_DECOMPRESS_ERRORS, _gzip_zlib.error)
 if zstandard is not None:
     _DECOMPRESS_ERRORS = (*_DECOMPRESS_ERRORS, zstandard.ZstdError)
+FEED = 1 << 10  # compressed bytes per step
+
+
+def _step(d, kind: str, data) -> tuple[bytes, bytes | memoryview]:
+    """Inflate some of ``data``: (output, input left). Output is bounded (about `READ_SIZE`;
+    zstd takes no limit, but `FEED` bytes inflate to at most ~32 MiB), so a decompression bomb
+    costs time, never memory. Feeding `FEED` bytes at a time also bounds what a corrupt archive
+    loses: the output of the step that fails (at most a few KiB of log text)."""
+    if kind in ("bzip2", "xz"):
+        return d.decompress(data, READ_SIZE), b""  # they keep what they did not consume
+    piece, rest = data[:FEED], data[FEED:]
+    if kind == "zstd":
+        return d.decompress(piece), rest
+    out = d.decompress(piece, READ_SIZE)
+    tail = d.unconsumed_tail  # only when the output limit was hit (ratio > 1000)
+    return out, (tail + bytes(rest) if tail else rest)
 
 
 def _decompress(f: BinaryIO, kind: str, name: str, first: bytes) -> Iterator[bytes]:
     d = _decompressor(kind)
-    data = first
+    data: bytes | memoryview = memoryview(first)
     try:
         while True:
-            if not data:
-                data = f.read(READ_SIZE)
+            if not data and (kind not in ("bzip2", "xz") or d.needs_input):
+                data = memoryview(f.read(READ_SIZE))
                 if not data:
                     break
-            out = d.decompress(data)
-            data = b""
+            out, data = _step(d, kind, data)
             if out:
                 yield out
             if d.eof:
-                data = d.unused_data
+                data = d.unused_data + bytes(data)
                 if not data:
                     data = f.read(READ_SIZE)
                 if not data:
@@ -120,6 +137,7 @@ def _decompress(f: BinaryIO, kind: str, name: str, first: bytes) -> Iterator[byt
                 if kind == "gzip" and not data.startswith(b"\x1f\x8b") and not data.strip(b"\x00"):
                     return  # trailing zero padding after the last gzip member
                 d = _decompressor(kind)  # next member/stream
+                data = memoryview(data)
     except _DECOMPRESS_ERRORS as e:
         raise InputError(f"{name}: corrupt {kind} data: {e}") from None
     if not d.eof:
@@ -174,7 +192,7 @@ def _plain(f: BinaryIO, name: str, first: bytes, plain_block: int) -> Iterator[b
             if block is None:
                 block = f.read(plain_block)
             if block and not block.endswith(b"\n"):
-                block += f.readline()
+                block += f.readline(MAX_LINE)  # to the end of the line, unless it is too long
         except OSError as e:
             raise InputError(f"{name}: cannot read: {e.strerror or e}") from None
         if not block:
@@ -225,64 +243,127 @@ def read_head(path: str, n: int, ident: tuple[int, int] | None = None) -> bytes 
 
 
 def read_chunks(
-    blocks: Iterator[bytes], chunk_size: int = CHUNK_SIZE, start_offset: int = 0, keep_partial: bool = True
+    blocks: Iterator[bytes],
+    chunk_size: int = CHUNK_SIZE,
+    start_offset: int = 0,
+    keep_partial: bool = True,
+    max_line: int | None = None,
 ) -> Iterator[tuple[bytes, int]]:
     """Chunks of whole lines and the byte offset where each starts. The last chunk may end
     without a newline (a final line without one is still a line), unless ``keep_partial`` is
-    false: then an unterminated last line is held back, as it may be a line still being written."""
+    false: then an unterminated last line is held back, as it may be a line still being written.
+
+    Linear in the input, with memory bounded by about ``chunk_size + max_line`` whatever the
+    input holds (a file with no newline at all, a device): a line longer than ``max_line`` is
+    yielded cut to its first ``max_line`` bytes (default `MAX_LINE`), as a chunk of its own,
+    and the rest of it is skipped; it still counts as one line, and later offsets stay exact.
+    When the blocks end in an `InputError` (a truncated or corrupt archive), the lines read so
+    far are yielded before it is raised."""
+    max_line = MAX_LINE if max_line is None else max_line
     pending: list[bytes] = []
-    size = 0
+    size = 0  # bytes in pending
+    whole = 0  # bytes of pending up to and including its last newline
     offset = start_offset
-    for block in blocks:
-        if not pending and len(block) >= chunk_size and block.endswith(b"\n"):
-            yield block, offset  # already whole lines: no copy
-            offset += len(block)
-            continue
-        pending.append(block)
-        size += len(block)
-        if size < chunk_size:
-            continue
-        buf = b"".join(pending)
-        cut = buf.rfind(b"\n") + 1
-        if cut == 0:  # one huge line: keep reading
-            pending, size = [buf], len(buf)
-            continue
-        yield buf[:cut], offset
-        offset += cut
-        rest = buf[cut:]
-        pending, size = ([rest], len(rest)) if rest else ([], 0)
-    if size:
+    skipping = False  # inside the rest of a cut line
+
+    def tail() -> bytes:
         last = b"".join(pending)
-        if not keep_partial:
-            last = last[: last.rfind(b"\n") + 1]
-        if last:
+        return last if keep_partial else last[: last.rfind(b"\n") + 1]
+
+    try:
+        for big in blocks:
+            if not pending and not skipping and chunk_size <= len(big) <= max_line and big.endswith(b"\n"):
+                yield big, offset  # already whole lines, none too long: no copy
+                offset += len(big)
+                continue
+            # pieces no longer than max_line, so no line inside one piece can be too long
+            for at in range(0, len(big), max_line):
+                block = big if len(big) <= max_line else big[at : at + max_line]
+                if skipping:
+                    i = block.find(b"\n")
+                    if i < 0:
+                        offset += len(block)
+                        continue
+                    offset += i + 1
+                    block = block[i + 1 :]
+                    skipping = False
+                first = block.find(b"\n")
+                if size - whole + (first if first >= 0 else len(block)) > max_line:
+                    # the line in progress is too long: the whole lines before it, then it, cut
+                    buf = b"".join(pending)
+                    if whole:
+                        yield buf[:whole], offset
+                        offset += whole
+                    line = buf[whole:]
+                    yield line + block[: max_line - len(line)], offset
+                    pending, size, whole = [], 0, 0
+                    if first < 0:
+                        offset += len(line) + len(block)
+                        skipping = True
+                        continue
+                    offset += len(line) + first + 1
+                    block = block[first + 1 :]
+                nl = block.rfind(b"\n")
+                if nl >= 0:
+                    whole = size + nl + 1
+                if block:
+                    pending.append(block)
+                    size += len(block)
+                if size >= chunk_size and whole:
+                    buf = b"".join(pending)
+                    yield buf[:whole], offset
+                    offset += whole
+                    rest = buf[whole:]
+                    pending, size, whole = ([rest] if rest else []), len(rest), 0
+    except InputError:
+        if size and (last := tail()):  # the readable part before the damage is scanned too
             yield last, offset
+        raise
+    if size and (last := tail()):
+        yield last, offset
 
 
 # --- byte ranges of one plain file (for --jobs) --------------------------------------------
 def read_range(path: str, start: int, end: int, chunk_size: int = CHUNK_SIZE) -> Iterator[tuple[bytes, int]]:
-    """Chunks of the lines that *begin* in ``[start, end)`` of an uncompressed file."""
+    """Chunks of the lines that *begin* in ``[start, end)`` of an uncompressed file. Reads
+    block by block, also past ``end`` to finish the last line, so a huge line costs no more
+    memory here than in `read_chunks`."""
     with open(path, "rb") as f:
         if start > 0:
             f.seek(start - 1)
             if f.read(1) != b"\n":  # mid-line: that line belongs to the previous range
-                rest = f.readline()
-                start += len(rest)
-        f.seek(start)
-        pos = start
+                start = _next_line_start(f, start)
 
         def blocks() -> Iterator[bytes]:
-            nonlocal pos
+            f.seek(start)
+            pos, last = start, b"\n"
             while pos < end:
                 block = f.read(min(READ_SIZE, end - pos))
                 if not block:
                     return
                 pos += len(block)
-                if pos >= end and not block.endswith(b"\n"):
-                    block += f.readline()  # finish the line that begins in this range
+                last = block[-1:]
                 yield block
+            if last != b"\n":  # finish the line that begins in this range
+                while block := f.read(READ_SIZE):
+                    i = block.find(b"\n")
+                    if i >= 0:
+                        yield block[: i + 1]
+                        return
+                    yield block
 
         yield from read_chunks(blocks(), chunk_size, start)
+
+
+def _next_line_start(f: BinaryIO, pos: int) -> int:
+    """The offset just after the first newline at or after ``pos`` (end of file if none)."""
+    f.seek(pos)
+    while block := f.read(READ_SIZE):
+        i = block.find(b"\n")
+        if i >= 0:
+            return pos + i + 1
+        pos += len(block)
+    return pos
 
 
 def split_ranges(size: int, parts: int, min_part: int = 32 << 20) -> list[tuple[int, int]]:
@@ -337,6 +418,17 @@ def is_log_like(name: str) -> bool:
     return bool(_LOGLIKE.search(base) or _LOGLIKE.search(name))
 
 
+def _worth_opening(path: str) -> bool:
+    """A file found in a directory walk that can be read to its end: a regular file, or a link
+    that cannot be followed (then reported as unreadable). FIFOs, sockets and devices are
+    skipped: opening a FIFO with no writer blocks forever and a device may never end. (A path
+    named on the command line is always opened: ``dropscan scan <(zcat x.gz)`` is a pipe.)"""
+    try:
+        return stat.S_ISREG(os.stat(path).st_mode)
+    except OSError:
+        return True
+
+
 def expand_paths(paths: list[str]) -> tuple[list[Source], list[str]]:
     """Sources for the given paths, and one error line for each path that yields nothing."""
     sources: list[Source] = []
@@ -349,7 +441,11 @@ def expand_paths(paths: list[str]) -> tuple[list[Source], list[str]]:
             found = []
             for root, dirs, files in os.walk(p):
                 dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-                found.extend(os.path.join(root, f) for f in files if is_log_like(f) and not f.startswith("."))
+                found.extend(
+                    path
+                    for f in files
+                    if is_log_like(f) and not f.startswith(".") and _worth_opening(path := os.path.join(root, f))
+                )
             if not found:
                 errors.append(f"{p}: no access-log files in this directory")
             sources.extend(Source(f) for f in sorted(found, key=rotation_key))
