@@ -80,9 +80,41 @@ def _jobs(value: int | None) -> int:
 
 
 # --- scan ------------------------------------------------------------------------------------
+# Options shared by several commands, declared once.
+PathsArg = Annotated[list[str], typer.Argument(help="Log files, directories, globs, or - for stdin.")]
+LogFormatOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--log-format",
+        "-l",
+        help="combined, vhost_combined, common, vhost_common, or an Apache LogFormat string "
+        "[default: detected per file].",
+    ),
+]
+SignaturesOpt = Annotated[
+    str | None,
+    typer.Option("--signatures", "-s", help="Directory (or file) of YAML signatures instead of the built-in pack."),
+]
+HostOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--host", help="Receiving host for logs without %v [default: from the file name, see docs/report.md]."
+    ),
+]
+JobsOpt = Annotated[int | None, typer.Option("--jobs", "-j", help="Worker processes [default: all cores].")]
+SinceOpt = Annotated[str | None, typer.Option("--since", help="Only findings at or after this time (24h, 7d, ISO).")]
+UntilOpt = Annotated[str | None, typer.Option("--until", help="Only findings before this time.")]
+StateOpt = Annotated[
+    str | None, typer.Option("--state", help="Read only what is new since the last run with this state file (cron).")
+]
+ResetStateOpt = Annotated[
+    bool, typer.Option("--reset-state", help="Forget the --state file's positions: read every log from the start.")
+]
+
+
 @app.command()
 def scan(
-    paths: Annotated[list[str], typer.Argument(help="Log files, directories, globs, or - for stdin.")],
+    paths: PathsArg,
     fmt: Annotated[
         OutFormat | None,
         typer.Option(
@@ -90,29 +122,16 @@ def scan(
         ),
     ] = None,
     output: Annotated[str | None, typer.Option("--output", "-o", help="Write findings here (default stdout).")] = None,
-    log_format: Annotated[
-        str | None,
-        typer.Option(
-            "--log-format",
-            "-l",
-            help="combined, vhost_combined, common, vhost_common, or an Apache LogFormat string "
-            "[default: detected per file].",
-        ),
-    ] = None,
-    signatures: Annotated[
-        str | None,
-        typer.Option("--signatures", "-s", help="Directory (or file) of YAML signatures instead of the built-in pack."),
-    ] = None,
+    log_format: LogFormatOpt = None,
+    signatures: SignaturesOpt = None,
     rejects: Annotated[
         str | None, typer.Option("--rejects", help="Write lines that are not records here, verbatim.")
     ] = None,
     summary: Annotated[str | None, typer.Option("--summary", help="Write the run summary (JSON) here.")] = None,
-    jobs: Annotated[int | None, typer.Option("--jobs", "-j", help="Worker processes [default: all cores].")] = None,
+    jobs: JobsOpt = None,
     defang: Annotated[bool, typer.Option("--defang", help="hxxp://203.0.113[.]9 in human-facing output.")] = False,
-    since: Annotated[
-        str | None, typer.Option("--since", help="Only findings at or after this time (24h, 7d, ISO).")
-    ] = None,
-    until: Annotated[str | None, typer.Option("--until", help="Only findings before this time.")] = None,
+    since: SinceOpt = None,
+    until: UntilOpt = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No output at all when nothing was found.")] = False,
     full: Annotated[
         bool, typer.Option("--full", help="Parse every line (no prefilter); slower, same findings.")
@@ -122,13 +141,8 @@ def scan(
         str | None,
         typer.Option("--scheduler", help="Dask scheduler address (tcp://host:8786) [default: a local cluster]."),
     ] = None,
-    state: Annotated[
-        str | None,
-        typer.Option("--state", help="Read only what is new since the last run with this state file (cron)."),
-    ] = None,
-    reset_state: Annotated[
-        bool, typer.Option("--reset-state", help="Forget the --state file's positions: read every log from the start.")
-    ] = False,
+    state: StateOpt = None,
+    reset_state: ResetStateOpt = False,
     follow: Annotated[
         bool,
         typer.Option("--follow", "-F", help="Keep scanning as the logs grow, across rotation (stop with SIGTERM/^C)."),
@@ -279,18 +293,6 @@ class Firewall(StrEnum):
 
 
 _REPORT_EXT = {".html": "html", ".htm": "html", ".md": "markdown", ".markdown": "markdown", ".json": "json"}
-PathsArg = Annotated[list[str], typer.Argument(help="Log files, directories, globs, or - for stdin.")]
-LogFormatOpt = Annotated[
-    str | None, typer.Option("--log-format", "-l", help="Preset or Apache LogFormat string [default: detect].")
-]
-SignaturesOpt = Annotated[str | None, typer.Option("--signatures", "-s", help="Signature directory or file.")]
-HostOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--host", help="Receiving host for logs without %v [default: from the file name, see docs/report.md]."
-    ),
-]
-JobsOpt = Annotated[int | None, typer.Option("--jobs", "-j", help="Worker processes [default: all cores].")]
 
 
 def _egress_report(paths, log_format, signatures, jobs, host, since=None, until=None, inc=None, **firewall):
@@ -348,15 +350,10 @@ def report(
     log_format: LogFormatOpt = None,
     signatures: SignaturesOpt = None,
     jobs: JobsOpt = None,
-    since: Annotated[str | None, typer.Option("--since", help="Only findings at or after this time.")] = None,
-    until: Annotated[str | None, typer.Option("--until", help="Only findings before this time.")] = None,
-    state: Annotated[
-        str | None,
-        typer.Option("--state", help="Report only what is new since the last run with this state file (cron)."),
-    ] = None,
-    reset_state: Annotated[
-        bool, typer.Option("--reset-state", help="Forget the --state file's positions: read every log from the start.")
-    ] = False,
+    since: SinceOpt = None,
+    until: UntilOpt = None,
+    state: StateOpt = None,
+    reset_state: ResetStateOpt = False,
     quiet: Annotated[
         bool, typer.Option("--quiet", "-q", help="No output at all (no file either) when nothing new was found.")
     ] = False,
@@ -449,10 +446,8 @@ def rules(
 @app.command()
 def explain(
     line: Annotated[str, typer.Argument(help="One log line, or - to explain each line read from stdin.")],
-    log_format: Annotated[
-        str | None, typer.Option("--log-format", "-l", help="Format of the line [default: detect].")
-    ] = None,
-    signatures: Annotated[str | None, typer.Option("--signatures", "-s", help="Signature directory or file.")] = None,
+    log_format: LogFormatOpt = None,
+    signatures: SignaturesOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
     """Show each decoding step, which signature matched on which view, and the destinations."""
