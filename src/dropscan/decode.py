@@ -141,7 +141,13 @@ _IFS = re.compile(r"\$\{IFS(?:[%#:/][^}]{0,16})?\}|\$IFS(?:\$[0-9@*]|\b)")
 # long word, as the regex would without it, the search was quadratic (40k letters: 12 s).
 _BRACES = re.compile(r"(?<![\w./-])([\w./-]*)\{([^{}\s,]*(?:,[^{}\s,]*)+)\}([\w./-]*)")
 # Expansions that are empty (or that evasions treat as such): $@ $* $! ${} $() `` inside words.
-_EMPTY_EXPANSION = re.compile(r"\$[@*]|\$[!?$-](?=\w)|\$\{\}|\$\(\)|``|\$(?=['\"])")  # $'..' / $".." quoting
+# ($_ only before lower case: $_GET and the other PHP superglobals stay.)
+_EMPTY_EXPANSION = re.compile(r"\$[@*]|\$[!?$-](?=\w)|\$_(?=[a-z])|\$\{\}|\$\(\)|``|\$(?=['\"])")  # $'..'/$".."
+# A variable glued to a word is unset in an injected command (c$u'at', /et$_c): it expands to nothing.
+_GLUED_VARIABLE = re.compile(r"(?<=[A-Za-z0-9])\$\{?[a-z_][a-z0-9_]{0,15}\}?(?![A-Za-z0-9_])")
+# A one-letter bracket glob matches just that letter: pas[s]wd, /bi[n]/bash, [u]name.
+# (Only in lower-case words and paths: $_GET[x] is PHP, not a glob.)
+_ONE_LETTER_GLOB = re.compile(r"(?<=[a-z0-9/.])\[([a-z])\]|(?<![\w\]])\[([a-z])\](?=[a-z0-9/.])")
 _WORD_CARET = re.compile(r"(?<=\w)\^(?=\w)")
 _QUOTES = str.maketrans("", "", "\"'\\")
 _HSPACE = re.compile(r"[ \t\v\f]{2,}|[\t\v\f]")
@@ -193,12 +199,15 @@ def cmd_normalise(url_text: str) -> str:
     if "$" in s:
         s = _IFS.sub(" ", s)
         s = _EMPTY_EXPANSION.sub("", s)
+        s = _GLUED_VARIABLE.sub("", s)
     elif "``" in s:
         s = _EMPTY_EXPANSION.sub("", s)
     if "{" in s and "," in s:
         s = _expand_braces(s)
     if "^" in s:
         s = _WORD_CARET.sub("", s)
+    if "[" in s:
+        s = _ONE_LETTER_GLOB.sub(lambda m: m.group(1) or m.group(2), s)
     s = _HSPACE.sub(" ", s.translate(_QUOTES))
     if "printf" in s or "echo" in s:
         s = _PRINTED.sub(lambda m: m.group(1) or m.group(2), s)

@@ -19,7 +19,8 @@ Two questions are answered for a whole chunk of lines at once, with hyperscan wh
      second layer of encoding (``%25``, ``%%``, ``%7%37``, ``%uXXXX``, HTML entities, also behind
      an encoded ``&``), any backslash (Apache-escaped quotes/tabs/bytes, ``\\x``/octal/``\\u``
      escapes), a raw NUL, ``${`` (log4j lookups, ``${IFS}``), ``$(`` and any backtick (command
-     substitution), a brace list ``{a,b}`` (expanded with the word around it), and any character
+     substitution), a brace list ``{a,b}`` (expanded with the word around it), a one-letter
+     bracket glob ``pas[s]wd`` (reduced to its letter), and any character
      the ``cmd`` view deletes from inside a word (a single quote, ``^``, a backtick, ``$``), a raw
      vertical tab or form feed (the ``cmd`` view makes them spaces); raw double quotes (one or a
      run of them) between non-spaces only for formats that inspect an unquoted field. A keyword that contains a line
@@ -94,6 +95,7 @@ STATIC_MARKERS: tuple[bytes, ...] = (
     rb"(?:\$|%24)(?:\{|%7b)",  # ${: log4j lookups, ${IFS}
     rb"(?:\$|%24)(?:\(|%28)",  # $(: command substitution
     rb"(?:\{|%7b)[^}\s]{0,192}(?:,|%2c)",  # a brace list: the cmd view distributes {l,-lh}s
+    rb"(?:\[|%5b)[a-z](?:\]|%5d)",  # a one-letter bracket glob: the cmd view keeps only the letter
     rb"['^`$]|%27|%22",  # a character the cmd view deletes from inside a word (and any backtick)
     rb"[\x0b\x0c]",  # a raw vertical tab or form feed (the cmd view makes them spaces)
 )
