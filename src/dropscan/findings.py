@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from .egress import Destination
-from .signatures import SEVERITIES
 
 HTTP_METHODS = (
     "GET",
@@ -63,9 +62,6 @@ class Finding:
     def answered(self) -> bool:
         """A 2xx/3xx answer: the request reached something that ran."""
         return self.status is not None and 200 <= self.status < 400
-
-    def sort_key(self) -> tuple[str, int]:
-        return (self.log_file, self.line_no)
 
     def to_record(self) -> dict:
         """The JSON-ready record (one JSONL line)."""
@@ -182,7 +178,3 @@ def flat_row(f: Finding) -> dict:
         "dest_count": len(f.egress),
         "egress": " ".join(x.endpoint() for x in f.egress),
     }
-
-
-def severity_rank(sev: str) -> int:
-    return SEVERITIES.index(sev)

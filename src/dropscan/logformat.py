@@ -360,10 +360,6 @@ def strip_eol(line: bytes) -> bytes:
 _KNOWN_CODES = set("aAbBCDefhHiklLmnoOpPqrRsStTuUvVXI%") | {"^ti", "^to"}
 
 
-def _dash(raw: bytes) -> bool:
-    return raw == b"-"
-
-
 def _int_or_none(raw: bytes) -> int | None:
     try:
         return None if raw == b"-" else int(raw)

@@ -11,21 +11,13 @@ import csv
 import json
 import os
 import shutil
-from typing import IO, Protocol
+from typing import IO
 
 from .findings import FRAME_COLUMNS, Finding, flat_row
 from .safety import csv_cell, defang, defang_host, term
 
-FORMATS = ("table", "jsonl", "csv", "parquet")
-
 _SEV_COLOR = {"critical": "\x1b[1;31m", "high": "\x1b[31m", "medium": "\x1b[33m", "low": "\x1b[2m"}
 _RESET = "\x1b[0m"
-
-
-class Writer(Protocol):
-    def write(self, f: Finding) -> None: ...
-    def flush(self) -> None: ...  # make what was written visible (``--follow`` after each poll)
-    def close(self) -> None: ...
 
 
 def endpoint_text(f: Finding, defanged: bool) -> str:

@@ -140,12 +140,6 @@ def _pieces(keyword: str) -> list[bytes] | None:
     return [_char(c, i == len(keyword) - 1) for i, c in enumerate(keyword)]
 
 
-def keyword_pattern(keyword: str) -> bytes | None:
-    """The raw-line regex for a keyword (see `_pieces`)."""
-    pieces = _pieces(keyword)
-    return None if pieces is None else b"".join(pieces)
-
-
 # Keywords that begin alike are compiled as one alternation: hyperscan's compile time grows with
 # the number of expressions, and a command vocabulary has hundreds of ";cmd" / "|cmd" keywords.
 GROUP_SIZE = 256

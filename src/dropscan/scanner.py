@@ -60,9 +60,6 @@ class Scanner:
         self._prefilters: dict[bool, Prefilter] = {}
         self._grammars: dict[str, GrammarCheck] = {}
 
-    def __reduce__(self):
-        return (Scanner, (self.sigs, self.fast))
-
     def prefilter(self, fmt: LogFormat | None) -> Prefilter | None:
         """The prefilter for a format (None on the full path)."""
         if not self.fast:
