@@ -1,7 +1,6 @@
 """The ``dropscan`` command line: a thin typer layer over the library.
 
-Exit codes: 0 nothing found, 1 findings, 2 usage or input error (one line on stderr, never a
-traceback; readable inputs are still scanned and reported), 75 another run holds the lock.
+Exit codes: see `EXIT_CODES` (printed by ``dropscan --help``).
 """
 
 from __future__ import annotations
@@ -14,27 +13,118 @@ from enum import StrEnum
 from typing import Annotated, TextIO
 
 import typer
+import typer.core
 
 from .errors import DropscanError, LockedError, UsageError
 
+EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR, EXIT_BUG, EXIT_LOCKED, EXIT_INTERRUPTED = 0, 1, 2, 3, 75, 130
+EXIT_CODES = (
+    (EXIT_CLEAN, "nothing found"),
+    (EXIT_FINDINGS, "findings"),
+    (EXIT_ERROR, "usage or input error, or an incomplete scan"),
+    (EXIT_BUG, "internal error (a bug: please report it)"),
+    (EXIT_LOCKED, "another run holds the --state lock"),
+    (EXIT_INTERRUPTED, "interrupted (Ctrl-C)"),
+)
+
+
+def _epilog(*examples: str) -> str:
+    """Examples, then the exit codes; ``\\b`` keeps click from re-wrapping the lines."""
+    lines = ["\b", "Examples:", *(f"  {e}" for e in examples), "", "\b", "Exit codes:"]
+    return "\n".join(lines + [f"  {code:<3} {text}" for code, text in EXIT_CODES])
+
+
+class _Argument(typer.core.TyperArgument):
+    """An argument shown by its metavar (``PATHS...``) and never by its Python type
+    (typer would print ``paths... <list[str]>`` and ``{paths}...``)."""
+
+    def display_type_rich(self, ctx):
+        return None
+
+    def _usage_display_name(self) -> str:
+        return self.metavar or super()._usage_display_name()
+
+
+class _Command(typer.core.TyperCommand):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for p in self.params:
+            if type(p) is typer.core.TyperArgument:
+                p.__class__ = _Argument
+
+
+class _Group(typer.core.TyperGroup):
+    """Broken pipe (``dropscan signatures list | head``) ends the run quietly with exit 0: the
+    reader had enough. Click would exit 1 for it."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except BrokenPipeError:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())  # the interpreter's last flush must not fail again
+            raise typer.Exit(EXIT_CLEAN) from None
+
+
 app = typer.Typer(
     name="dropscan",
+    cls=_Group,
     help="Find download-and-execute attacks in Apache access logs, and the outbound destinations they need.",
+    epilog=_epilog(
+        "dropscan scan /var/log/apache2/",
+        "dropscan scan access.log.*.gz -f json -o findings.jsonl",
+        "dropscan report /var/log/apache2/ -f html -o report.html",
+        "dropscan rules --firewall nftables /var/log/apache2/",
+        "dropscan explain - < suspicious-lines.log",
+    ),
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
-sig_app = typer.Typer(help="List and test signature packs.", no_args_is_help=True, rich_markup_mode=None)
+sig_app = typer.Typer(cls=_Group, help="List and test signature packs.", no_args_is_help=True, rich_markup_mode=None)
 app.add_typer(sig_app, name="signatures")
 
-EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR, EXIT_LOCKED = 0, 1, 2, 75
+
+class ColorMode(StrEnum):
+    auto = "auto"
+    always = "always"
+    never = "never"
+
+
+_settings = {"color": ColorMode.auto}
+
+
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        sys.stdout.write(f"dropscan {version('dropscan')}\n")
+        raise typer.Exit(EXIT_CLEAN)
+
+
+@app.callback()
+def _main(
+    color: Annotated[
+        ColorMode,
+        typer.Option(
+            "--color",
+            help="Colour on a terminal: auto (a terminal without NO_COLOR or TERM=dumb), always, never.",
+        ),
+    ] = ColorMode.auto,
+    _show_version: Annotated[
+        bool,
+        typer.Option("--version", "-V", callback=_version, is_eager=True, help="Print the version and exit."),
+    ] = False,
+) -> None:
+    _settings["color"] = color
 
 
 class OutFormat(StrEnum):
     table = "table"
     jsonl = "jsonl"
+    json = "json"  # JSON lines, under the name other tools use
     csv = "csv"
     parquet = "parquet"
 
@@ -47,6 +137,7 @@ class Engine(StrEnum):
 class ListFormat(StrEnum):
     table = "table"
     jsonl = "jsonl"
+    json = "json"  # JSON lines
 
 
 def _err(msg: str) -> None:
@@ -62,7 +153,11 @@ def _warn(msg: str) -> None:
 
 
 def _color(stream: TextIO) -> bool:
-    return stream.isatty() and "NO_COLOR" not in os.environ and os.environ.get("TERM") != "dumb"
+    """``--color``: always, never, or auto (a terminal, ``NO_COLOR`` unset or empty, ``TERM`` not dumb)."""
+    mode = _settings["color"]
+    if mode != ColorMode.auto:
+        return mode == ColorMode.always
+    return stream.isatty() and not os.environ.get("NO_COLOR") and os.environ.get("TERM") != "dumb"
 
 
 def _load_sigs(path: str | None):
@@ -81,38 +176,60 @@ def _jobs(value: int | None) -> int:
 
 # --- scan ------------------------------------------------------------------------------------
 # Options shared by several commands, declared once.
-PathsArg = Annotated[list[str], typer.Argument(help="Log files, directories, globs, or - for stdin.")]
+PathsArg = Annotated[
+    list[str], typer.Argument(metavar="PATHS...", help="Log files, directories, globs, or - for stdin.")
+]
 LogFormatOpt = Annotated[
     str | None,
     typer.Option(
         "--log-format",
         "-l",
+        metavar="FORMAT",
         help="combined, vhost_combined, common, vhost_common, or an Apache LogFormat string "
         "[default: detected per file].",
     ),
 ]
 SignaturesOpt = Annotated[
     str | None,
-    typer.Option("--signatures", "-s", help="Directory (or file) of YAML signatures instead of the built-in pack."),
+    typer.Option(
+        "--signatures", "-s", metavar="DIR", help="Directory (or file) of YAML signatures instead of the built-in pack."
+    ),
 ]
 HostOpt = Annotated[
     str | None,
     typer.Option(
-        "--host", help="Receiving host for logs without %v [default: from the file name, see docs/report.md]."
+        "--host",
+        metavar="NAME",
+        help="Receiving host for logs without %v [default: from the file name, see docs/report.md].",
     ),
 ]
-JobsOpt = Annotated[int | None, typer.Option("--jobs", "-j", help="Worker processes [default: all cores].")]
-SinceOpt = Annotated[str | None, typer.Option("--since", help="Only findings at or after this time (24h, 7d, ISO).")]
-UntilOpt = Annotated[str | None, typer.Option("--until", help="Only findings before this time.")]
+JobsOpt = Annotated[
+    int | None, typer.Option("--jobs", "-j", metavar="N", help="Worker processes [default: all cores].")
+]
+SinceOpt = Annotated[
+    str | None, typer.Option("--since", metavar="TIME", help="Only findings at or after this time (24h, 7d, ISO).")
+]
+UntilOpt = Annotated[str | None, typer.Option("--until", metavar="TIME", help="Only findings before this time.")]
 StateOpt = Annotated[
-    str | None, typer.Option("--state", help="Read only what is new since the last run with this state file (cron).")
+    str | None,
+    typer.Option(
+        "--state", metavar="FILE", help="Read only what is new since the last run with this state file (cron)."
+    ),
 ]
 ResetStateOpt = Annotated[
     bool, typer.Option("--reset-state", help="Forget the --state file's positions: read every log from the start.")
 ]
 
 
-@app.command()
+@app.command(
+    cls=_Command,
+    epilog=_epilog(
+        "dropscan scan /var/log/apache2/       # table on a terminal, else JSON lines",
+        "dropscan scan access.log.*.gz -f json -o findings.jsonl --summary s.json",
+        "dropscan scan - < access.log",
+        "dropscan scan /var/log/apache2/ --state /var/lib/dropscan/state.json --quiet",
+    ),
+)
 def scan(
     paths: PathsArg,
     fmt: Annotated[
@@ -121,13 +238,17 @@ def scan(
             "--format", "-f", help="Output format [default: table on a terminal, else jsonl; from -o's extension]."
         ),
     ] = None,
-    output: Annotated[str | None, typer.Option("--output", "-o", help="Write findings here (default stdout).")] = None,
+    output: Annotated[
+        str | None, typer.Option("--output", "-o", metavar="FILE", help="Write findings here (default stdout).")
+    ] = None,
     log_format: LogFormatOpt = None,
     signatures: SignaturesOpt = None,
     rejects: Annotated[
-        str | None, typer.Option("--rejects", help="Write lines that are not records here, verbatim.")
+        str | None, typer.Option("--rejects", metavar="FILE", help="Write lines that are not records here, verbatim.")
     ] = None,
-    summary: Annotated[str | None, typer.Option("--summary", help="Write the run summary (JSON) here.")] = None,
+    summary: Annotated[
+        str | None, typer.Option("--summary", metavar="FILE", help="Write the run summary (JSON) here.")
+    ] = None,
     jobs: JobsOpt = None,
     defang: Annotated[bool, typer.Option("--defang", help="hxxp://203.0.113[.]9 in human-facing output.")] = False,
     since: SinceOpt = None,
@@ -139,7 +260,11 @@ def scan(
     engine: Annotated[Engine, typer.Option("--engine", help="local (process pool) or dask.")] = Engine.local,
     scheduler: Annotated[
         str | None,
-        typer.Option("--scheduler", help="Dask scheduler address (tcp://host:8786) [default: a local cluster]."),
+        typer.Option(
+            "--scheduler",
+            metavar="ADDRESS",
+            help="Dask scheduler address (tcp://host:8786) [default: a local cluster].",
+        ),
     ] = None,
     state: StateOpt = None,
     reset_state: ResetStateOpt = False,
@@ -147,7 +272,9 @@ def scan(
         bool,
         typer.Option("--follow", "-F", help="Keep scanning as the logs grow, across rotation (stop with SIGTERM/^C)."),
     ] = False,
-    interval: Annotated[float, typer.Option("--interval", help="Seconds between polls with --follow.")] = 1.0,
+    interval: Annotated[
+        float, typer.Option("--interval", metavar="SECONDS", help="Seconds between polls with --follow.")
+    ] = 1.0,
 ) -> None:
     """Scan access logs; print one finding per request that carried an injected command."""
     from .engine import Scan, ScanOptions
@@ -155,7 +282,7 @@ def scan(
     from .state import Incremental
     from .timeutil import parse_when
 
-    out_format = fmt.value if fmt else format_for(output, sys.stdout.isatty())
+    out_format = "jsonl" if fmt == OutFormat.json else fmt.value if fmt else format_for(output, sys.stdout.isatty())
     if out_format == "parquet" and (not output or output == "-"):
         raise UsageError("--format parquet needs -o FILE")
     if reset_state and not state:
@@ -282,6 +409,7 @@ def _open_writer(stack: ExitStack, out_format: str, output: str | None, defanged
 class ReportFormat(StrEnum):
     table = "table"
     json = "json"
+    jsonl = "jsonl"  # the same JSON document, on one line
     markdown = "markdown"
     html = "html"
 
@@ -292,7 +420,14 @@ class Firewall(StrEnum):
     nftables = "nftables"
 
 
-_REPORT_EXT = {".html": "html", ".htm": "html", ".md": "markdown", ".markdown": "markdown", ".json": "json"}
+_REPORT_EXT = {
+    ".html": "html",
+    ".htm": "html",
+    ".md": "markdown",
+    ".markdown": "markdown",
+    ".json": "json",
+    ".jsonl": "jsonl",
+}
 
 
 def _egress_report(paths, log_format, signatures, jobs, host, since=None, until=None, inc=None, **firewall):
@@ -319,7 +454,14 @@ def _exit_for(rep) -> None:
     raise typer.Exit(EXIT_ERROR if rep.errors else (EXIT_FINDINGS if rep.findings else EXIT_CLEAN))
 
 
-@app.command()
+@app.command(
+    cls=_Command,
+    epilog=_epilog(
+        "dropscan report /var/log/apache2/",
+        "dropscan report /var/log/apache2/ -f html -o report.html",
+        "dropscan report /var/log/apache2/ --firewall-log /var/log/kern.log",
+    ),
+)
 def report(
     paths: PathsArg,
     fmt: Annotated[
@@ -327,23 +469,32 @@ def report(
         typer.Option("--format", "-f", help="[default: from -o's extension, else table on a terminal, else json]."),
     ] = None,
     output: Annotated[
-        str | None, typer.Option("--output", "-o", help="Write the report here; a short summary goes to stdout.")
+        str | None,
+        typer.Option("--output", "-o", metavar="FILE", help="Write the report here; a short summary goes to stdout."),
     ] = None,
     host: HostOpt = None,
     firewall_log: Annotated[
         list[str] | None,
-        typer.Option("--firewall-log", help="Kernel LOG lines (syslog, kern.log, ufw.log, journalctl -k); repeatable."),
+        typer.Option(
+            "--firewall-log",
+            metavar="FILE",
+            help="Kernel LOG lines (syslog, kern.log, ufw.log, journalctl -k); repeatable.",
+        ),
     ] = None,
     window: Annotated[
-        str, typer.Option("--window", help="How long after a request an outbound packet confirms it.")
+        str,
+        typer.Option("--window", metavar="DURATION", help="How long after a request an outbound packet confirms it."),
     ] = "10m",
     user: Annotated[
-        str | None, typer.Option("--user", help="Only packets with this UID= confirm (a user name or uid).")
+        str | None,
+        typer.Option("--user", metavar="USER", help="Only packets with this UID= confirm (a user name or uid)."),
     ] = None,
     firewall_tz: Annotated[
         str | None,
         typer.Option(
-            "--firewall-tz", help="Zone of firewall-log times without one [default: the access log's offset]."
+            "--firewall-tz",
+            metavar="ZONE",
+            help="Zone of firewall-log times without one [default: the access log's offset].",
         ),
     ] = None,
     defang: Annotated[bool, typer.Option("--defang", help="hxxp://203.0.113[.]9 in human formats.")] = False,
@@ -405,14 +556,22 @@ def report(
     _exit_for(rep)
 
 
-@app.command()
+@app.command(
+    cls=_Command,
+    epilog=_epilog(
+        "dropscan rules --firewall nftables /var/log/apache2/",
+        "dropscan rules --firewall ufw --allow-dns -d rules/ /var/log/apache2/",
+    ),
+)
 def rules(
     paths: PathsArg,
     firewall: Annotated[Firewall, typer.Option("--firewall", help="Which firewall's syntax to write.")],
-    user: Annotated[str, typer.Option("--user", help="The web server's user (name or uid).")] = "www-data",
+    user: Annotated[
+        str, typer.Option("--user", metavar="USER", help="The web server's user (name or uid).")
+    ] = "www-data",
     allow_dns: Annotated[bool, typer.Option("--allow-dns", help="Let the web user resolve names (port 53).")] = False,
     output_dir: Annotated[
-        str | None, typer.Option("--output-dir", "-d", help="Write each rules file into this directory.")
+        str | None, typer.Option("--output-dir", "-d", metavar="DIR", help="Write each rules file into this directory.")
     ] = None,
     host: HostOpt = None,
     log_format: LogFormatOpt = None,
@@ -443,9 +602,17 @@ def rules(
 
 
 # --- explain -------------------------------------------------------------------------------------
-@app.command()
+@app.command(
+    cls=_Command,
+    epilog=_epilog(
+        "dropscan explain '1.2.3.4 - - [27/Nov/2026:07:02:11 +0100] \"GET /?c=;wget%20h/x HTTP/1.1\" 404 1'",
+        "grep wget access.log | dropscan explain - --json",
+    ),
+)
 def explain(
-    line: Annotated[str, typer.Argument(help="One log line, or - to explain each line read from stdin.")],
+    line: Annotated[
+        str, typer.Argument(metavar="LINE", help="One log line, or - to explain each line read from stdin.")
+    ],
     log_format: LogFormatOpt = None,
     signatures: SignaturesOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
@@ -475,16 +642,20 @@ def explain(
 
 
 # --- signatures ----------------------------------------------------------------------------------
-@sig_app.command("list")
+@sig_app.command(
+    "list", cls=_Command, epilog=_epilog("dropscan signatures list | head", "dropscan signatures list my-pack/ -f json")
+)
 def signatures_list(
-    path: Annotated[str | None, typer.Argument(help="Signature directory or file [default: built-in].")] = None,
+    path: Annotated[
+        str | None, typer.Argument(metavar="[PACK]", help="Signature directory or file [default: built-in].")
+    ] = None,
     fmt: Annotated[ListFormat, typer.Option("--format", "-f")] = ListFormat.table,
 ) -> None:
     """List the signatures of a pack."""
     from .engine import default_signatures
 
     sigs = _load_sigs(path) or default_signatures()
-    if fmt is ListFormat.jsonl:
+    if fmt in (ListFormat.jsonl, ListFormat.json):
         for s in sigs.signatures:
             sys.stdout.write(
                 json.dumps(
@@ -515,11 +686,13 @@ def signatures_list(
     sys.stdout.write(f"{len(sigs)} signatures\n")
 
 
-@sig_app.command("test")
+@sig_app.command("test", cls=_Command, epilog=_epilog("dropscan signatures test", "dropscan signatures test my-pack/"))
 def signatures_test(
-    path: Annotated[str | None, typer.Argument(help="Signature directory or file [default: built-in].")] = None,
+    path: Annotated[
+        str | None, typer.Argument(metavar="[PACK]", help="Signature directory or file [default: built-in].")
+    ] = None,
     timeout: Annotated[
-        float, typer.Option("--timeout", help="Seconds a pattern may take on an adversarial input.")
+        float, typer.Option("--timeout", metavar="SECONDS", help="Seconds a pattern may take on an adversarial input.")
     ] = 1.0,
 ) -> None:
     """Run every signature's examples through the pipeline and lint every pattern."""
@@ -543,6 +716,29 @@ def signatures_test(
     raise typer.Exit(EXIT_FINDINGS if failures or lint else EXIT_CLEAN)
 
 
+class Shell(StrEnum):
+    bash = "bash"
+    zsh = "zsh"
+    fish = "fish"
+    powershell = "powershell"
+
+
+@app.command(
+    cls=_Command,
+    epilog=_epilog(
+        "dropscan completion bash > ~/.local/share/bash-completion/completions/dropscan",
+        'dropscan completion zsh > "${fpath[1]}/_dropscan"',
+        "dropscan completion fish > ~/.config/fish/completions/dropscan.fish",
+    ),
+)
+def completion(shell: Annotated[Shell, typer.Argument(metavar="SHELL", help="bash, zsh, fish or powershell.")]) -> None:
+    """Print the shell completion script (or let --install-completion install it for this shell)."""
+    from typer._completion_shared import get_completion_script
+
+    script = get_completion_script(prog_name="dropscan", complete_var="_DROPSCAN_COMPLETE", shell=shell.value)
+    sys.stdout.write(script + "\n")
+
+
 def main() -> None:
     """Console entry point: map errors to exit codes, one line each, no tracebacks."""
     try:
@@ -554,7 +750,7 @@ def main() -> None:
         _err(str(e))
         sys.exit(EXIT_ERROR)
     except KeyboardInterrupt:
-        sys.exit(130)
+        sys.exit(EXIT_INTERRUPTED)
     except BrokenPipeError:
         try:
             sys.stdout = open(os.devnull, "w")
@@ -564,4 +760,4 @@ def main() -> None:
         if os.environ.get("DROPSCAN_DEBUG"):
             raise
         _err(f"internal error: {type(e).__name__}: {e} (set DROPSCAN_DEBUG=1 for a traceback)")
-        sys.exit(3)
+        sys.exit(EXIT_BUG)

@@ -364,9 +364,15 @@ def json_report(r: Report, defanged: bool = False) -> str:
     return json.dumps(r.as_dict(), indent=2) + "\n"
 
 
+def jsonl_report(r: Report, defanged: bool = False) -> str:
+    """The same exact JSON report on one line: a one-record JSON-lines stream."""
+    return json.dumps(r.as_dict(), separators=(",", ":")) + "\n"
+
+
 RENDERERS: dict[str, Callable[[Report, bool], str]] = {
     "table": table,
     "json": json_report,
+    "jsonl": jsonl_report,
     "markdown": markdown,
     "html": html_report,
 }
