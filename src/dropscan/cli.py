@@ -104,15 +104,13 @@ def _version(value: bool) -> None:
         raise typer.Exit(EXIT_CLEAN)
 
 
+_COLOR_HELP = "Colour: auto (on a terminal, unless NO_COLOR is set or TERM=dumb), always, never."
+ColorOpt = Annotated[ColorMode | None, typer.Option("--color", help=_COLOR_HELP + " [default: auto]")]
+
+
 @app.callback()
 def _main(
-    color: Annotated[
-        ColorMode,
-        typer.Option(
-            "--color",
-            help="Colour on a terminal: auto (a terminal without NO_COLOR or TERM=dumb), always, never.",
-        ),
-    ] = ColorMode.auto,
+    color: Annotated[ColorMode, typer.Option("--color", help=_COLOR_HELP)] = ColorMode.auto,
     _show_version: Annotated[
         bool,
         typer.Option("--version", "-V", callback=_version, is_eager=True, help="Print the version and exit."),
@@ -275,13 +273,17 @@ def scan(
     interval: Annotated[
         float, typer.Option("--interval", metavar="SECONDS", help="Seconds between polls with --follow.")
     ] = 1.0,
+    color: ColorOpt = None,
 ) -> None:
     """Scan access logs; print one finding per request that carried an injected command."""
     from .engine import Scan, ScanOptions
     from .output import format_for, summary_text
+    from .progress import ScanProgress
     from .state import Incremental
     from .timeutil import parse_when
 
+    if color is not None:
+        _settings["color"] = color
     out_format = "jsonl" if fmt == OutFormat.json else fmt.value if fmt else format_for(output, sys.stdout.isatty())
     if out_format == "parquet" and (not output or output == "-"):
         raise UsageError("--format parquet needs -o FILE")
@@ -318,6 +320,9 @@ def scan(
             run = inc.scan(paths, opts, on_reject) if inc else Scan(paths, opts, on_reject=on_reject)
         writer = None
         count = 0
+        run.on_progress = stack.enter_context(
+            ScanProgress(sys.stderr, sys.stdout if output in (None, "-") else None, _color(sys.stderr))
+        ).update
         for finding in run:
             if writer is None:
                 writer = _open_writer(stack, out_format, output, defang, opts)
@@ -434,6 +439,7 @@ def _egress_report(paths, log_format, signatures, jobs, host, since=None, until=
     """The two steps every egress command shares: which findings (a Scan, incremental with
     ``inc``), then the report. Returns (run, report)."""
     from .engine import Scan, ScanOptions
+    from .progress import ScanProgress
     from .report import build_report
     from .timeutil import parse_when
 
@@ -445,7 +451,10 @@ def _egress_report(paths, log_format, signatures, jobs, host, since=None, until=
         until=parse_when(until) if until else None,
     )
     run = inc.scan(paths, opts) if inc else Scan(paths, opts)
-    return run, build_report(run, host=host, scan_summary=run.summary, **firewall)
+    with ScanProgress(sys.stderr, color=_color(sys.stderr)) as progress:
+        run.on_progress = progress.update
+        rep = build_report(run, host=host, scan_summary=run.summary, **firewall)
+    return run, rep
 
 
 def _exit_for(rep) -> None:

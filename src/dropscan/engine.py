@@ -190,6 +190,12 @@ class Scan:
             self.errors = []
         self.sources = sources
         self.files: list[FileSummary] = []
+        # called after every chunk or unit of work (a progress display reads `progress_info`)
+        self.on_progress: Callable[[Scan], None] | None = None
+        self._bytes_done = 0  # on disk, of the sources and byte ranges finished
+        self._tell: Callable[[], int] | None = None  # position in the source being read inline
+        self._current = 0
+        self._bytes_total: int | None = -1
         sigs = self.options.sigs()
         self.spec = ScannerSpec.of(sigs, self.options.fast)
         self.scanner = get_scanner(self.spec, sigs)
@@ -211,6 +217,42 @@ class Scan:
             "totals": self.totals,
             "errors": list(self.errors) + [f.error for f in self.files if f.error],
         }
+
+    def progress_info(self) -> dict:
+        """Where the scan is: files started of all, bytes read on disk of the total (None when
+        stdin makes it unknown), lines and findings so far, the file being read."""
+        if self._bytes_total == -1:
+            self._bytes_total = None if any(s.is_stdin for s in self.sources) else self._input_size()
+        if self._tell is not None:
+            try:
+                self._current = self._tell()
+            except (OSError, ValueError):  # read to the end and closed: the last position holds
+                pass
+        return {
+            "files": len(self.files),
+            "files_total": len(self.sources),
+            "bytes": self._bytes_done + self._current,
+            "bytes_total": self._bytes_total,
+            "lines": sum(f.lines for f in self.files),
+            "findings": sum(f.findings for f in self.files),
+            "current": self.files[-1].path if self.files else None,
+        }
+
+    def _tick(self) -> None:
+        if self.on_progress is not None:
+            self.on_progress(self)
+
+    def _opened(self, tell: Callable[[], int]) -> None:
+        self._tell, self._current = tell, 0
+
+    def _finished(self, src: Source) -> None:
+        self._tell, self._current = None, 0
+        if not src.is_stdin:
+            try:
+                self._bytes_done += os.path.getsize(src.path)
+            except OSError:
+                pass
+        self._tick()
 
     def __iter__(self) -> Iterator[Finding]:
         resumed = any(src.resume is not None for src in self.sources)
@@ -246,7 +288,7 @@ class Scan:
         s.end = resume.offset if resume else 0
         try:
             chunks = read_chunks(
-                open_blocks(src, opts.chunk_size),
+                open_blocks(src, opts.chunk_size, self._opened),
                 opts.chunk_size,
                 start_offset=s.end,
                 keep_partial=resume is None or resume.keep_partial,
@@ -273,9 +315,11 @@ class Scan:
                         s.findings += 1
                         yield f
                 s.end = off + len(chunk)  # only once every finding of the chunk was taken
+                self._tick()
         except InputError as e:
             s.error = str(e)
         self._check(s, fmt)
+        self._finished(src)
 
     def _account(self, s: FileSummary, r: ChunkResult) -> None:
         s.lines += r.lines
@@ -371,6 +415,11 @@ class Scan:
                     f.line_no += base
                     current.findings += 1
                     yield f
+                if unit.start is None:
+                    self._finished(src)
+                else:
+                    self._bytes_done += unit.end - unit.start
+                    self._tick()
             if current is not None:
                 self._check(current, None if current.format is None else compile_format(current.format))
 

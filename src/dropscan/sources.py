@@ -20,7 +20,7 @@ import re
 import stat
 import sys
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
 
@@ -144,15 +144,20 @@ def _decompress(f: BinaryIO, kind: str, name: str, first: bytes) -> Iterator[byt
         raise InputError(f"{name}: truncated {kind} data (unexpected end of file)")
 
 
-def open_blocks(source: Source, plain_block: int = READ_SIZE) -> Iterator[bytes]:
+def open_blocks(
+    source: Source, plain_block: int = READ_SIZE, on_open: Callable[[Callable[[], int]], None] | None = None
+) -> Iterator[bytes]:
     """Decompressed bytes of ``source``, block by block (from ``source.resume.offset`` if set).
     Uncompressed input comes in blocks of about ``plain_block`` bytes that end at a line
-    boundary, which `read_chunks` passes on without copying."""
+    boundary, which `read_chunks` passes on without copying. ``on_open`` receives the opened
+    file's ``tell`` (bytes read on disk, compressed or not: what a progress display needs)."""
     name = "<stdin>" if source.is_stdin else source.path
     try:
         f = sys.stdin.buffer if source.is_stdin else open(source.path, "rb")
     except OSError as e:
         raise InputError(f"{name}: cannot open: {e.strerror or e}") from None
+    if on_open is not None and not source.is_stdin:
+        on_open(f.tell)
     try:
         skip = 0
         if source.resume is not None:
