@@ -274,16 +274,26 @@ def scan(
         float, typer.Option("--interval", metavar="SECONDS", help="Seconds between polls with --follow.")
     ] = 1.0,
     color: ColorOpt = None,
+    tz: Annotated[
+        str | None,
+        typer.Option(
+            "--tz",
+            metavar="ZONE",
+            help="Show table times in this zone (UTC, +01:00, Europe/Berlin) [default: the first finding's offset].",
+        ),
+    ] = None,
+    host: HostOpt = None,
 ) -> None:
     """Scan access logs; print one finding per request that carried an injected command."""
     from .engine import Scan, ScanOptions
     from .output import format_for, summary_text
     from .progress import ScanProgress
     from .state import Incremental
-    from .timeutil import parse_when
+    from .timeutil import parse_tz, parse_when
 
     if color is not None:
         _settings["color"] = color
+    show = {"defanged": defang, "tz": parse_tz(tz) if tz else None, "host": host}
     out_format = "jsonl" if fmt == OutFormat.json else fmt.value if fmt else format_for(output, sys.stdout.isatty())
     if out_format == "parquet" and (not output or output == "-"):
         raise UsageError("--format parquet needs -o FILE")
@@ -309,7 +319,7 @@ def scan(
         if inc is not None and engine == Engine.dask:
             raise UsageError("--state and --follow read on this machine: not with --engine dask")
         if follow:
-            raise typer.Exit(_follow(stack, paths, opts, inc, on_reject, rej_fh, out_format, output, defang, interval))
+            raise typer.Exit(_follow(stack, paths, opts, inc, on_reject, rej_fh, out_format, output, show, interval))
         if engine == Engine.dask:
             from .dask import DaskScan
 
@@ -321,15 +331,15 @@ def scan(
         writer = None
         count = 0
         run.on_progress = stack.enter_context(
-            ScanProgress(sys.stderr, sys.stdout if output in (None, "-") else None, _color(sys.stderr))
+            ScanProgress(sys.stderr, sys.stdout if output in (None, "-") else None, _color(sys.stderr), quiet)
         ).update
         for finding in run:
             if writer is None:
-                writer = _open_writer(stack, out_format, output, defang, opts)
+                writer = _open_writer(stack, out_format, output, show, opts)
             writer.write(finding)
             count += 1
         if writer is None and not quiet and out_format in ("csv", "parquet") and output:
-            writer = _open_writer(stack, out_format, output, defang, opts)  # an empty file with the header
+            writer = _open_writer(stack, out_format, output, show, opts)  # an empty file with the header
         if writer is not None:
             writer.close()
         if inc is not None:  # only now that the output is written: a crash repeats, never loses
@@ -352,7 +362,7 @@ def scan(
     raise typer.Exit(EXIT_ERROR if errors else (EXIT_FINDINGS if count else EXIT_CLEAN))
 
 
-def _follow(stack, paths, opts, inc, on_reject, rej_fh, out_format, output, defanged, interval) -> int:
+def _follow(stack, paths, opts, inc, on_reject, rej_fh, out_format, output, show, interval) -> int:
     """``scan --follow``: poll until SIGTERM/SIGINT, which end it cleanly after the current poll."""
     import signal
     import threading
@@ -363,7 +373,7 @@ def _follow(stack, paths, opts, inc, on_reject, rej_fh, out_format, output, defa
 
     def emit(finding) -> None:
         if not writers:
-            writers.append(_open_writer(stack, out_format, output, defanged, opts))
+            writers.append(_open_writer(stack, out_format, output, show, opts))
         writers[0].write(finding)
 
     def flush() -> None:
@@ -394,9 +404,12 @@ def _follow(stack, paths, opts, inc, on_reject, rej_fh, out_format, output, defa
     return EXIT_ERROR if result.errors else (EXIT_FINDINGS if result.findings else EXIT_CLEAN)
 
 
-def _open_writer(stack: ExitStack, out_format: str, output: str | None, defanged: bool, opts):
+def _open_writer(stack: ExitStack, out_format: str, output: str | None, show: dict, opts):
+    """The findings writer; ``show`` holds how humans see them: defanged, tz, host."""
+    from .hosts import HostRule
     from .output import CsvWriter, JsonlWriter, ParquetWriter, TableWriter
 
+    defanged = show["defanged"]
     if out_format == "parquet":
         return ParquetWriter(output, opts.sigs())
     if output and output != "-":
@@ -404,7 +417,9 @@ def _open_writer(stack: ExitStack, out_format: str, output: str | None, defanged
     else:
         stream = sys.stdout
     if out_format == "table":
-        return TableWriter(stream, defanged=defanged, color=_color(stream))
+        return TableWriter(
+            stream, defanged=defanged, color=_color(stream), tz=show["tz"], host_rule=HostRule(show["host"])
+        )
     if out_format == "csv":
         return CsvWriter(stream, defanged=defanged)
     return JsonlWriter(stream)
@@ -435,7 +450,9 @@ _REPORT_EXT = {
 }
 
 
-def _egress_report(paths, log_format, signatures, jobs, host, since=None, until=None, inc=None, **firewall):
+def _egress_report(
+    paths, log_format, signatures, jobs, host, since=None, until=None, inc=None, quiet=False, **firewall
+):
     """The two steps every egress command shares: which findings (a Scan, incremental with
     ``inc``), then the report. Returns (run, report)."""
     from .engine import Scan, ScanOptions
@@ -451,7 +468,7 @@ def _egress_report(paths, log_format, signatures, jobs, host, since=None, until=
         until=parse_when(until) if until else None,
     )
     run = inc.scan(paths, opts) if inc else Scan(paths, opts)
-    with ScanProgress(sys.stderr, color=_color(sys.stderr)) as progress:
+    with ScanProgress(sys.stderr, color=_color(sys.stderr), quiet=quiet) as progress:
         run.on_progress = progress.update
         rep = build_report(run, host=host, scan_summary=run.summary, **firewall)
     return run, rep
@@ -545,6 +562,7 @@ def report(
             since,
             until,
             inc=inc,
+            quiet=quiet,
             firewall_logs=firewall_log,
             window=parse_duration(window),
             uid=resolve_uid(user) if user else None,

@@ -11,9 +11,12 @@ import csv
 import json
 import os
 import shutil
+import textwrap
+from datetime import datetime, tzinfo
 from typing import IO
 
 from .findings import FRAME_COLUMNS, Finding, flat_row
+from .hosts import HostRule
 from .safety import csv_cell, defang, defang_host, term
 
 _SEV_COLOR = {"critical": "\x1b[1;31m", "high": "\x1b[31m", "medium": "\x1b[33m", "low": "\x1b[2m"}
@@ -30,54 +33,104 @@ def endpoint_text(f: Finding, defanged: bool) -> str:
     return text + (f" (+{len(f.egress) - 1})" if len(f.egress) > 1 else "")
 
 
+def view_label(f: Finding) -> str:
+    """What the text under a table row is: the field, and which decoding made it readable
+    (a base64 blob's text is not the request target itself)."""
+    if f.view.startswith("base64"):
+        return f"{f.field}, base64-decoded"
+    if f.view.startswith("jndi"):
+        return f"{f.field}, lookups resolved"
+    return f.field
+
+
+def _offset_name(t: datetime) -> str:
+    """``+01:00``, ``-04:30``, or ``UTC`` for a zero offset."""
+    off = t.utcoffset()
+    if not off:
+        return "UTC"
+    minutes = int(off.total_seconds()) // 60
+    sign = "-" if minutes < 0 else "+"
+    return f"{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
+
+
+def _fit(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: max(0, width - 1)] + "…"
+
+
 class TableWriter:
-    """Two lines per finding, sized to the terminal: the facts, then the decoded request
-    indented below. Control characters are escaped; nothing is interpreted as markup."""
+    """A finding as a row of facts that fits the terminal (80 columns when there is none), then
+    indented below it the rule and destination, and the decoded text wrapped over up to
+    `TEXT_LINES` lines. Times are shown in one zone, named in the header: ``tz`` (``--tz``), else
+    the first finding's own offset. Hosts are named as by ``dropscan report`` (`HostRule`).
+    Control characters are escaped; nothing is interpreted as markup."""
 
-    COLUMNS = ((19, "TIME"), (8, "SEVERITY"), (24, "HOST"), (15, "CLIENT"), (3, "ST"), (26, "RULE"), (0, "DESTINATION"))
+    MIN_WIDTH = 60
+    TEXT_LINES = 3
+    INDENT = "    "
 
-    def __init__(self, out: IO[str], *, defanged: bool = False, color: bool = False, width: int | None = None):
+    def __init__(
+        self,
+        out: IO[str],
+        *,
+        defanged: bool = False,
+        color: bool = False,
+        width: int | None = None,
+        tz: tzinfo | None = None,
+        host_rule: HostRule | None = None,
+    ):
         self.out = out
         self.defanged = defanged
         self.color = color
-        self.width = max(60, width or shutil.get_terminal_size((160, 24)).columns)
+        self.width = max(self.MIN_WIDTH, width or shutil.get_terminal_size((80, 24)).columns)
+        self.tz = tz
+        self.tz_name = str(tz) if tz is not None else None
+        self.host_rule = host_rule or HostRule()
         self.rows = 0
+        # TIME, SEVERITY, ST, CLIENT fixed; HOST takes the rest
+        self.widths = (19, 8, 3, 15, self.width - 19 - 8 - 3 - 15 - 8)
 
     def _row(self, values: list[str], severity: str | None = None) -> str:
-        cells = []
-        for (w, _name), v in zip(self.COLUMNS, values, strict=True):
-            cells.append(v if w == 0 else (v[: w - 1] + "…" if len(v) > w else v.ljust(w)))
+        cells = [_fit(v, w).ljust(w) for w, v in zip(self.widths, values, strict=True)]
         if self.color and severity in _SEV_COLOR:
             cells[1] = _SEV_COLOR[severity] + cells[1] + _RESET
         return "  ".join(cells).rstrip()
 
+    def _time(self, f: Finding) -> str:
+        if f.timestamp is None:
+            return "-"
+        if self.tz is None:  # the first timed finding's offset names the column
+            self.tz = f.timestamp.tzinfo
+            self.tz_name = _offset_name(f.timestamp)
+        return f.timestamp.astimezone(self.tz).strftime("%Y-%m-%d %H:%M:%S")
+
     def write(self, f: Finding) -> None:
+        ts = self._time(f)
         if self.rows == 0:
-            self.out.write(self._row([name for _w, name in self.COLUMNS]) + "\n")
+            zone = f"TIME ({self.tz_name})" if self.tz_name else "TIME"
+            if len(zone) > self.widths[0]:  # a long zone name gets a line of its own
+                self.out.write(f"times in {self.tz_name}\n")
+                zone = "TIME"
+            self.out.write(self._row([zone, "SEVERITY", "ST", "CLIENT", "HOST"]) + "\n")
         self.rows += 1
-        ts = f.timestamp.strftime("%Y-%m-%d %H:%M:%S") if f.timestamp else "-"
-        host = f.vhost or os.path.basename(f.log_file)
-        rule = f.rule_ids[0] + (f" +{len(f.rule_ids) - 1}" if len(f.rule_ids) > 1 else "")
-        self.out.write(
-            self._row(
-                [
-                    ts,
-                    f.severity,
-                    term(host),
-                    term(f.client_ip or "-"),
-                    str(f.status) if f.status is not None else "-",
-                    rule,
-                    term(endpoint_text(f, self.defanged)),
-                ],
-                f.severity,
-            )
-            + "\n"
-        )
+        row = [ts, f.severity, str(f.status) if f.status is not None else "-", term(f.client_ip or "-")]
+        self.out.write(self._row([*row, term(self.host_rule(f))], f.severity) + "\n")
+        rule = f.rule_ids[0] + (f" (+{len(f.rule_ids) - 1})" if len(f.rule_ids) > 1 else "")
+        dest = term(endpoint_text(f, self.defanged)) if f.egress else "no destination named"
+        self.out.write(_fit(f"{self.INDENT}{rule} → {dest}", self.width) + "\n")
+        label = f"{self.INDENT}{view_label(f)}: "
         text = term(defang(f.decoded) if self.defanged else f.decoded)
-        room = self.width - 6
-        if len(text) > room:
-            text = text[: room - 1] + "…"
-        self.out.write(f"    {f.field}: {text}\n" if len(f.field) + len(text) + 6 <= self.width else f"    {text}\n")
+        lines = self._wrap(text, len(label))
+        self.out.write(label + lines[0] + "\n")
+        pad = " " * len(label)
+        for line in lines[1:]:
+            self.out.write(pad + line + "\n")
+
+    def _wrap(self, text: str, indent: int) -> list[str]:
+        """``text`` wrapped in the room beside ``indent``, at most `TEXT_LINES` lines (… when cut)."""
+        room = max(20, self.width - indent)
+        return textwrap.wrap(
+            text, room, max_lines=self.TEXT_LINES, placeholder=" …", break_on_hyphens=False, drop_whitespace=True
+        ) or [""]
 
     def flush(self) -> None:
         self.out.flush()

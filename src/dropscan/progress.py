@@ -2,7 +2,7 @@
 
     ━━━━━━━━━━━━━╸━━━━━━━━━━━━━━  file 2/4  12.3/45.6 MB  352,118 lines/s  17 findings  ETA 0:00:07  access.log.1
 
-Shown only when stderr is a terminal (never in cron mail, pipes or files), drawn by `rich`, and
+Shown only when stderr is a terminal (never in cron mail, pipes or files, nor with ``--quiet``), drawn by `rich`, and
 transient: it is erased when the scan ends, and the summary takes its place. Bytes are counted
 on disk (a ``.gz`` advances by compressed bytes), so the bar and the ETA hold for every file
 whose size is known; reading stdin there is no total and no ETA. The display reads wall-clock
@@ -57,8 +57,8 @@ class ScanProgress:
     what is written to it goes above the progress line, which is redrawn below; output to a
     pipe or a file is never touched."""
 
-    def __init__(self, stream: TextIO, out: TextIO | None = None, color: bool = True):
-        self.enabled = stream.isatty()
+    def __init__(self, stream: TextIO, out: TextIO | None = None, color: bool = True, quiet: bool = False):
+        self.enabled = stream.isatty() and not quiet
         self.progress = None
         if self.enabled:
             console = Console(file=stream, highlight=False, markup=False, emoji=False, no_color=not color)
