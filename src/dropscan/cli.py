@@ -83,8 +83,10 @@ app = typer.Typer(
     rich_markup_mode=None,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
+config_app = typer.Typer(cls=_Group, help="Show the effective settings.", no_args_is_help=True, rich_markup_mode=None)
 sig_app = typer.Typer(cls=_Group, help="List and test signature packs.", no_args_is_help=True, rich_markup_mode=None)
 app.add_typer(sig_app, name="signatures")
+app.add_typer(config_app, name="config")
 
 
 class ColorMode(StrEnum):
@@ -93,7 +95,7 @@ class ColorMode(StrEnum):
     never = "never"
 
 
-_settings = {"color": ColorMode.auto}
+_settings: dict[str, ColorMode | None] = {"color": None}  # the global --color, then the effective one
 
 
 def _version(value: bool) -> None:
@@ -110,7 +112,7 @@ ColorOpt = Annotated[ColorMode | None, typer.Option("--color", help=_COLOR_HELP 
 
 @app.callback()
 def _main(
-    color: Annotated[ColorMode, typer.Option("--color", help=_COLOR_HELP)] = ColorMode.auto,
+    color: Annotated[ColorMode | None, typer.Option("--color", help=_COLOR_HELP + " [default: auto]")] = None,
     _show_version: Annotated[
         bool,
         typer.Option("--version", "-V", callback=_version, is_eager=True, help="Print the version and exit."),
@@ -152,16 +154,43 @@ def _warn(msg: str) -> None:
 
 def _color(stream: TextIO) -> bool:
     """``--color``: always, never, or auto (a terminal, ``NO_COLOR`` unset or empty, ``TERM`` not dumb)."""
-    mode = _settings["color"]
+    mode = _settings["color"] or ColorMode.auto
     if mode != ColorMode.auto:
         return mode == ColorMode.always
     return stream.isatty() and not os.environ.get("NO_COLOR") and os.environ.get("TERM") != "dumb"
 
 
-def _load_sigs(path: str | None):
-    from .signatures import SignatureSet
+def _load_sigs(paths: list[str] | None, builtin: bool = True):
+    """The signature pack of a run: the built-in one plus every ``--signatures`` pack, or only
+    those with ``--no-builtin``. None: the built-in pack alone (cached)."""
+    from .engine import default_signatures
+    from .signatures import SignatureSet, load_documents
 
-    return SignatureSet.load(path) if path else None
+    if not paths:
+        if not builtin:
+            raise UsageError("--no-builtin needs --signatures DIR (there would be no signatures)")
+        return None
+    docs = [d for p in paths for d in load_documents(p)]
+    return SignatureSet((default_signatures().documents if builtin else []) + docs, compile_now=True)
+
+
+def _effective_settings(config: str | None, **cli):
+    """Effective settings: the command line, else the config file, else the defaults."""
+    from .config import Settings, locate
+
+    return Settings(locate(config), cli)
+
+
+def _finding_filter(st, now: str | None):
+    """``--min-severity``, ``--category`` and the suppressions, or None when none is set."""
+    from .hosts import HostRule
+    from .suppress import FindingFilter
+    from .timeutil import parse_when
+
+    f = FindingFilter(
+        st["min_severity"], st["categories"], st.suppressions, HostRule(st["host"]), parse_when(now) if now else None
+    )
+    return f if f.active else None
 
 
 def _jobs(value: int | None) -> int:
@@ -188,9 +217,48 @@ LogFormatOpt = Annotated[
     ),
 ]
 SignaturesOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--signatures",
+        "-s",
+        metavar="DIR",
+        help="A directory (or file) of YAML signatures added to the built-in pack; repeatable.",
+    ),
+]
+BuiltinOpt = Annotated[
+    bool | None,
+    typer.Option("--builtin/--no-builtin", help="--no-builtin: only the --signatures packs [default: builtin]."),
+]
+ConfigOpt = Annotated[
     str | None,
     typer.Option(
-        "--signatures", "-s", metavar="DIR", help="Directory (or file) of YAML signatures instead of the built-in pack."
+        "--config",
+        metavar="FILE",
+        help="Config file [default: ./dropscan.toml, else dropscan.toml in the user config dir].",
+    ),
+]
+MinSeverityOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--min-severity", metavar="LEVEL", help="Only findings this severe or more: low, medium, high, critical."
+    ),
+]
+CategoryOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--category",
+        metavar="NAME",
+        help="Only this category (dropper, reverse-shell, jndi, shellshock, rfi, expression, rce, rce-probe); "
+        "repeatable.",
+    ),
+]
+NowOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--now",
+        metavar="TIME",
+        help="What expiring suppressions compare findings without a timestamp with [default: such findings are "
+        "never suppressed]. Timed findings use their own time.",
     ),
 ]
 HostOpt = Annotated[
@@ -241,6 +309,11 @@ def scan(
     ] = None,
     log_format: LogFormatOpt = None,
     signatures: SignaturesOpt = None,
+    builtin: BuiltinOpt = None,
+    config: ConfigOpt = None,
+    min_severity: MinSeverityOpt = None,
+    category: CategoryOpt = None,
+    now: NowOpt = None,
     rejects: Annotated[
         str | None, typer.Option("--rejects", metavar="FILE", help="Write lines that are not records here, verbatim.")
     ] = None,
@@ -248,7 +321,10 @@ def scan(
         str | None, typer.Option("--summary", metavar="FILE", help="Write the run summary (JSON) here.")
     ] = None,
     jobs: JobsOpt = None,
-    defang: Annotated[bool, typer.Option("--defang", help="hxxp://203.0.113[.]9 in human-facing output.")] = False,
+    defang: Annotated[
+        bool | None,
+        typer.Option("--defang/--no-defang", help="hxxp://203.0.113[.]9 in the table and CSV [default: no-defang]."),
+    ] = None,
     since: SinceOpt = None,
     until: UntilOpt = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No output at all when nothing was found.")] = False,
@@ -291,9 +367,21 @@ def scan(
     from .state import Incremental
     from .timeutil import parse_tz, parse_when
 
-    if color is not None:
-        _settings["color"] = color
-    show = {"defanged": defang, "tz": parse_tz(tz) if tz else None, "host": host}
+    st = _effective_settings(
+        config,
+        log_format=log_format,
+        signatures=signatures,
+        builtin_signatures=builtin,
+        min_severity=min_severity,
+        categories=category,
+        jobs=jobs,
+        tz=tz,
+        host=host,
+        color=color or _settings["color"],
+        defang=defang,
+    )
+    _settings["color"] = ColorMode(st["color"])
+    show = {"defanged": bool(st["defang"]), "tz": parse_tz(st["tz"]) if st["tz"] else None, "host": st["host"]}
     out_format = "jsonl" if fmt == OutFormat.json else fmt.value if fmt else format_for(output, sys.stdout.isatty())
     if out_format == "parquet" and (not output or output == "-"):
         raise UsageError("--format parquet needs -o FILE")
@@ -304,13 +392,14 @@ def scan(
     if interval <= 0:
         raise UsageError("--interval must be more than 0 seconds")
     opts = ScanOptions(
-        log_format=log_format,
-        signatures=_load_sigs(signatures),
-        jobs=_jobs(jobs),
+        log_format=st["log_format"],
+        signatures=_load_sigs(st["signatures"], st["builtin_signatures"]),
+        jobs=_jobs(st["jobs"]),
         fast=not full,
         keep_rejects=rejects is not None,
         since=parse_when(since) if since else None,
         until=parse_when(until) if until else None,
+        finding_filter=_finding_filter(st, now),
     )
     with ExitStack() as stack:
         rej_fh = stack.enter_context(open(rejects, "wb")) if rejects else None
@@ -450,27 +539,26 @@ _REPORT_EXT = {
 }
 
 
-def _egress_report(
-    paths, log_format, signatures, jobs, host, since=None, until=None, inc=None, quiet=False, **firewall
-):
+def _egress_report(paths, st, since=None, until=None, inc=None, quiet=False, now=None, **firewall):
     """The two steps every egress command shares: which findings (a Scan, incremental with
-    ``inc``), then the report. Returns (run, report)."""
+    ``inc``, with the settings ``st``), then the report. Returns (run, report)."""
     from .engine import Scan, ScanOptions
     from .progress import ScanProgress
     from .report import build_report
     from .timeutil import parse_when
 
     opts = ScanOptions(
-        log_format=log_format,
-        signatures=_load_sigs(signatures),
-        jobs=_jobs(jobs),
+        log_format=st["log_format"],
+        signatures=_load_sigs(st["signatures"], st["builtin_signatures"]),
+        jobs=_jobs(st["jobs"]),
         since=parse_when(since) if since else None,
         until=parse_when(until) if until else None,
+        finding_filter=_finding_filter(st, now),
     )
     run = inc.scan(paths, opts) if inc else Scan(paths, opts)
     with ScanProgress(sys.stderr, color=_color(sys.stderr), quiet=quiet) as progress:
         run.on_progress = progress.update
-        rep = build_report(run, host=host, scan_summary=run.summary, **firewall)
+        rep = build_report(run, host=st["host"], scan_summary=run.summary, **firewall)
     return run, rep
 
 
@@ -523,9 +611,20 @@ def report(
             help="Zone of firewall-log times without one [default: the access log's offset].",
         ),
     ] = None,
-    defang: Annotated[bool, typer.Option("--defang", help="hxxp://203.0.113[.]9 in human formats.")] = False,
+    defang: Annotated[
+        bool | None,
+        typer.Option(
+            "--defang/--no-defang",
+            help="hxxp://203.0.113[.]9 in human formats [default: defang in Markdown and HTML, not in the table].",
+        ),
+    ] = None,
     log_format: LogFormatOpt = None,
     signatures: SignaturesOpt = None,
+    builtin: BuiltinOpt = None,
+    config: ConfigOpt = None,
+    min_severity: MinSeverityOpt = None,
+    category: CategoryOpt = None,
+    now: NowOpt = None,
     jobs: JobsOpt = None,
     since: SinceOpt = None,
     until: UntilOpt = None,
@@ -551,18 +650,28 @@ def report(
     )
     from .state import Incremental
 
+    st = _effective_settings(
+        config,
+        log_format=log_format,
+        signatures=signatures,
+        builtin_signatures=builtin,
+        min_severity=min_severity,
+        categories=category,
+        jobs=jobs,
+        host=host,
+        defang=defang,
+    )
+    defang = st["defang"] if st["defang"] is not None else out_format in ("markdown", "html")
     with ExitStack() as stack:
         inc = stack.enter_context(Incremental(state, reset=reset_state)) if state else None
         run, rep = _egress_report(
             paths,
-            log_format,
-            signatures,
-            jobs,
-            host,
+            st,
             since,
             until,
             inc=inc,
             quiet=quiet,
+            now=now,
             firewall_logs=firewall_log,
             window=parse_duration(window),
             uid=resolve_uid(user) if user else None,
@@ -603,6 +712,11 @@ def rules(
     host: HostOpt = None,
     log_format: LogFormatOpt = None,
     signatures: SignaturesOpt = None,
+    builtin: BuiltinOpt = None,
+    config: ConfigOpt = None,
+    min_severity: MinSeverityOpt = None,
+    category: CategoryOpt = None,
+    now: NowOpt = None,
     jobs: JobsOpt = None,
 ) -> None:
     """Scan, then print firewall rules to paste: default-deny outbound for the web user, and
@@ -611,7 +725,17 @@ def rules(
     from .safety import term
 
     check_user(user)
-    _run, rep = _egress_report(paths, log_format, signatures, jobs, host)
+    st = _effective_settings(
+        config,
+        log_format=log_format,
+        signatures=signatures,
+        builtin_signatures=builtin,
+        min_severity=min_severity,
+        categories=category,
+        jobs=jobs,
+        host=host,
+    )
+    _run, rep = _egress_report(paths, st, now=now)
     files = egress_rules(rep, firewall.value, user, allow_dns)
     if output_dir:
         os.makedirs(output_dir, exist_ok=True)
@@ -642,6 +766,7 @@ def explain(
     ],
     log_format: LogFormatOpt = None,
     signatures: SignaturesOpt = None,
+    builtin: BuiltinOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
     """Show each decoding step, which signature matched on which view, and the destinations."""
@@ -651,7 +776,7 @@ def explain(
     from .safety import term
     from .scanner import Scanner
 
-    sigs = _load_sigs(signatures) or default_signatures()
+    sigs = _load_sigs(signatures, builtin is not False) or default_signatures()
     scanner = Scanner(sigs)
     fmt = compile_format(log_format) if log_format else None
     lines = sys.stdin.buffer.read().splitlines() if line == "-" else [os.fsencode(line)]
@@ -680,8 +805,9 @@ def signatures_list(
 ) -> None:
     """List the signatures of a pack."""
     from .engine import default_signatures
+    from .signatures import SignatureSet
 
-    sigs = _load_sigs(path) or default_signatures()
+    sigs = SignatureSet.load(path) if path else default_signatures()
     if fmt in (ListFormat.jsonl, ListFormat.json):
         for s in sigs.signatures:
             sys.stdout.write(
@@ -726,8 +852,9 @@ def signatures_test(
     from .engine import default_signatures
     from .safety import term
     from .selftest import lint_all, run_examples
+    from .signatures import SignatureSet
 
-    sigs = _load_sigs(path) or default_signatures()
+    sigs = SignatureSet.load(path) if path else default_signatures()
     results = run_examples(sigs)
     failures = [r for r in results if not r.ok]
     for r in failures:
@@ -741,6 +868,57 @@ def signatures_test(
         f"{len(lint)} lint failure(s)\n"
     )
     raise typer.Exit(EXIT_FINDINGS if failures or lint else EXIT_CLEAN)
+
+
+# --- config ----------------------------------------------------------------------------------------
+@config_app.command(
+    "show", cls=_Command, epilog=_epilog("dropscan config show", "dropscan config show --config /etc/dropscan.toml")
+)
+def config_show(
+    config: ConfigOpt = None,
+    fmt: Annotated[ListFormat, typer.Option("--format", "-f")] = ListFormat.table,
+) -> None:
+    """Print every setting, its effective value and where it came from (default, which file)."""
+    from .config import user_config_path
+    from .findings import SCHEMA_VERSION
+    from .safety import term
+
+    st = _effective_settings(config)
+    if fmt != ListFormat.table:
+        doc = {
+            "schema_version": SCHEMA_VERSION,
+            "config_file": st.path,
+            "settings": {k: {"value": v, "from": src} for k, v, src in st.rows()},
+            "suppressions": [
+                {
+                    "entry": x.number,
+                    "reason": x.reason,
+                    "expires": x.expires.isoformat(),
+                    **{
+                        k: str(getattr(x, k))
+                        for k in ("rule", "category", "client", "path", "host", "destination")
+                        if getattr(x, k) is not None
+                    },
+                }
+                for x in st.suppressions
+            ],
+        }
+        sys.stdout.write(json.dumps(doc) + "\n")
+        return
+    where = term(st.path) if st.path else f"none (looked for ./dropscan.toml and {term(user_config_path())})"
+    sys.stdout.write(f"config file: {where}\n\n")
+    sys.stdout.write(f"{'KEY':<20} {'VALUE':<28} FROM\n")
+    for k, v, src in st.rows():
+        shown = "(unset)" if v is None else v if isinstance(v, str) else json.dumps(v)
+        sys.stdout.write(f"{k:<20} {term(shown):<28} {term(src)}\n")
+    sys.stdout.write(f"\n{len(st.suppressions)} suppression(s)\n")
+    for x in st.suppressions:
+        covers = ", ".join(
+            f"{k}={getattr(x, k)}"
+            for k in ("rule", "category", "client", "path", "host", "destination")
+            if getattr(x, k) is not None
+        )
+        sys.stdout.write(term(f"  #{x.number} {covers}; until {x.expires.isoformat()}; reason: {x.reason}") + "\n")
 
 
 class Shell(StrEnum):

@@ -19,6 +19,7 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from .errors import InputError
 from .findings import Finding
@@ -67,6 +68,13 @@ class ScanOptions:
     since: datetime | None = None
     until: datetime | None = None
     chunk_size: int = CHUNK_SIZE
+    # which findings are reported (`dropscan.suppress.FindingFilter`: .keep(f), .summary());
+    # applied in this process only, where findings are counted
+    finding_filter: Any = None
+
+    def reported(self, f: Finding) -> bool:
+        """In the time window, and not held back by the filter (which counts what it holds)."""
+        return in_window(f, self.since, self.until) and (self.finding_filter is None or self.finding_filter.keep(f))
 
     def sigs(self) -> SignatureSet:
         if self.signatures is None:
@@ -212,11 +220,14 @@ class Scan:
         return t
 
     def summary(self) -> dict:
-        return {
+        out = {
             "files": [f.as_dict() for f in self.files],
             "totals": self.totals,
             "errors": list(self.errors) + [f.error for f in self.files if f.error],
         }
+        if self.options.finding_filter is not None:
+            out["filtered"] = self.options.finding_filter.summary()
+        return out
 
     def progress_info(self) -> dict:
         """Where the scan is: files started of all, bytes read on disk of the total (None when
@@ -311,7 +322,7 @@ class Scan:
                 for line in r.rejects:
                     self.on_reject(src.path, line)
                 for f in r.findings:
-                    if in_window(f, opts.since, opts.until):
+                    if opts.reported(f):
                         s.findings += 1
                         yield f
                 s.end = off + len(chunk)  # only once every finding of the chunk was taken
@@ -413,8 +424,9 @@ class Scan:
                         self.on_reject(src.path, line)
                 for f in _take_findings(res):
                     f.line_no += base
-                    current.findings += 1
-                    yield f
+                    if self.options.finding_filter is None or self.options.finding_filter.keep(f):
+                        current.findings += 1
+                        yield f
                 if unit.start is None:
                     self._finished(src)
                 else:

@@ -12,6 +12,11 @@ from datetime import datetime
 
 from .egress import Destination
 
+# The version of every machine-readable output's schema (JSONL findings, the --summary file, the
+# JSON report, config show -f json); raised when a field changes meaning or goes away, not when
+# one is added. Documented in docs/schema.md.
+SCHEMA_VERSION = 1
+
 HTTP_METHODS = (
     "GET",
     "HEAD",

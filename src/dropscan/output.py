@@ -207,6 +207,25 @@ def format_for(path: str | None, is_tty: bool) -> str:
     return "table" if is_tty else "jsonl"
 
 
+def held_back_text(filtered: dict | None) -> str | None:
+    """``not reported: 3 suppressed (dropper.curl 3), 2 below --min-severity``, or None."""
+    if not filtered:
+        return None
+    parts = []
+    if filtered["suppressed"]:
+        rules = ", ".join(f"{r} {n}" for r, n in filtered["suppressed_by_rule"].items())
+        parts.append(f"{filtered['suppressed']:,} suppressed ({rules})")
+    if filtered["below_min_severity"]:
+        parts.append(f"{filtered['below_min_severity']:,} below --min-severity")
+    if filtered["other_category"]:
+        parts.append(f"{filtered['other_category']:,} outside --category")
+    return (
+        ("not reported: " + "; ".join(parts))
+        if parts
+        else "not reported: none (filters and suppressions matched nothing)"
+    )
+
+
 def summary_text(summary: dict) -> str:
     """The run summary for a terminal (stderr)."""
     t = summary["totals"]
@@ -215,6 +234,9 @@ def summary_text(summary: dict) -> str:
         f"{t['rejected']:,} rejected), {t['findings']:,} finding(s)"
         + (f", {t['regex_timeouts']:,} regex timeout(s)" if t["regex_timeouts"] else "")
     ]
+    held = held_back_text(summary.get("filtered"))
+    if held:
+        lines.append(f"  {held}")
     for f in summary["files"]:
         lines.append(
             f"  {term(f['path'])}: {f['format'] or '-'}, {f['lines']:,} lines, {f['records']:,} records, "

@@ -18,6 +18,7 @@ import re
 from collections.abc import Callable
 from datetime import datetime
 
+from .output import held_back_text
 from .report import DestinationStats, HostStats, Report
 from .safety import defang, defang_host, term
 from .signatures import CATEGORIES
@@ -85,6 +86,9 @@ def summary_lines(r: Report, defanged: bool = False, top: int = 5) -> list[str]:
         f"dropscan: {len(r.hosts)} host(s) with findings, {r.findings:,} finding(s); "
         f"{len(need)} need egress blocking" + (": " + ", ".join(term(h.host) for h in need) if need else "")
     ]
+    held = held_back_text((r.scan or {}).get("filtered"))
+    if held:
+        out.append(held)
     dests = r.destinations()
     if dests:
         out.append("top destinations:")
@@ -95,6 +99,12 @@ def summary_lines(r: Report, defanged: bool = False, top: int = 5) -> list[str]:
     if fw:
         out.append(fw)
     return out
+
+
+def _head(r: Report, defanged: bool) -> list[str]:
+    """The verdict line, and what was not reported (suppressed, filtered) when anything was."""
+    lines = summary_lines(r, defanged, top=0)
+    return lines[:2] if len(lines) > 1 and lines[1].startswith("not reported:") else lines[:1]
 
 
 # --- table -------------------------------------------------------------------------------------
@@ -129,7 +139,7 @@ DEST_COLUMNS = (
 def table(r: Report, defanged: bool = False) -> str:
     t = _Text(defanged)
     w = [c[0] for c in HOST_COLUMNS]
-    out = [summary_lines(r, defanged, top=0)[0], ""]
+    out = [*_head(r, defanged), ""]
     if not r.hosts:
         return "\n".join([*out, "no findings"]) + "\n"
     out.append(_cells(w, [c[1] for c in HOST_COLUMNS]).rstrip())
@@ -184,7 +194,7 @@ def md(text: object) -> str:
 
 def markdown(r: Report, defanged: bool = False) -> str:
     t = _Text(defanged)
-    out = ["# dropscan egress report", "", md(summary_lines(r, defanged, top=0)[0]), ""]
+    out = ["# dropscan egress report", "", *(md(x) + "  " for x in _head(r, defanged)), ""]
     if r.hosts:
         out += [
             "| Host | Needs egress blocking | Findings | 2xx/3xx | 4xx/5xx | First seen | Last seen | Clients | "
@@ -306,7 +316,7 @@ def html_report(r: Report, defanged: bool = False, title: str = "dropscan egress
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
         f"<title>{h(title)}</title><style>{CSS}</style></head><body>",
         f"<h1>{h(title)}</h1>",
-        f"<p>{h(summary_lines(r, defanged, top=0)[0])}</p>",
+        "<p>" + "<br>".join(h(x) for x in _head(r, defanged)) + "</p>",
     ]
     fw = _firewall_line(r)
     if fw:

@@ -403,22 +403,28 @@ class SignatureSet:
     @classmethod
     def load(cls, path: str | os.PathLike[str] | None = None) -> SignatureSet:
         """Load every ``*.yaml``/``*.yml`` file of a directory (or one file); default: built-in pack."""
-        base = Path(path) if path is not None else default_dir()
-        if base.is_dir():
-            files = sorted(p for p in base.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file())
-            if not files:
-                raise UsageError(f"{base}: no *.yaml signature files")
-        elif base.is_file():
-            files = [base]
-        else:
-            raise UsageError(f"{base}: no such signature file or directory")
-        docs = []
-        for f in files:
-            try:
-                docs.append((f.name if path is None else str(f), f.read_text(encoding="utf-8")))
-            except (OSError, UnicodeDecodeError) as e:
-                raise UsageError(f"{f}: cannot read signature file: {e}") from None
-        return cls(docs, compile_now=path is not None)
+        return cls(load_documents(path), compile_now=path is not None)
+
+
+def load_documents(path: str | os.PathLike[str] | None = None) -> list[tuple[str, str]]:
+    """(source name, YAML text) of every ``*.yaml``/``*.yml`` file of a directory, or of one
+    file; default: the built-in pack."""
+    base = Path(path) if path is not None else default_dir()
+    if base.is_dir():
+        files = sorted(p for p in base.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file())
+        if not files:
+            raise UsageError(f"{base}: no *.yaml signature files")
+    elif base.is_file():
+        files = [base]
+    else:
+        raise UsageError(f"{base}: no such signature file or directory")
+    docs = []
+    for f in files:
+        try:
+            docs.append((f.name if path is None else str(f), f.read_text(encoding="utf-8")))
+        except (OSError, UnicodeDecodeError) as e:
+            raise UsageError(f"{f}: cannot read signature file: {e}") from None
+    return docs
 
 
 class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
