@@ -277,12 +277,12 @@ def test_html_report_rows_and_no_markup_from_logs(vhost_logs, tmp_path):
         ("intranet.example.com", "yes", "1"),
         ("legacy.example.com", "no", "1"),
     ]
-    dest_tables = [t for name, t in p.tables.items() if name != "hosts"]
+    dest_tables = [t for name, t in p.tables.items() if name not in ("hosts", "block")]
     assert [r[1] for r in dest_tables[0][1:]] == ["198.51.100.20", "malware.example", "203.0.113.77"]
     assert [r[8] for r in dest_tables[1][1:]] == ["http://198.51.100.30/a<script>alert(2"]  # the URL ends at "("
     defanged = _Cells()
     defanged.feed(html_report(rep, defanged=True))
-    assert [r[1] for r in list(defanged.tables.values())[1][1:]] == ["198.51.100[.]20", "malware[.]example",
+    assert [r[1] for r in list(defanged.tables.values())[2][1:]] == ["198.51.100[.]20", "malware[.]example",
                                                                       "203.0.113[.]77"]  # fmt: skip
 
 

@@ -13,6 +13,7 @@ forbids scripts anyway.
 from __future__ import annotations
 
 import html
+import ipaddress
 import json
 import re
 from collections.abc import Callable
@@ -20,6 +21,7 @@ from datetime import datetime
 
 from .output import held_back_text
 from .report import DestinationStats, HostStats, Report
+from .rules import blockable, nftables, plan
 from .safety import defang, defang_host, term
 from .signatures import CATEGORIES
 
@@ -235,56 +237,135 @@ def h(text: object) -> str:
 
 
 CSS = """
-body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:2em auto;max-width:78em;
+body{font:15px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:1.5em auto;max-width:82em;
 padding:0 1em;color:#1b1b1b;background:#fff}
-h1{font-size:1.5em}h2{font-size:1.2em;margin-top:2em;border-bottom:1px solid #ddd}
+h1{font-size:1.6em;margin:.2em 0}h2{font-size:1.25em;margin-top:1.8em;border-bottom:1px solid #ddd}
+header{border-bottom:3px solid #333;padding-bottom:.6em}
+.verdict{font-size:1.2em;font-weight:700;margin:.4em 0}.verdict.bad{color:#b00020}.verdict.ok{color:#2e7d32}
+.incomplete{border:2px solid #b00020;background:#fff0f0;padding:.4em .8em;font-weight:700}
+.facts{margin:.2em 0;color:#333}
 table{border-collapse:collapse;margin:.6em 0;font-variant-numeric:tabular-nums}
-th,td{border:1px solid #d0d0d0;padding:.25em .6em;text-align:left;vertical-align:top}
+th,td{border:1px solid #d0d0d0;padding:.25em .55em;text-align:left;vertical-align:top}
 th{background:#f3f3f3}td.n{text-align:right}
 .yes{color:#b00020;font-weight:700}.no{color:#2e7d32}.confirmed{background:#ffe0e0;font-weight:700}
-code{font:12px/1.3 ui-monospace,Menlo,Consolas,monospace}td.url code{word-break:break-all}td.d{white-space:nowrap}
-.muted{color:#666}svg text{font:11px system-ui,sans-serif}
+code,pre{font:13px/1.35 ui-monospace,Menlo,Consolas,monospace}td.url code{word-break:break-all}td.d{white-space:nowrap}
+pre.rules{background:#f7f7f7;border:1px solid #ddd;padding:.6em;overflow-x:auto;max-height:40em}
+.muted{color:#666}svg{max-width:100%;height:auto}svg text{font:13px system-ui,sans-serif;fill:#222}
+h3{font-size:1.05em}
+@media print{body{max-width:none;margin:0;font-size:10pt}pre.rules{max-height:none;
+white-space:pre-wrap;overflow:visible}h2{break-after:avoid}tr,svg{break-inside:avoid}a{color:inherit;text-decoration:none}}
 """
 
 
-def chart(r: Report) -> str:
+def verdict(r: Report) -> tuple[str, bool]:
+    """One line a manager can act on, and whether it calls for action."""
+    need = r.needing_block
+    dests = r.destinations()
+    if need:
+        confirmed = sum(d.confirmed for d in dests)
+        extra = f", {confirmed} confirmed by the firewall log" if confirmed else ""
+        return (
+            f"{len(need)} of {len(r.hosts)} host(s) need egress blocking: block {len(dests)} destination(s){extra}.",
+            True,
+        )
+    if r.hosts:
+        return f"No host needs egress blocking: {r.findings} finding(s), none naming a destination.", False
+    return "No findings: no host needs egress blocking.", False
+
+
+def period_line(r: Report) -> str:
+    span = f"{_when(r.first)} to {_when(r.last)}" if r.first else "no timed findings"
+    return f"Period of the findings: {span}" + (f"; {r.untimed} finding(s) without a timestamp" if r.untimed else "")
+
+
+def coverage_line(r: Report) -> str | None:
+    """What was read: files, lines, formats, hosts, errors (None when the report had no scan)."""
+    if not r.scan:
+        return None
+    t = r.scan["totals"]
+    formats = sorted({f["format"] for f in r.scan["files"] if f.get("format")})
+    return (
+        f"Read: {t['files']} file(s), {t['lines']:,} lines ({t['records']:,} records, {t['rejected']:,} rejected), "
+        f"formats {', '.join(formats) or '-'}; {len(r.hosts)} host(s) with findings; {len(r.errors)} error(s)"
+    )
+
+
+def day_chart(r: Report) -> str:
     """Findings per UTC day, stacked by category, as inline SVG (no script, no fonts to fetch)."""
     days = sorted(r.days)
+    note = (
+        f'<p class="muted">{r.untimed} finding(s) without a timestamp are not in this chart.</p>' if r.untimed else ""
+    )
     if not days:
-        return '<p class="muted">No timed findings to chart.</p>'
+        return '<p class="muted">No timed findings to chart.</p>' + note
     cats = [c for c in COLORS if any(r.days[d].get(c) for d in days)]
     cats += sorted({c for d in days for c in r.days[d]} - set(cats))
     top = max(sum(r.days[d].values()) for d in days)
-    bar, gap, left, height, base = 28, 12, 70, 180, 200
-    width = left + len(days) * (bar + gap) + 170
+    left, plot_w, height, base = 56, 760, 260, 290
+    step = plot_w / len(days)
+    bar = max(4.0, min(48.0, step * 0.7))
+    width = left + plot_w + 190
     out = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{base + 75}" role="img" '
-        f'aria-label="Findings per day by category">',
-        f'<line x1="{left}" y1="{base}" x2="{left + len(days) * (bar + gap)}" y2="{base}" stroke="#888"/>',
-        f'<text x="{left - 6}" y="{base - height + 4}" text-anchor="end">{top}</text>',
-        f'<text x="{left - 6}" y="{base + 4}" text-anchor="end">0</text>',
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{base + 90}" '
+        f'viewBox="0 0 {width} {base + 90}" role="img" aria-label="Findings per day by category">',
+        f'<line x1="{left}" y1="{base}" x2="{left + plot_w}" y2="{base}" stroke="#888"/>',
+        f'<line x1="{left}" y1="{base - height}" x2="{left}" y2="{base}" stroke="#888"/>',
     ]
+    for frac in (0, 0.5, 1):
+        y = base - height * frac
+        out.append(f'<text x="{left - 8}" y="{y + 4:.0f}" text-anchor="end">{round(top * frac)}</text>')
+    label_every = max(1, round(len(days) / 20))
     for i, d in enumerate(days):
-        x = left + gap // 2 + i * (bar + gap)
-        y = base
+        x = left + i * step + (step - bar) / 2
+        y = float(base)
         for c in cats:
             n = r.days[d].get(c, 0)
             if not n:
                 continue
-            hgt = max(1, round(height * n / top))
+            hgt = max(1.0, height * n / top)
             y -= hgt
             out.append(
-                f'<rect x="{x}" y="{y}" width="{bar}" height="{hgt}" fill="{COLORS.get(c, "#777")}">'
+                f'<rect x="{x:.1f}" y="{y:.1f}" width="{bar:.1f}" height="{hgt:.1f}" fill="{COLORS.get(c, "#777")}">'
                 f"<title>{h(d.isoformat())} {h(c)}: {n}</title></rect>"
             )
-        out.append(
-            f'<text x="{x + bar // 2}" y="{base + 14}" text-anchor="end" '
-            f'transform="rotate(-45 {x + bar // 2} {base + 14})">{h(d.isoformat())}</text>'
-        )
-    lx = left + len(days) * (bar + gap) + 20
+        if i % label_every == 0:
+            cx = x + bar / 2
+            out.append(
+                f'<text x="{cx:.1f}" y="{base + 16}" text-anchor="end" '
+                f'transform="rotate(-45 {cx:.1f} {base + 16})">{h(d.isoformat())}</text>'
+            )
+    lx = left + plot_w + 24
     for j, c in enumerate(cats):
-        out.append(f'<rect x="{lx}" y="{20 + j * 18}" width="12" height="12" fill="{COLORS.get(c, "#777")}"/>')
-        out.append(f'<text x="{lx + 18}" y="{30 + j * 18}">{h(c)}</text>')
+        out.append(f'<rect x="{lx}" y="{20 + j * 22}" width="14" height="14" fill="{COLORS.get(c, "#777")}"/>')
+        total = sum(r.days[d].get(c, 0) for d in days)
+        out.append(f'<text x="{lx + 20}" y="{32 + j * 22}">{h(c)} ({total})</text>')
+    out.append("</svg>")
+    return "\n".join(out) + note
+
+
+def destination_chart(r: Report, defanged: bool, top: int = 10) -> str:
+    """The destinations named most often (fleet-wide), as horizontal bars."""
+    t = _Text(defanged)
+    dests = r.destinations()[:top]
+    if not dests:
+        return '<p class="muted">No destination was named.</p>'
+    most = max(d.findings for d in dests)
+    label_w, plot_w, row = 330, 480, 26
+    width, height = label_w + plot_w + 110, len(dests) * row + 10
+    out = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" viewBox="0 0 {width} {height}" '
+        'role="img" aria-label="Top destinations">'
+    ]
+    for i, d in enumerate(dests):
+        y = 4 + i * row
+        w = max(2.0, plot_w * d.findings / most)
+        name = f"{d.scheme}://{t.dest(d)}:{d.port if d.port is not None else '-'}"
+        fill = "#b00020" if d.confirmed else "#0072b2"
+        out += [
+            f'<text x="{label_w - 8}" y="{y + 16}" text-anchor="end">{h(name[:48])}</text>',
+            f'<rect x="{label_w}" y="{y + 3}" width="{w:.1f}" height="{row - 8}" fill="{fill}"/>',
+            f'<text x="{label_w + w + 6:.1f}" y="{y + 16}">{d.findings}{" confirmed" if d.confirmed else ""}</text>',
+        ]
     out.append("</svg>")
     return "\n".join(out)
 
@@ -305,9 +386,60 @@ def _html_host_row(x: HostStats, anchor: str) -> str:
     )
 
 
+def _rule_for(d: DestinationStats) -> str:
+    """Which of the rules below the table stops this destination."""
+    if not d.ip_literal:
+        return "default-deny"
+    try:
+        ip = ipaddress.ip_address(d.host)
+    except ValueError:
+        return "-"
+    if not blockable(ip):
+        return "none (local)"
+    return f"reject v{ip.version}"
+
+
+def _block_section(r: Report, t: _Text) -> list[str]:
+    """The fleet-wide table of destinations to block, with the nftables rules beside it."""
+    dests = r.destinations()
+    if not dests:
+        return []
+    rows = []
+    for d in dests:
+        cls = ' class="confirmed"' if d.confirmed else ""
+        rows.append(
+            f"<tr{cls}>"
+            + f'<td class="d"><code>{h(t.dest(d))}</code></td>'
+            + _td(d.port if d.port is not None else "-", "n")
+            + _td(d.scheme)
+            + _td(", ".join(d.hosts))
+            + _td(d.findings, "n")
+            + _td(_when(d.confirmed_at) if d.confirmed else "no", "yes" if d.confirmed else None)
+            + _td(_when(d.first_seen))
+            + _td(_when(d.last_seen))
+            + _td(_rule_for(d))
+            + "</tr>"
+        )
+    rules_text = nftables(plan(r))["dropscan-egress.nft"]
+    return [
+        "<h2>Block these destinations</h2>",
+        '<table id="block"><thead><tr><th>Destination</th><th>Port</th><th>Scheme</th>'
+        "<th>Hosts affected</th><th>Findings</th><th>Confirmed</th><th>First seen</th><th>Last seen</th>"
+        "<th>Rule (below)</th></tr></thead><tbody>",
+        *rows,
+        "</tbody></table>",
+        "<h3>The rules to paste</h3>",
+        '<p class="muted">nftables (<code>dropscan rules --firewall iptables|ufw</code> writes the others): '
+        "default-deny outbound for the web user www-data, and rejects for every address above. The addresses "
+        "are exact, not defanged: check with <code>nft -c -f</code>, then load with <code>nft -f</code>.</p>",
+        '<pre class="rules">' + "\n".join(h(x) for x in rules_text.splitlines()) + "</pre>",
+    ]
+
+
 def html_report(r: Report, defanged: bool = False, title: str = "dropscan egress report") -> str:
     t = _Text(defanged)
     anchors = {x.host: f"host-{i}" for i, x in enumerate(r.hosts, 1)}  # host names are log text: not ids
+    line, bad = verdict(r)
     parts = [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
@@ -315,14 +447,33 @@ def html_report(r: Report, defanged: bool = False, title: str = "dropscan egress
         'img-src data:">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
         f"<title>{h(title)}</title><style>{CSS}</style></head><body>",
+        "<header>",
         f"<h1>{h(title)}</h1>",
-        "<p>" + "<br>".join(h(x) for x in _head(r, defanged)) + "</p>",
+        f'<p class="verdict {"bad" if bad else "ok"}">{h(line)}</p>',
     ]
+    if r.errors:
+        parts.append(
+            f'<p class="incomplete">INCOMPLETE: {len(r.errors)} input error(s); what could be read is reported. '
+            + "; ".join(h(e) for e in r.errors[:5])
+            + ("; …" if len(r.errors) > 5 else "")
+            + "</p>"
+        )
+    parts.append(f'<p class="facts">{h(period_line(r))}</p>')
+    cov = coverage_line(r)
+    if cov:
+        parts.append(f'<p class="facts">{h(cov)}</p>')
+    parts += [f'<p class="facts">{h(x)}</p>' for x in _head(r, defanged)[1:]]
     fw = _firewall_line(r)
     if fw:
-        parts.append(f'<p class="muted">{h(fw)}</p>')
-    parts.append("<h2>Findings per day (UTC) by category</h2>")
-    parts.append(chart(r))
+        parts.append(f'<p class="facts">{h(fw)}</p>')
+    parts.append("</header>")
+    parts += _block_section(r, t)
+    parts += [
+        "<h2>Findings per day (UTC) by category</h2>",
+        day_chart(r),
+        "<h2>Top destinations</h2>",
+        destination_chart(r, defanged),
+    ]
     if r.hosts:
         parts += [
             "<h2>Hosts</h2>",
@@ -363,7 +514,8 @@ def html_report(r: Report, defanged: bool = False, title: str = "dropscan egress
         parts.append("</tbody></table>")
     parts.append(
         '<p class="muted">Generated by dropscan. Confirmed: an outbound packet to that address and port was '
-        "logged by the firewall within the window after a request that carried it.</p>"
+        "logged by the firewall within the window after a request that carried it. Destinations are defanged "
+        "(hxxp://, [.]) unless --no-defang; the rules are exact.</p>"
     )
     parts.append("</body></html>")
     return "\n".join(parts) + "\n"

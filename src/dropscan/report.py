@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta, tzinfo
 
-from .findings import Finding
+from .findings import SCHEMA_VERSION, Finding
 from .fwlog import DEFAULT_WINDOW, Clock, Correlator, FirewallEvent, FirewallStats, read_events
 from .hosts import HostRule
 
@@ -58,6 +58,7 @@ class DestinationStats:
     url: str | None = None  # the first URL that named it, when there was one
     confirmed_at: datetime | None = None  # the first outbound packet that confirms it
     firewall_events: int = 0
+    hosts: list[str] = field(default_factory=list)  # fleet-wide (`Report.destinations`): who received it
 
     @property
     def key(self) -> DestKey:
@@ -151,6 +152,9 @@ class Report:
     window: timedelta = DEFAULT_WINDOW
     firewall: FirewallStats | None = None
     scan: dict | None = None  # the scan's summary (files, totals, errors), when there was a scan
+    first: datetime | None = None  # the period the findings cover
+    last: datetime | None = None
+    untimed: int = 0  # findings without a timestamp: counted everywhere, in no day
 
     @property
     def findings(self) -> int:
@@ -172,6 +176,7 @@ class Report:
                 m = merged.get(d.key)
                 if m is None:
                     m = merged[d.key] = DestinationStats(d.host, d.port, d.scheme, d.ip_literal, url=d.url)
+                m.hosts.append(h.host)
                 m.findings += d.findings
                 m.answered_2xx_3xx += d.answered_2xx_3xx
                 m.firewall_events += d.firewall_events
@@ -179,13 +184,19 @@ class Report:
                 m.first_seen, m.last_seen = _span(m.first_seen, m.last_seen, d.last_seen)
                 if d.confirmed_at and (m.confirmed_at is None or d.confirmed_at < m.confirmed_at):
                     m.confirmed_at = d.confirmed_at
+        for m in merged.values():
+            m.hosts.sort()
         return sorted(merged.values(), key=DestinationStats.rank)
 
     def as_dict(self) -> dict:
-        """The JSON report: ``{"hosts": [...], "summary", "days", "firewall", "scan"}``."""
+        """The JSON report (docs/report.md): ``{"schema_version", "period", "hosts", "destinations",
+        "summary", "days", "untimed_findings", "firewall", "scan"}``."""
         dests = self.destinations()
         return {
+            "schema_version": SCHEMA_VERSION,
+            "period": {"first": _iso(self.first), "last": _iso(self.last)},
             "hosts": [h.as_dict() for h in self.hosts],
+            "destinations": [{**d.as_dict(), "hosts": d.hosts} for d in dests],
             "summary": {
                 "hosts": len(self.hosts),
                 "needs_egress_blocking": [h.host for h in self.needing_block],
@@ -199,6 +210,7 @@ class Report:
                 for day, cats in sorted(self.days.items())
                 for cat, n in sorted(cats.items())
             ],
+            "untimed_findings": self.untimed,
             "window_seconds": int(self.window.total_seconds()),
             "firewall": self.firewall.as_dict() if self.firewall else None,
             "scan": self.scan,
@@ -214,6 +226,7 @@ class ReportBuilder:
         self.days: dict[date, Counter[str]] = {}
         self.first: datetime | None = None
         self.last: datetime | None = None
+        self.untimed = 0
         self._requests: list[tuple[str, DestKey, datetime]] = []  # IP destinations, for correlation
         self.window = DEFAULT_WINDOW
         self.firewall: FirewallStats | None = None
@@ -238,6 +251,8 @@ class ReportBuilder:
         h.categories[f.category] += 1
         if t is not None:
             self.days.setdefault(t.astimezone(UTC).date(), Counter())[f.category] += 1
+        else:
+            self.untimed += 1
         seen: set[DestKey] = set()
         for d in f.egress:
             key = (d.host, d.port, d.scheme)
@@ -284,6 +299,9 @@ class ReportBuilder:
             window=self.window,
             firewall=self.firewall,
             scan=scan,
+            first=self.first,
+            last=self.last,
+            untimed=self.untimed,
         )
 
 
