@@ -131,3 +131,19 @@ def test_broken_pipe_is_not_an_error(cmd):
     os.close(w)
     assert err.returncode == 0, err.stderr
     assert err.stderr == b""
+
+
+def test_every_machine_output_carries_the_schema_version(runner, tmp_path):
+    from dropscan.findings import SCHEMA_VERSION
+
+    summary = tmp_path / "s.json"
+    lines = run(runner, ["scan", str(SAMPLE_LOGS), "-f", "json", "--summary", str(summary)]).stdout.splitlines()
+    assert lines and all(json.loads(x)["schema_version"] == SCHEMA_VERSION for x in lines)
+    assert json.loads(summary.read_text())["schema_version"] == SCHEMA_VERSION
+    for fmt in ("json", "jsonl"):
+        assert json.loads(run(runner, ["report", str(SAMPLE_LOGS), "-f", fmt]).stdout)["schema_version"] == 1
+    line = (SAMPLE_LOGS / "access.log").read_text().splitlines()[5]
+    assert json.loads(run(runner, ["explain", "--json", line]).stdout)["schema_version"] == SCHEMA_VERSION
+    listed = run(runner, ["signatures", "list", "-f", "json"]).stdout.splitlines()
+    assert all(json.loads(x)["schema_version"] == SCHEMA_VERSION for x in listed)
+    assert json.loads(run(runner, ["config", "show", "-f", "json"]).stdout)["schema_version"] == SCHEMA_VERSION

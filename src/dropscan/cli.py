@@ -439,8 +439,10 @@ def scan(
                 _warn(w)
     result = run.summary()
     if summary:
+        from .findings import SCHEMA_VERSION
+
         with open(summary, "w", encoding="utf-8") as fh:
-            json.dump(result, fh, indent=2)
+            json.dump({"schema_version": SCHEMA_VERSION, **result}, fh, indent=2)
             fh.write("\n")
     errors = result["errors"]
     if sys.stderr.isatty() and not (quiet and not count and not errors):
@@ -772,6 +774,7 @@ def explain(
     """Show each decoding step, which signature matched on which view, and the destinations."""
     from .engine import default_signatures
     from .explain import explain_line, explain_text
+    from .findings import SCHEMA_VERSION
     from .logformat import compile_format
     from .safety import term
     from .scanner import Scanner
@@ -787,7 +790,7 @@ def explain(
         e = explain_line(raw, scanner, fmt)
         found = found or e["finding"] is not None
         if as_json:
-            sys.stdout.write(json.dumps(e) + "\n")
+            sys.stdout.write(json.dumps({"schema_version": SCHEMA_VERSION, **e}) + "\n")
         else:
             sys.stdout.write("\n".join(term(x) for x in explain_text(e).split("\n")) + "\n\n")
     raise typer.Exit(EXIT_FINDINGS if found else EXIT_CLEAN)
@@ -805,6 +808,7 @@ def signatures_list(
 ) -> None:
     """List the signatures of a pack."""
     from .engine import default_signatures
+    from .findings import SCHEMA_VERSION
     from .signatures import SignatureSet
 
     sigs = SignatureSet.load(path) if path else default_signatures()
@@ -813,6 +817,7 @@ def signatures_list(
             sys.stdout.write(
                 json.dumps(
                     {
+                        "schema_version": SCHEMA_VERSION,
                         "id": s.id,
                         "name": s.name,
                         "category": s.category,

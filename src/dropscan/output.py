@@ -15,7 +15,7 @@ import textwrap
 from datetime import datetime, tzinfo
 from typing import IO
 
-from .findings import FRAME_COLUMNS, Finding, flat_row
+from .findings import FRAME_COLUMNS, SCHEMA_VERSION, Finding, flat_row
 from .hosts import HostRule
 from .safety import csv_cell, defang, defang_host, term
 
@@ -144,7 +144,7 @@ class JsonlWriter:
         self.out = out
 
     def write(self, f: Finding) -> None:
-        self.out.write(json.dumps(f.to_record(), separators=(",", ":")) + "\n")
+        self.out.write(json.dumps({"schema_version": SCHEMA_VERSION, **f.to_record()}, separators=(",", ":")) + "\n")
 
     def flush(self) -> None:
         self.out.flush()
