@@ -244,7 +244,7 @@ header{border-bottom:3px solid #333;padding-bottom:.6em}
 .verdict{font-size:1.2em;font-weight:700;margin:.4em 0}.verdict.bad{color:#b00020}.verdict.ok{color:#2e7d32}
 .incomplete{border:2px solid #b00020;background:#fff0f0;padding:.4em .8em;font-weight:700}
 .facts{margin:.2em 0;color:#333}
-table{border-collapse:collapse;margin:.6em 0;font-variant-numeric:tabular-nums}
+table{border-collapse:collapse;margin:.6em 0;font-variant-numeric:tabular-nums;font-size:.92em}
 th,td{border:1px solid #d0d0d0;padding:.25em .55em;text-align:left;vertical-align:top}
 th{background:#f3f3f3}td.n{text-align:right}
 .yes{color:#b00020;font-weight:700}.no{color:#2e7d32}.confirmed{background:#ffe0e0;font-weight:700}
