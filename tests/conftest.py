@@ -171,3 +171,36 @@ def write_vhost_logs(d):
 def vhost_logs(tmp_path_factory):
     """A rotated vhost_combined log set (see `write_vhost_logs`)."""
     return write_vhost_logs(tmp_path_factory.mktemp("vhosts") / "logs")
+
+
+def on_a_terminal(args: list[str], env: dict | None = None, stdout_too: bool = True) -> tuple[int, str]:
+    """Run the CLI with stderr (and stdout, unless ``stdout_too`` is false: then it goes nowhere)
+    on a pseudo-terminal, as a user at a shell would; everything the terminal received."""
+    import pty
+    import select
+    import subprocess
+    import sys
+
+    master, slave = pty.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, "-c", "from dropscan.cli import main; main()", *args],
+        stdin=subprocess.DEVNULL,
+        stdout=slave if stdout_too else subprocess.DEVNULL,
+        stderr=slave,
+        env=env if env is not None else {**os.environ, "NO_COLOR": "1"},
+    )
+    os.close(slave)
+    out = b""
+    while True:
+        ready, _, _ = select.select([master], [], [], 60)
+        if not ready:
+            break
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:  # EIO: the child closed the terminal
+            break
+        if not chunk:
+            break
+        out += chunk
+    os.close(master)
+    return proc.wait(60), out.decode()

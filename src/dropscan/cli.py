@@ -174,10 +174,23 @@ def _load_sigs(paths: list[str] | None, builtin: bool = True):
     return SignatureSet((default_signatures().documents if builtin else []) + docs, compile_now=True)
 
 
-def _effective_settings(config: str | None, **cli):
-    """Effective settings: the command line, else the config file, else the defaults."""
+def _effective_settings(
+    config: str | None, log_format, signatures, builtin, min_severity, category, jobs, host, **more
+):
+    """Effective settings: the command line, else the config file, else the defaults (the
+    options every scanning command shares, then ``more``)."""
     from .config import Settings, locate
 
+    cli = {
+        "log_format": log_format,
+        "signatures": signatures,
+        "builtin_signatures": builtin,
+        "min_severity": min_severity,
+        "categories": category,
+        "jobs": jobs,
+        "host": host,
+        **more,
+    }
     return Settings(locate(config), cli)
 
 
@@ -369,14 +382,14 @@ def scan(
 
     st = _effective_settings(
         config,
-        log_format=log_format,
-        signatures=signatures,
-        builtin_signatures=builtin,
-        min_severity=min_severity,
-        categories=category,
-        jobs=jobs,
+        log_format,
+        signatures,
+        builtin,
+        min_severity,
+        category,
+        jobs,
+        host,
         tz=tz,
-        host=host,
         color=color or _settings["color"],
         defang=defang,
     )
@@ -652,17 +665,7 @@ def report(
     )
     from .state import Incremental
 
-    st = _effective_settings(
-        config,
-        log_format=log_format,
-        signatures=signatures,
-        builtin_signatures=builtin,
-        min_severity=min_severity,
-        categories=category,
-        jobs=jobs,
-        host=host,
-        defang=defang,
-    )
+    st = _effective_settings(config, log_format, signatures, builtin, min_severity, category, jobs, host, defang=defang)
     defang = st["defang"] if st["defang"] is not None else out_format in ("markdown", "html")
     with ExitStack() as stack:
         inc = stack.enter_context(Incremental(state, reset=reset_state)) if state else None
@@ -727,16 +730,7 @@ def rules(
     from .safety import term
 
     check_user(user)
-    st = _effective_settings(
-        config,
-        log_format=log_format,
-        signatures=signatures,
-        builtin_signatures=builtin,
-        min_severity=min_severity,
-        categories=category,
-        jobs=jobs,
-        host=host,
-    )
+    st = _effective_settings(config, log_format, signatures, builtin, min_severity, category, jobs, host)
     _run, rep = _egress_report(paths, st, now=now)
     files = egress_rules(rep, firewall.value, user, allow_dns)
     if output_dir:
@@ -888,7 +882,7 @@ def config_show(
     from .findings import SCHEMA_VERSION
     from .safety import term
 
-    st = _effective_settings(config)
+    st = _effective_settings(config, None, None, None, None, None, None, None)
     if fmt != ListFormat.table:
         doc = {
             "schema_version": SCHEMA_VERSION,
