@@ -129,6 +129,12 @@ def test_min_severity_and_category_are_counted_too(runner, log, tmp_path):
     assert p.returncode == 2 and p.stderr.startswith("dropscan: error: --min-severity must be one of")
 
 
+def test_the_table_a_cron_mail_carries_ends_with_what_was_held_back(runner, log, tmp_path):
+    cfg = write_config(tmp_path / "c.toml", '[[suppress]]\nreason="m"\nexpires=2030-01-01\nclient="192.0.2.10"\n')
+    r = run(runner, ["scan", str(log), "--config", cfg, "--min-severity", "critical", "-f", "table"])
+    assert r.stdout.splitlines()[-1] == "not reported: 1 suppressed (dropper.curl 1); 1 below --min-severity"
+
+
 def test_all_suppressed_exits_0_and_quiet_stays_quiet(runner, log, tmp_path):
     cfg = write_config(tmp_path / "c.toml", '[[suppress]]\nreason="lab"\nexpires=2030-01-01\nhost="web1"\n')
     r = run(runner, ["scan", str(log), "--config", cfg, "-q"])

@@ -375,7 +375,7 @@ def scan(
 ) -> None:
     """Scan access logs; print one finding per request that carried an injected command."""
     from .engine import Scan, ScanOptions
-    from .output import format_for, summary_text
+    from .output import format_for, held_back_text, summary_text
     from .progress import ScanProgress
     from .state import Incremental
     from .timeutil import parse_tz, parse_when
@@ -443,6 +443,8 @@ def scan(
         if writer is None and not quiet and out_format in ("csv", "parquet") and output:
             writer = _open_writer(stack, out_format, output, show, opts)  # an empty file with the header
         if writer is not None:
+            if out_format == "table" and opts.finding_filter is not None:  # a cron mail says what it held back
+                writer.note(held_back_text(opts.finding_filter.summary()))
             writer.close()
         if inc is not None:  # only now that the output is written: a crash repeats, never loses
             if rej_fh:

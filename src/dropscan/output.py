@@ -125,6 +125,11 @@ class TableWriter:
         for line in lines[1:]:
             self.out.write(pad + line + "\n")
 
+    def note(self, text: str | None) -> None:
+        """A closing line under the table (what filters and suppressions held back)."""
+        if text:
+            self.out.write(text + "\n")
+
     def _wrap(self, text: str, indent: int) -> list[str]:
         """``text`` wrapped in the room beside ``indent``, at most `TEXT_LINES` lines (… when cut)."""
         room = max(20, self.width - indent)
