@@ -4,12 +4,24 @@ the report's host names."""
 from __future__ import annotations
 
 import base64
+import io
 import json
+import re
 import subprocess
 import sys
+from datetime import UTC, datetime
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from rich.cells import cell_len
 
 from conftest import SAMPLE_LOGS, combined_line
 from dropscan.cli import app
+from dropscan.egress import Destination
+from dropscan.findings import Finding
+from dropscan.output import TableWriter
+
+RAW_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
 
 def run(runner, args, **kw):
@@ -85,3 +97,51 @@ def test_host_names_are_those_of_the_report(runner):
     assert hosts == {h["host"] for h in report["hosts"]}
     named = table(runner, str(SAMPLE_LOGS / "access.log"), "--host", "Web7")
     assert named[1].split()[-1] == "web7"
+
+
+TEXT = st.text(st.characters(codec="utf-8"), max_size=400)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    width=st.integers(60, 200),
+    decoded=TEXT,
+    host=st.text(max_size=80),
+    client=st.text(max_size=60),
+    dest=st.text(min_size=1, max_size=120),
+    field=st.sampled_from(["target", "user_agent", "referer", "x-very-long-logged-header-name-from-a-logformat"]),
+    view=st.sampled_from(["url", "cmd", "base64", "base64+cmd", "jndi"]),
+)
+def test_every_line_fits_the_width_whatever_the_text(width, decoded, host, client, dest, field, view):
+    """Wide (CJK) and zero-width characters, controls, long words: no line exceeds the width in
+    terminal cells, nothing raw reaches the terminal, and the text is never more than 3 lines."""
+    f = Finding(
+        log_file="/var/log/apache2/access.log",
+        line_no=1,
+        offset=0,
+        timestamp=datetime(2026, 11, 27, 10, 0, tzinfo=UTC),
+        vhost=host or None,
+        client_ip=client,
+        method="GET",
+        request="GET / HTTP/1.1",
+        status=200,
+        bytes=1,
+        user_agent=None,
+        referer=None,
+        field=field,
+        decoded=decoded,
+        rule_ids=["dropper.wget", "shell.cmd"],
+        category="dropper",
+        severity="critical",
+        egress=[Destination(dest, 80, "http", False)],
+        view=view,
+    )
+    out = io.StringIO()
+    w = TableWriter(out, width=width, defanged=True)
+    w.write(f)
+    w.write(f)
+    lines = out.getvalue().splitlines()
+    assert all(cell_len(x) <= width for x in lines), [x for x in lines if cell_len(x) > width]
+    assert not RAW_CONTROL.search(out.getvalue().replace("\n", ""))
+    rows = [i for i, x in enumerate(lines) if x.startswith("2026-")]
+    assert len(rows) == 2 and rows[1] - rows[0] <= 2 + 3 + 1  # row, rule, at most 3 text lines (+ a label line)

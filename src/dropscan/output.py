@@ -15,6 +15,8 @@ import textwrap
 from datetime import datetime, tzinfo
 from typing import IO
 
+from rich.cells import cell_len, chop_cells, set_cell_size
+
 from .findings import FRAME_COLUMNS, SCHEMA_VERSION, Finding, flat_row
 from .hosts import HostRule
 from .safety import csv_cell, defang, defang_host, term
@@ -54,7 +56,12 @@ def _offset_name(t: datetime) -> str:
 
 
 def _fit(text: str, width: int) -> str:
-    return text if len(text) <= width else text[: max(0, width - 1)] + "…"
+    """``text`` in at most ``width`` terminal cells (wide characters count two), cut with …."""
+    return text if cell_len(text) <= width else set_cell_size(text, max(0, width - 1)).rstrip() + "…"
+
+
+def _pad(text: str, width: int) -> str:
+    return text + " " * max(0, width - cell_len(text))
 
 
 class TableWriter:
@@ -90,7 +97,7 @@ class TableWriter:
         self.widths = (19, 8, 3, 15, self.width - 19 - 8 - 3 - 15 - 8)
 
     def _row(self, values: list[str], severity: str | None = None) -> str:
-        cells = [_fit(v, w).ljust(w) for w, v in zip(self.widths, values, strict=True)]
+        cells = [_pad(_fit(v, w), w) for w, v in zip(self.widths, values, strict=True)]
         if self.color and severity in _SEV_COLOR:
             cells[1] = _SEV_COLOR[severity] + cells[1] + _RESET
         return "  ".join(cells).rstrip()
@@ -117,25 +124,32 @@ class TableWriter:
         rule = f.rule_ids[0] + (f" (+{len(f.rule_ids) - 1})" if len(f.rule_ids) > 1 else "")
         dest = term(endpoint_text(f, self.defanged)) if f.egress else "no destination named"
         self.out.write(_fit(f"{self.INDENT}{rule} → {dest}", self.width) + "\n")
-        label = f"{self.INDENT}{view_label(f)}: "
+        label = f"{self.INDENT}{term(view_label(f))}: "
         text = term(defang(f.decoded) if self.defanged else f.decoded)
-        lines = self._wrap(text, len(label))
-        self.out.write(label + lines[0] + "\n")
-        pad = " " * len(label)
-        for line in lines[1:]:
-            self.out.write(pad + line + "\n")
+        if cell_len(label) > self.width // 2:  # a long field name: the text goes under it
+            self.out.write(_fit(label.rstrip(), self.width) + "\n")
+            label = self.INDENT * 2
+        pad = " " * cell_len(label)
+        for i, line in enumerate(self._wrap(text, self.width - cell_len(label))):
+            self.out.write((label if i == 0 else pad) + line + "\n")
 
     def note(self, text: str | None) -> None:
         """A closing line under the table (what filters and suppressions held back)."""
         if text:
             self.out.write(text + "\n")
 
-    def _wrap(self, text: str, indent: int) -> list[str]:
-        """``text`` wrapped in the room beside ``indent``, at most `TEXT_LINES` lines (… when cut)."""
-        room = max(20, self.width - indent)
-        return textwrap.wrap(
-            text, room, max_lines=self.TEXT_LINES, placeholder=" …", break_on_hyphens=False, drop_whitespace=True
-        ) or [""]
+    def _wrap(self, text: str, room: int) -> list[str]:
+        """``text`` in lines of at most ``room`` cells, at word boundaries where there are
+        some; at most `TEXT_LINES` lines, the last ending in … when there was more."""
+        lines = [
+            piece
+            for line in textwrap.wrap(text, room, break_on_hyphens=False) or [""]
+            for piece in (chop_cells(line, room) if cell_len(line) > room else [line])
+        ]
+        if len(lines) > self.TEXT_LINES:
+            lines = lines[: self.TEXT_LINES]
+            lines[-1] = _fit(lines[-1] + " …", room)
+        return lines
 
     def flush(self) -> None:
         self.out.flush()
