@@ -11,11 +11,14 @@ import sys
 from datetime import UTC, datetime
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from conftest import ROOT, SAMPLE_LOGS, combined_line
 from dropscan.cli import app
 from dropscan.config import KEYS
-from dropscan.suppress import CRITERIA
+from dropscan.errors import UsageError
+from dropscan.suppress import CRITERIA, Suppression
 
 
 def run(runner, args, **kw):
@@ -213,3 +216,21 @@ def test_every_key_and_criterion_is_documented():
         assert re.search(rf"^\| `{key}` \|", doc, re.M), key
     for c in (*CRITERIA, "reason", "expires"):
         assert re.search(rf"^\| `{c}` \|", doc, re.M), c
+
+
+VALUES = st.one_of(
+    st.none(), st.booleans(), st.integers(), st.text(max_size=30), st.dates(), st.lists(st.text(max_size=5), max_size=2)
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.dictionaries(st.sampled_from([*CRITERIA, "reason", "expires", "other"]), VALUES, max_size=6))
+def test_any_suppression_table_is_a_suppression_or_one_clear_error(raw):
+    """Whatever a config file holds, parsing gives a suppression or a UsageError, never a crash."""
+    try:
+        s = Suppression.parse(raw, 1)
+    except UsageError as e:
+        assert str(e).startswith("suppress #1: ")
+    else:
+        assert s.reason.strip() and s.expires.tzinfo is not None
+        assert any(getattr(s, k) is not None for k in CRITERIA)
