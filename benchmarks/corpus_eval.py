@@ -438,6 +438,17 @@ def _pct(x: float | None, digits: int = 1) -> str:
     return "-" if x is None else f"{100 * x:.{digits}f}%"
 
 
+def aligned(rows: list[tuple[str, ...]]) -> str:
+    """Rows as columns: the first left-aligned, the others right-aligned, a rule under the head."""
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    lines = [
+        "  ".join(v.ljust(w) if i == 0 else v.rjust(w) for i, (v, w) in enumerate(zip(r, widths, strict=True)))
+        for r in rows
+    ]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
 def table(figs: dict[str, SourceFigures]) -> str:
     head = ("source", "cases", "in scope", "detected", "recall", "out of scope", "benign", "flagged", "flagged %", "ok")
     rows = [head]
@@ -456,13 +467,7 @@ def table(figs: dict[str, SourceFigures]) -> str:
                 "yes" if f.meets_target() else "NO",
             )
         )
-    widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
-    lines = [
-        "  ".join(v.ljust(w) if i == 0 else v.rjust(w) for i, (v, w) in enumerate(zip(r, widths, strict=True)))
-        for r in rows
-    ]
-    lines.insert(1, "  ".join("-" * w for w in widths))
-    return "\n".join(lines)
+    return aligned(rows)
 
 
 def classes(figs: dict[str, SourceFigures]) -> str:
@@ -630,8 +635,18 @@ def _ratio(hit: int, n: int) -> str:
 
 
 def egress_table(figs: dict[str, EgressFigures]) -> str:
-    head = ("source", "egress found", "dest exact", "dns found", "dns name", "ssrf found", "ssrf dest",
-            "redirects", "redir dest", "benign flagged")
+    head = (
+        "source",
+        "egress found",
+        "dest exact",
+        "dns found",
+        "dns name",
+        "ssrf found",
+        "ssrf dest",
+        "redirects",
+        "redir dest",
+        "benign flagged",
+    )
     rows = [head]
     for f in figs.values():
         rows.append(
@@ -648,16 +663,12 @@ def egress_table(figs: dict[str, EgressFigures]) -> str:
                 _ratio(f.benign_flagged, f.benign),
             )
         )
-    widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
-    lines = [
-        "  ".join(v.ljust(w) if i == 0 else v.rjust(w) for i, (v, w) in enumerate(zip(r, widths, strict=True)))
-        for r in rows
-    ]
-    lines.insert(1, "  ".join("-" * w for w in widths))
-    return "\n".join(lines)
+    return aligned(rows)
 
 
-def evaluate_all(corpus: Path, scanner: Scanner | None = None) -> tuple[dict[str, SourceFigures], dict[str, EgressFigures]]:
+def evaluate_all(
+    corpus: Path, scanner: Scanner | None = None
+) -> tuple[dict[str, SourceFigures], dict[str, EgressFigures]]:
     cases = load(corpus)
     scan(cases, scanner or Scanner(default_signatures()))
     return figures(cases), egress_figures(cases)
@@ -696,7 +707,9 @@ def main(argv: list[str] | None = None) -> int:
             print(details(figs))
             for e in eg.values():
                 for c, want, got in e.wrong:
-                    print(f"  {e.source}: destinations {sorted(got)} != labelled {sorted(want)}: {_short(c.raw['text'])}")
+                    print(
+                        f"  {e.source}: destinations {sorted(got)} != labelled {sorted(want)}: {_short(c.raw['text'])}"
+                    )
     return 0 if all(f.meets_target() for f in figs.values()) else 1
 
 

@@ -89,7 +89,23 @@ def test_lookups_without_a_name_have_no_destination(tool, args):
 
 def test_old_records_without_wildcard_still_read():
     rec = Finding(
-        "a.log", 1, 0, None, None, None, None, None, None, None, None, None, "target", "", ["x"], "rce", "high",
+        "a.log",
+        1,
+        0,
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
+        "target",
+        "",
+        ["x"],
+        "rce",
+        "high",
         [Destination("cb.oast.example", 53, "dns", False, None, True)],
     ).to_record()
     assert rec["egress"][0]["wildcard"] is True

@@ -138,8 +138,7 @@ def add_destination(dests: list[Destination], d: Destination) -> None:
 # The receiving host and its own networks: loopback, RFC 1918, shared (CGN), link-local (cloud
 # metadata), unique-local. Documentation ranges (192.0.2.0/24 ...) stand for the internet.
 _LOCAL_NETS = tuple(
-    ipaddress.ip_network(n)
-    for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "fc00::/7")
+    ipaddress.ip_network(n) for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "fc00::/7")
 )
 
 
@@ -200,11 +199,10 @@ def runtime_suffix(host: str) -> str | None:
     h = host.strip().lower()
     if _IPV6_ZONE.fullmatch(h):  # an IPv6 address: its zone id may hold a %
         return None
-    last = None
-    for last in _RUNTIME.finditer(h):
-        pass
-    if last is None:
+    marks = list(_RUNTIME.finditer(h))
+    if not marks:
         return None
+    last = marks[-1]
     rest = h[last.end() - 1 :] if last.group().endswith(".") else h[last.end() :]  # an empty label ends at a dot
     if not rest.startswith("."):  # the label holding the substitution is partly unknown
         rest = rest[rest.find(".") :] if "." in rest else ""
@@ -264,7 +262,8 @@ def from_url(text: str, default_scheme: str | None = "http") -> Destination | No
     url = f"{scheme}://{t}" if m.group("rest") or m.group("port") else None
     suffix = runtime_suffix(m.group("host"))
     if suffix is not None:
-        return Destination(suffix, _port(m.group("port"), scheme), scheme, False, url, wildcard=True) if suffix else None
+        port = _port(m.group("port"), scheme)
+        return Destination(suffix, port, scheme, False, url, wildcard=True) if suffix else None
     norm = normalise_host(m.group("host"))
     if norm is None:
         return None

@@ -323,8 +323,8 @@ def rpz_zone(p: Plan) -> str:
     """An RPZ zone file sinkholing the DNS callbacks (include it as a response-policy zone)."""
     lines = [
         "; dropscan: DNS callbacks found in web requests. A response-policy zone (RPZ): each name and",
-        "; every name under it answers NXDOMAIN. BIND: zone \"rpz.dropscan\" { type primary; file ...; };",
-        "; response-policy { zone \"rpz.dropscan\"; };  Unbound: rpz: name: rpz.dropscan zonefile: ...",
+        '; every name under it answers NXDOMAIN. BIND: zone "rpz.dropscan" { type primary; file ...; };',
+        '; response-policy { zone "rpz.dropscan"; };  Unbound: rpz: name: rpz.dropscan zonefile: ...',
         "; Review before loading: a name the application needs must not be listed.",
         "$TTL 300",
         "@ IN SOA localhost. root.localhost. 1 3600 600 86400 300",
