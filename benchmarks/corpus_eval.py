@@ -27,11 +27,13 @@ Egress figures (`EgressFigures`, the second table), per source:
   (``egress``, e.g. afrog-oob) that get a finding; **destinations exact**: those whose finding
   names exactly the labelled set (``host:port``; a ``(suffix)`` label is the wildcard
   ``*.host:port``);
-* **DNS callbacks** (``dns-oob``) found, and with the right name (scheme dns, the labelled name);
-  **SSRF** (``ssrf-oob``, ``ssrf``) found, and with every labelled destination;
+* **DNS callbacks** (``dns-oob``) found, and of those labelled with a name, found with it (scheme
+  dns); **SSRF** (``ssrf-oob``, ``ssrf``) found, and of those labelled, found with every
+  labelled destination;
 * **open redirects**: lines whose request target has a redirect parameter (``redirect``, ``next``,
   ``return``, ``returnTo``, ``came_from``, ``goto``, ``continue``, ``r`` ...) holding an absolute
-  URL, and how many of them were given a destination (the target: none);
+  URL, or whose Referer has a URL-valued parameter (search-engine redirectors), and how many of
+  them were given a destination (the target: none);
 * **benign flagged**, as in the first table.
 """
 
@@ -561,10 +563,19 @@ def found_destinations(finding: dict, scheme: str | None = None) -> set[str]:
     return out
 
 
-def redirect_target(line: bytes) -> bool:
-    """Whether the request target carries an absolute URL in a redirect parameter."""
+_REFERER = re.compile(rb'" \d{3} \S+ "((?:[^"\\]|\\.)*)"')
+_URL_PARAM = re.compile(r"[?&][\w.-]{1,40}=(?:https?:)?//", re.IGNORECASE)
+
+
+def open_redirect(line: bytes) -> bool:
+    """Whether the line carries an open redirect: an absolute URL in a redirect parameter of the
+    request target, or in any parameter of the Referer (search-engine redirectors: Google's
+    /url?url=, DuckDuckGo's uddg=): either way the browser went there, the server fetched nothing."""
     m = _TARGET.search(line)
-    return bool(m) and bool(_REDIRECT.search(url_decode(m.group(1).decode("utf-8", "replace"))))
+    if m and _REDIRECT.search(url_decode(m.group(1).decode("utf-8", "replace"))):
+        return True
+    m = _REFERER.search(line)
+    return bool(m) and bool(_URL_PARAM.search(url_decode(m.group(1).decode("utf-8", "replace"))))
 
 
 @dataclass(slots=True)
@@ -573,8 +584,8 @@ class EgressFigures:
     labelled: int = 0  # attack cases labelled with destinations
     found: int = 0
     exact: int = 0
-    dns: list[int] = field(default_factory=lambda: [0, 0, 0])  # cases, found, right name
-    ssrf: list[int] = field(default_factory=lambda: [0, 0, 0])  # cases, found, right destination
+    dns: list[int] = field(default_factory=lambda: [0, 0, 0, 0])  # cases, found, labelled, right name
+    ssrf: list[int] = field(default_factory=lambda: [0, 0, 0, 0])  # cases, found, labelled, right destination
     redirects: int = 0
     redirects_with_destination: int = 0
     benign: int = 0
@@ -586,8 +597,8 @@ class EgressFigures:
             "egress_labelled": self.labelled,
             "egress_found": self.found,
             "destinations_exact": self.exact,
-            "dns_callbacks": dict(zip(("cases", "found", "right_name"), self.dns, strict=True)),
-            "ssrf": dict(zip(("cases", "found", "right_destination"), self.ssrf, strict=True)),
+            "dns_callbacks": dict(zip(("cases", "found", "labelled", "right_name"), self.dns, strict=True)),
+            "ssrf": dict(zip(("cases", "found", "labelled", "right_destination"), self.ssrf, strict=True)),
             "open_redirects": self.redirects,
             "open_redirects_with_destination": self.redirects_with_destination,
             "benign": self.benign,
@@ -603,7 +614,7 @@ def egress_figures(cases: list[Case]) -> dict[str, EgressFigures]:
     for c in cases:
         f = out.setdefault(c.source, EgressFigures(c.source))
         hit = c.finding
-        if redirect_target(c.line):
+        if open_redirect(c.line):
             f.redirects += 1
             f.redirects_with_destination += bool(hit and hit["egress"])
         if c.role == "benign":
@@ -625,13 +636,13 @@ def egress_figures(cases: list[Case]) -> dict[str, EgressFigures]:
             if cat in cats:
                 counts[0] += 1
                 counts[1] += hit is not None
-                right = found_destinations(hit, scheme) if hit else set()
-                counts[2] += bool(want) and want <= right
+                counts[2] += bool(want)
+                counts[3] += bool(want) and want <= (found_destinations(hit, scheme) if hit else set())
     return out
 
 
-def _ratio(hit: int, n: int) -> str:
-    return "-" if not n else f"{hit}/{n} {_pct(hit / n, 0)}"
+def _ratio(hit: int, n: int, digits: int = 0) -> str:
+    return "-" if not n else f"{hit}/{n} {_pct(hit / n, digits)}"
 
 
 def egress_table(figs: dict[str, EgressFigures]) -> str:
@@ -655,12 +666,12 @@ def egress_table(figs: dict[str, EgressFigures]) -> str:
                 _ratio(f.found, f.labelled),
                 _ratio(f.exact, f.labelled),
                 _ratio(f.dns[1], f.dns[0]),
-                _ratio(f.dns[2], f.dns[0]),
+                _ratio(f.dns[3], f.dns[2]),
                 _ratio(f.ssrf[1], f.ssrf[0]),
-                _ratio(f.ssrf[2], f.ssrf[0]),
+                _ratio(f.ssrf[3], f.ssrf[2]),
                 str(f.redirects),
                 str(f.redirects_with_destination),
-                _ratio(f.benign_flagged, f.benign),
+                _ratio(f.benign_flagged, f.benign, 2),
             )
         )
     return aligned(rows)

@@ -68,10 +68,10 @@ def test_callbacks_have_their_destinations(egress):
     assert e.labelled == 28
     assert e.found / e.labelled >= 0.97
     assert e.exact / e.labelled >= 0.95, [(c.raw["text"][:80], w, g) for c, w, g in e.wrong]
-    dns_cases, dns_found, dns_right = e.dns
-    assert dns_cases == 9 and dns_found / dns_cases >= 0.9 and dns_right / dns_cases >= 0.9
-    ssrf_cases, ssrf_found, ssrf_right = e.ssrf
-    assert ssrf_cases == 9 and ssrf_found / ssrf_cases >= 0.8 and ssrf_right / ssrf_cases >= 0.8
+    dns_cases, dns_found, dns_labelled, dns_right = e.dns
+    assert dns_cases == dns_labelled == 9 and dns_found / dns_cases >= 0.9 and dns_right / dns_cases >= 0.9
+    ssrf_cases, ssrf_found, ssrf_labelled, ssrf_right = e.ssrf
+    assert ssrf_cases == ssrf_labelled == 9 and ssrf_found / ssrf_cases >= 0.8 and ssrf_right / ssrf_cases >= 0.8
 
 
 @pytest.mark.parametrize("name", ["nielsbasjes-hackers-access-log", "elastic-apache-logs"])
@@ -84,7 +84,9 @@ def test_real_benign_logs_stay_quiet(egress, name):
 
 
 def test_open_redirects_are_counted(egress):
+    """The figure means something: the redirects of the real logs are there to be counted."""
     assert egress["nielsbasjes-hackers-access-log"].redirects >= 790
+    assert egress["elastic-apache-logs"].redirects >= 260
 
 
 def test_scope_rules_name_their_reason(figures):
