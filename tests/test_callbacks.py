@@ -192,6 +192,7 @@ def test_rules_send_callbacks_to_the_resolver(callback_log, tmp_path):
     header = nft.split("DNS callbacks, via resolver", 1)[1].split("\ntable", 1)[0]
     assert "NO rule in this file stops them" in header
     assert "cb1.oast.example: dns:53 (1) on web1.example.com" in header
+    assert "#   *.cb2.oast.example: dns:53 (1) on web1.example.com" in header
     assert "#   *.cb2.oast.example CNAME ." in header
     rules = [ln for ln in nft.splitlines() if not ln.lstrip().startswith("#")]
     assert not any("oast" in ln or "53" in ln for ln in rules)  # no rule pretends to stop a lookup

@@ -111,6 +111,10 @@ def _endpoint(d: DestinationStats) -> str:
     return f"{d.scheme}:{d.port}" if d.port is not None else d.scheme
 
 
+def _name(d: DestinationStats) -> str:
+    return ("*." if d.wildcard else "") + safe(d.host)
+
+
 def plan(report: Report, user: str = "www-data", allow_dns: bool = False) -> Plan:
     check_user(user)
     targets: dict[str, Target] = {}
@@ -120,10 +124,10 @@ def plan(report: Report, user: str = "www-data", allow_dns: bool = False) -> Pla
     for h in report.hosts:
         for d in h.destinations:
             if d.via_resolver:
-                callbacks[safe(d.shown_host)].append(f"{safe(_endpoint(d))} ({d.findings}) on {safe(h.host)}")
+                callbacks[_name(d)].append(f"{safe(_endpoint(d))} ({d.findings}) on {safe(h.host)}")
                 continue
             if not d.ip_literal:
-                names[safe(d.shown_host)].append(f"{safe(_endpoint(d))} ({d.findings}) on {safe(h.host)}")
+                names[_name(d)].append(f"{safe(_endpoint(d))} ({d.findings}) on {safe(h.host)}")
                 continue
             try:
                 ip = ipaddress.ip_address(d.host)
