@@ -344,6 +344,7 @@ _VALUE_OPTS = {
     "dig": set("bcfkpqtxy"),
     "host": set("cNRtW"),
     "getent": {"-s", "--service"},
+    "resolve-dnsname": set(),
 }
 _TOOL_ALIASES = {
     "ncat": "nc",
@@ -361,7 +362,7 @@ _TOOL_ALIASES = {
     "ping.exe": "ping",
     "nslookup.exe": "nslookup",
 }
-_LOOKUP_TOOLS = ("ping", "nslookup", "dig", "host", "getent")
+_LOOKUP_TOOLS = ("ping", "nslookup", "dig", "host", "getent", "resolve-dnsname")
 _STOP = set(";|&\n`)") | {">", "<", ">>", "2>", "2>&1", "&&", "||"}
 _SUBSTITUTED_LABEL = re.compile(r"`[^`\s]{1,64}`\.")  # `whoami`.x.example: a run-time label, not a separator
 
