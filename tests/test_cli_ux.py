@@ -147,3 +147,10 @@ def test_every_machine_output_carries_the_schema_version(runner, tmp_path):
     listed = run(runner, ["signatures", "list", "-f", "json"]).stdout.splitlines()
     assert all(json.loads(x)["schema_version"] == SCHEMA_VERSION for x in listed)
     assert json.loads(run(runner, ["config", "show", "-f", "json"]).stdout)["schema_version"] == SCHEMA_VERSION
+
+
+def test_help_names_every_category_and_severity(runner):
+    from dropscan.signatures import CATEGORIES, SEVERITIES
+
+    text = " ".join(run(runner, ["scan", "--help"]).stdout.split())
+    assert all(c in text for c in CATEGORIES) and all(s in text for s in SEVERITIES)
