@@ -374,7 +374,7 @@ def split_ranges(size: int, parts: int, min_part: int = 32 << 20) -> list[tuple[
 
 
 # --- expanding paths ---------------------------------------------------------------------------
-_ROTATION = re.compile(r"^(?P<base>.+?)(?:\.(?P<num>\d+)|-(?P<date>\d{8}(?:\d{2})?))?$")
+_ROTATION = re.compile(r"^(?P<base>.+?)(?:\.(?P<num>\d+)|-(?P<date>\d{8}(?:\d{2})?))?$", re.DOTALL)
 _LOGLIKE = re.compile(r"(?:access|\.log$|_log$)", re.IGNORECASE)
 
 

@@ -1,0 +1,203 @@
+"""Load balancers and proxies with a fixed line layout: AWS Application Load Balancer and
+Classic ELB, HAProxy's HTTP log (behind a syslog prefix), Envoy's default access log.
+
+Each is one `PatternFormat`; fields after the documented ones (newer ALB versions, Istio's
+Envoy extension) are accepted as trailing tokens. Balancers log the absolute request form
+(``GET http://host:80/path HTTP/1.1``): the target becomes the path and the host the logged
+host (ALB's ``domain_name`` wins when present). HAProxy logs ``"``, ``#`` and non-printable
+bytes as ``#XX``: they are decoded, and ``#XX`` is a prefilter marker for this format. Envoy does
+not escape quotes inside its quoted fields, so a raw quote is a marker there (as for any
+format with an unquoted inspected field).
+"""
+
+from __future__ import annotations
+
+import re
+
+from ..logformat import Record, parse_clf_time
+from .base import ISO_TIME, NUM, QUOTED, WORD, PatternFormat, fill, iso_time, strip_absolute
+
+_TAIL = rb'(?: (?:"' + QUOTED + rb'"|' + WORD + rb"))*"
+
+
+def _timed(key: str, parse):
+    def build(rec: Record, g: dict) -> None:
+        fill(rec, g)
+        raw = g.get(key)
+        rec.time = parse(raw.decode("ascii", "replace")) if raw else None
+        strip_absolute(rec)
+
+    return build
+
+
+ALB = (
+    rb"(?:https?|h2|grpcs?|wss?) (?P<time>"
+    + ISO_TIME
+    + rb") "
+    + WORD
+    + rb" (?P<client>"
+    + WORD
+    + rb") "
+    + WORD
+    + rb" "
+    + NUM
+    + rb" "
+    + NUM
+    + rb" "
+    + NUM
+    + rb" (?P<status>"
+    + NUM
+    + rb") "
+    + NUM
+    + rb" "
+    + NUM
+    + rb" (?P<bytes>"
+    + NUM
+    + rb') "(?P<request>'
+    + QUOTED
+    + rb')" "(?P<user_agent>'
+    + QUOTED
+    + rb')" '
+    + WORD
+    + rb" "
+    + WORD
+    + rb"(?: "
+    + WORD
+    + rb'(?: "'
+    + QUOTED
+    + rb'"(?: "(?P<vhost>'
+    + QUOTED
+    + rb')"'
+    + _TAIL
+    + rb")?)?)?"
+)
+ELB = (
+    rb"(?P<time>"
+    + ISO_TIME
+    + rb") "
+    + WORD
+    + rb" (?P<client>"
+    + WORD
+    + rb") "
+    + WORD
+    + rb" "
+    + NUM
+    + rb" "
+    + NUM
+    + rb" "
+    + NUM
+    + rb" (?P<status>"
+    + NUM
+    + rb") "
+    + NUM
+    + rb" "
+    + NUM
+    + rb" (?P<bytes>"
+    + NUM
+    + rb') "(?P<request>'
+    + QUOTED
+    + rb')" "(?P<user_agent>'
+    + QUOTED
+    + rb')" '
+    + WORD
+    + rb" "
+    + WORD
+)
+# A comment or blank line (the published samples carry both); never a request line.
+_COMMENT = rb"(?:#[^\n]*|[ \t]*\r?)"
+
+_SYSLOG = (
+    rb"(?:<[0-9]{1,3}>)?(?:[A-Z][a-z]{2} [ 0-9][0-9] [0-9]{2}:[0-9]{2}:[0-9]{2}|" + ISO_TIME + rb") "
+    rb"[^ \n]+ [^ \n\[:]+(?:\[[0-9]+\])?: "
+)
+HAPROXY = (
+    _SYSLOG + rb"(?P<client>[^ \n]+):[0-9]+ \[(?P<time>[^\]\n]+)\] [^ \n]+ [^ \n]+ [-0-9/+]+ (?P<status>-?[0-9]+) "
+    rb"\+?(?P<bytes>[0-9]+) [^ \n]+ [^ \n]+ [^ \n]+ [-0-9/+]+ [-0-9/+]+(?: \{(?P<captured>[^}\n]*)\})?"
+    rb'(?: \{[^}\n]*\})? "(?P<request>[^"\n]*)"'
+)
+# HAProxy's own messages (start-up, SSL handshake failures): no quote, so no request line.
+_HAPROXY_META = rb"(?:" + _SYSLOG + rb'[^"\n]*|[ \t]*\r?)'
+_HASH = re.compile(rb"#([0-9A-Fa-f]{2})")
+
+
+def haproxy_unescape(raw: bytes) -> str:
+    if b"#" in raw:
+        raw = _HASH.sub(lambda m: bytes((int(m.group(1), 16),)), raw)
+    return raw.decode("utf-8", "backslashreplace")
+
+
+def _haproxy(rec: Record, g: dict) -> None:
+    fill(rec, g, haproxy_unescape)
+    rec.time = parse_clf_time(g["time"])
+    cap = g.get("captured")
+    if cap:
+        rec.headers["captured request headers"] = haproxy_unescape(cap)
+        rec.raw["captured request headers"] = cap
+    strip_absolute(rec)
+
+
+ENVOY = (
+    rb"(?:ACCESS )?\[(?P<time>"
+    + ISO_TIME
+    + rb')\] "(?P<request>'
+    + QUOTED
+    + rb')" (?P<status>'
+    + NUM
+    + rb") "
+    + WORD
+    + rb'(?: "'
+    + QUOTED
+    + rb'")? '
+    + NUM
+    + rb" (?P<bytes>"
+    + NUM
+    + rb") "
+    + NUM
+    + rb" "
+    + NUM
+    + rb' "(?P<xff>'
+    + QUOTED
+    + rb')" "(?P<user_agent>'
+    + QUOTED
+    + rb')" "'
+    + QUOTED
+    + rb'" "(?P<vhost>'
+    + QUOTED
+    + rb')" "'
+    + QUOTED
+    + rb'"'
+    + _TAIL
+)
+
+BUILDERS = {
+    "alb": lambda: PatternFormat("alb", ALB, _timed("time", iso_time), meta=_COMMENT),
+    "elb": lambda: PatternFormat("elb", ELB, _timed("time", iso_time), meta=_COMMENT),
+    "haproxy": lambda: PatternFormat(
+        "haproxy", HAPROXY, _haproxy, meta=_HAPROXY_META, markers=(rb"#[0-9a-f]{2}",), wrapped=True
+    ),
+    "envoy": lambda: PatternFormat("envoy", ENVOY, _timed("time", iso_time), unquoted_inspected=True, wrapped=True),
+}
+_CACHE: dict[str, PatternFormat] = {}
+
+
+def compile_spec(spec: str) -> PatternFormat | None:
+    if spec not in BUILDERS:
+        return None
+    if spec not in _CACHE:
+        _CACHE[spec] = BUILDERS[spec]()
+    return _CACHE[spec]
+
+
+def detect(sample: list[bytes]) -> tuple[PatternFormat | None, int]:
+    """The format that parses the most sample lines that are requests (meta lines alone,
+    blank or comment, prove nothing)."""
+    best, best_count = None, 0
+    for name in BUILDERS:
+        fmt = compile_spec(name)
+        requests = [ln for ln in sample if fmt.match(ln) and (fmt.parse(ln) or Record()).request is not None]
+        if not requests:
+            continue
+        count = sum(1 for ln in sample if fmt.match(ln))
+        if count > best_count:
+            best, best_count = fmt, count
+    return best, best_count
