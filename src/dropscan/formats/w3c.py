@@ -157,6 +157,6 @@ def detect(sample: list[bytes]) -> tuple[W3CFormat | None, int]:
                 lists.append(fl)
     if not lists:
         return None, 0
-    tab = any(b"\t" in ln for ln in sample if not ln.startswith(b"#") and ln.strip())
-    fmt = W3CFormat(("cloudfront:" if tab else "w3c:") + "|".join(lists))
+    cloudfront = any("x-edge-" in fl for fl in lists)  # CloudFront's own fields
+    fmt = W3CFormat(("cloudfront:" if cloudfront else "w3c:") + "|".join(lists))
     return fmt, sum(1 for ln in sample if fmt.match(ln))
