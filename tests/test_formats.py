@@ -71,7 +71,7 @@ def test_real_samples_give_records_with_clients_times_and_requests():
             assert all(r.method for r in recs if not r.request.startswith("-")), family
     assert seen["caddy-json"][0].client == "10.5.1.1" and seen["caddy-json"][0].forwarded_for == "10.10.10.117"
     assert seen["aws-alb"][0].target == "/" and seen["aws-alb"][0].vhost.endswith(".elb.amazonaws.com")
-    iis = [r for r in seen["iis-w3c"] if r.user_agent and "bingbot" in r.user_agent][0]
+    iis = next(r for r in seen["iis-w3c"] if r.user_agent and "bingbot" in r.user_agent)
     assert iis.user_agent.startswith("Mozilla/5.0 (compatible; bingbot/2.0;")
     cf = seen["cloudfront"][0]
     assert cf.user_agent.startswith("Mozilla/5.0 (Windows NT 10.0;") and cf.vhost == "d111111abcdef8.cloudfront.net"

@@ -86,8 +86,8 @@ def test_host_from_pattern_without_host_is_a_usage_error():
 def test_the_same_logs_name_the_same_host_wherever_the_copy_sits(tmp_path):
     import shutil
 
-    from dropscan.api import scan_frame
     from conftest import SAMPLE_LOGS
+    from dropscan.api import scan_frame
 
     a = tmp_path / "x" / "sample_logs"
     shutil.copytree(SAMPLE_LOGS, a)
