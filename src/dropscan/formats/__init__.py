@@ -54,15 +54,23 @@ def compile_format(spec: str):
 def detect_format(lines: Iterable[bytes]):
     """The format that parses most of the given lines (``None`` if none parses a request)."""
     sample = [ln for ln in lines if ln.strip()][:DETECT_LINES]
-    best = _best(sample)
-    if best is None:
-        return None
+    best, count = _best(sample)
+    if best is None or count == len(sample):
+        return best
     rest = [ln for ln in sample if not best.match(ln)]
-    other = _best(rest) if rest else None  # a second format on the lines the first leaves
+    other, _ = _best(rest)  # a second format on the lines the first leaves
     return UnionFormat([best, other]) if other is not None else best
 
 
 def _best(sample: list[bytes]):
+    """(the format that parses most of ``sample``, how many lines); (None, 0) for none."""
+    if not sample:
+        return None, 0
+    # The common case first: a file every line of which an Apache preset parses exactly is
+    # that preset (no other family parses such lines: they are tried for the rest).
+    exact, count = apache.detect_exact(sample)
+    if exact is not None and count == len(sample):
+        return exact, count
     best, best_count = None, 0
     for family in (w3c, jsonl, proxies, apache):
         fmt, count = family.detect(sample)
@@ -70,4 +78,4 @@ def _best(sample: list[bytes]):
             best, best_count = fmt, count
         if best_count == len(sample):
             break
-    return best
+    return best, best_count

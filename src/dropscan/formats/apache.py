@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from functools import lru_cache
 
 from ..logformat import DETECT_ORDER, PRESETS, LogFormat, compile_format
 
@@ -34,6 +35,7 @@ _TOKEN = re.compile(rb"(" + _QUOTED_TOKEN + rb'|[^ "\r\n][^ \r\n]*(?:, [^ "\r\n]
 _HOSTNAME = re.compile(r"(?i)(?=[^:]*[a-z])[a-z0-9-]+(?:\.[a-z0-9-]+)+(?::[0-9]{1,5})?|localhost(?::[0-9]{1,5})?")
 
 
+@lru_cache(maxsize=64)
 def compile_spec(spec: str) -> LogFormat | None:
     """A preset, ``lighttpd``, ``PRESET+ TAIL`` or a LogFormat string; None if it is none."""
     if spec == "lighttpd":
@@ -107,10 +109,9 @@ def _vhost_first(name: str, sample: list[bytes]) -> tuple[LogFormat | None, int]
     return fmt, sum(1 for ln in sample if fmt.match(ln))
 
 
-def detect(sample: list[bytes]) -> tuple[LogFormat | None, int]:
-    """The Apache-style format that parses most sample lines, and how many: lighttpd (only
-    where its host field is not ``-``), then each preset, exact or with trailing fields; ties
-    go to the earlier, more specific one."""
+def detect_exact(sample: list[bytes]) -> tuple[LogFormat | None, int]:
+    """lighttpd (only where its host field is not ``-``), then each preset as it is: the one
+    that parses most sample lines, and how many; ties go to the earlier, more specific one."""
     best, best_count = None, 0
     light = compile_spec("lighttpd")
     count = sum(1 for ln in sample if light.match(ln) and ln.split(b" ", 2)[1:2] != [b"-"])
@@ -121,8 +122,17 @@ def detect(sample: list[bytes]) -> tuple[LogFormat | None, int]:
         count = sum(1 for ln in sample if lf.match(ln))
         if count > best_count:
             best, best_count = lf, count
-        if count < len(sample):
-            for other, n in (_extended(name, sample), _vhost_first(name, sample)):
-                if n > best_count:
-                    best, best_count = other, n
+    return best, best_count
+
+
+def detect(sample: list[bytes]) -> tuple[LogFormat | None, int]:
+    """`detect_exact`, else a preset with trailing fields or with ``%v`` in front, whichever
+    parses more sample lines."""
+    best, best_count = detect_exact(sample)
+    if best_count == len(sample):
+        return best, best_count
+    for name in DETECT_ORDER:
+        for other, n in (_extended(name, sample), _vhost_first(name, sample)):
+            if n > best_count:
+                best, best_count = other, n
     return best, best_count
