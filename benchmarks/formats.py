@@ -20,7 +20,6 @@ machine; wall seconds are printed too.
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
 import tempfile
@@ -29,30 +28,25 @@ from pathlib import Path
 
 from run import DROPSCAN, ensure_data, measure
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from dropscan.formats import detect_format
 from dropscan.logformat import compile_format
 from dropscan.logformat import detect_format as detect_apache
+from render_formats import Req, nginx_json
 
 
 def to_nginx_json(src: Path, dst: Path) -> int:
-    """The combined log as nginx escape=json lines; returns the number of lines."""
+    """The combined log as nginx escape=json lines (the test suite's renderer,
+    tests/render_formats.py); returns the number of lines."""
     fmt = compile_format("combined")
     n = 0
-    with open(src, "rb") as fin, open(dst, "w", encoding="utf-8") as out:
+    with open(src, "rb") as fin, open(dst, "w", encoding="utf-8", errors="surrogateescape") as out:
         for line in fin:
             r = fmt.parse(line)
             if r is None:
                 continue
-            doc = {
-                "time_local": r.time.strftime("%d/%b/%Y:%H:%M:%S %z") if r.time else "-",
-                "remote_addr": r.client,
-                "request": r.request,
-                "status": r.status,
-                "body_bytes_sent": r.bytes,
-                "http_referer": r.referer or "",
-                "http_user_agent": r.user_agent or "",
-            }
-            out.write(json.dumps(doc, ensure_ascii=False) + "\n")
+            req = Req(r.client, r.time, r.method, r.target, r.protocol, r.status, r.bytes, r.referer, r.user_agent)
+            out.write(nginx_json(req) + "\n")
             n += 1
     return n
 
@@ -77,20 +71,26 @@ def main() -> None:
     reps = args.runs * 10
     old = detection_us(detect_apache, sample, reps)
     new = detection_us(detect_format, sample, reps)
-    print(f"detection on the first MiB ({len(sample):,} lines, 200 used): Apache presets {old:,.0f} µs, "
-          f"every family {new:,.0f} µs -> {detect_format(sample).name}")
+    print(
+        f"detection on the first MiB ({len(sample):,} lines, 200 used): Apache presets {old:,.0f} µs, "
+        f"every family {new:,.0f} µs -> {detect_format(sample).name}"
+    )
     scan = [*DROPSCAN, "scan", str(log), "-j", "1", "-f", "jsonl"]
     detected = measure(scan, args.runs)
     given = measure([*scan, "--log-format", "combined"], args.runs)
-    print(f"scan {args.lines:,} lines, detected: {detected['cpu']:.2f} s CPU ({detected['wall']:.2f} s wall); "
-          f"--log-format combined: {given['cpu']:.2f} s CPU ({given['wall']:.2f} s wall)")
+    print(
+        f"scan {args.lines:,} lines, detected: {detected['cpu']:.2f} s CPU ({detected['wall']:.2f} s wall); "
+        f"--log-format combined: {given['cpu']:.2f} s CPU ({given['wall']:.2f} s wall)"
+    )
     with tempfile.TemporaryDirectory() as tmp:
         jlog = Path(tmp) / "access.json.log"
         n = to_nginx_json(log, jlog)
         js = measure([*DROPSCAN, "scan", str(jlog), "-j", "1", "-f", "jsonl"], args.runs)
-        print(f"nginx JSON, same {n:,} requests ({jlog.stat().st_size / 1e6:.0f} MB against "
-              f"{log.stat().st_size / 1e6:.0f} MB): {js['cpu']:.2f} s CPU ({js['wall']:.2f} s wall) = "
-              f"{js['cpu'] / given['cpu']:.2f}x combined's CPU")
+        print(
+            f"nginx JSON, same {n:,} requests ({jlog.stat().st_size / 1e6:.0f} MB against "
+            f"{log.stat().st_size / 1e6:.0f} MB): {js['cpu']:.2f} s CPU ({js['wall']:.2f} s wall) = "
+            f"{js['cpu'] / given['cpu']:.2f}x combined's CPU"
+        )
         same = _same_findings(log, jlog)
         print(f"same attack lines found in both: {same}")
     sys.exit(0)

@@ -70,7 +70,7 @@ def nginx_timed(r: Req) -> str:  # ingress-nginx upstreaminfo
     return combined(r, _nginx_escape) + " 89 0.001 [default-web-8080] [] 10.0.0.5:8080 59 0.000 200 529a007902362a5f"
 
 
-def nginx_json(r: Req) -> str:  # log_format escape=json
+def nginx_json(r: Req) -> str:  # log_format escape=json: \uXXXX for controls, UTF-8 as it is
     return json.dumps(
         {
             "time_local": _clf(r.time),
@@ -80,7 +80,8 @@ def nginx_json(r: Req) -> str:  # log_format escape=json
             "body_bytes_sent": r.bytes,
             "http_referer": r.referer or "",
             "http_user_agent": r.user_agent or "",
-        }
+        },
+        ensure_ascii=False,
     )
 
 

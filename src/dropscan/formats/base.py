@@ -28,9 +28,7 @@ from datetime import UTC, datetime
 
 from ..logformat import Record, apache_unescape, host_only, parse_clf_time, split_request, strip_eol
 
-# A quoted field (backslash escapes any byte), a bare word, a number or dash, a bracketed text.
-QUOTED = rb'[^"\\\n]*(?:\\[^\n][^"\\\n]*)*'
-WORD = rb"[^ \r\n]+"
+# A number (with a fraction: timings) or dash, an ISO 8601 time, a blank line.
 NUM = rb"(?:-?[0-9]+(?:\.[0-9]+)?|-)"
 ISO_TIME = rb"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:.]+(?:Z|[+-][0-9]{2}:?[0-9]{2})?"
 BLANK = rb"[ \t]*\r?"

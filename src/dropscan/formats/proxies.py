@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import re
 
-from ..logformat import Record, parse_clf_time
-from .base import ISO_TIME, NUM, QUOTED, WORD, PatternFormat, fill, iso_time, strip_absolute
+from ..logformat import QUOTED, WORD, Record, parse_clf_time
+from .base import ISO_TIME, NUM, PatternFormat, fill, iso_time, strip_absolute
 
 _TAIL = rb'(?: (?:"' + QUOTED + rb'"|' + WORD + rb"))*"
 
@@ -30,79 +30,27 @@ def _timed(key: str, parse):
     return build
 
 
-ALB = (
-    rb"(?:https?|h2|grpcs?|wss?) (?P<time>"
-    + ISO_TIME
-    + rb") "
-    + WORD
-    + rb" (?P<client>"
-    + WORD
-    + rb") "
-    + WORD
-    + rb" "
-    + NUM
-    + rb" "
-    + NUM
-    + rb" "
-    + NUM
-    + rb" (?P<status>"
-    + NUM
-    + rb") "
-    + NUM
-    + rb" "
-    + NUM
-    + rb" (?P<bytes>"
-    + NUM
-    + rb') "(?P<request>'
-    + QUOTED
-    + rb')" "(?P<user_agent>'
-    + QUOTED
-    + rb')" '
-    + WORD
-    + rb" "
-    + WORD
-    + rb"(?: "
-    + WORD
-    + rb'(?: "'
-    + QUOTED
-    + rb'"(?: "(?P<vhost>'
-    + QUOTED
-    + rb')"'
-    + _TAIL
-    + rb")?)?)?"
+def layout(template: str) -> bytes:
+    """A line regex from a readable template: ``@W@`` a word, ``@N@`` a number or ``-``,
+    ``@Q@`` a quoted field's content, ``@ISO@`` an ISO 8601 time, ``@TAIL@`` trailing fields."""
+    out = template.encode()
+    for key, rx in ((b"@W@", WORD), (b"@N@", NUM), (b"@Q@", QUOTED), (b"@ISO@", ISO_TIME), (b"@TAIL@", _TAIL)):
+        out = out.replace(key, rx)
+    return out
+
+
+# client:port backend:port 3 timings, status, backend status, received, sent, request, agent,
+# TLS cipher and protocol: the fields ELB and ALB share
+_ELB_FIELDS = (
+    '(?P<client>@W@) @W@ @N@ @N@ @N@ (?P<status>@N@) @N@ @N@ (?P<bytes>@N@) "(?P<request>@Q@)" '
+    '"(?P<user_agent>@Q@)" @W@ @W@'
 )
-ELB = (
-    rb"(?P<time>"
-    + ISO_TIME
-    + rb") "
-    + WORD
-    + rb" (?P<client>"
-    + WORD
-    + rb") "
-    + WORD
-    + rb" "
-    + NUM
-    + rb" "
-    + NUM
-    + rb" "
-    + NUM
-    + rb" (?P<status>"
-    + NUM
-    + rb") "
-    + NUM
-    + rb" "
-    + NUM
-    + rb" (?P<bytes>"
-    + NUM
-    + rb') "(?P<request>'
-    + QUOTED
-    + rb')" "(?P<user_agent>'
-    + QUOTED
-    + rb')" '
-    + WORD
-    + rb" "
-    + WORD
+ALB = layout(
+    "(?:https?|h2|grpcs?|wss?) (?P<time>@ISO@) @W@ "
+    + _ELB_FIELDS
+    + '(?: @W@(?: "@Q@"(?: "(?P<vhost>@Q@)"@TAIL@)?)?)?'  # target group, trace id, domain, newer fields
 )
+ELB = layout("(?P<time>@ISO@) @W@ " + _ELB_FIELDS)
 # A comment or blank line (the published samples carry both); never a request line.
 _COMMENT = rb"(?:#[^\n]*|[ \t]*\r?)"
 
@@ -136,37 +84,9 @@ def _haproxy(rec: Record, g: dict) -> None:
     strip_absolute(rec)
 
 
-ENVOY = (
-    rb"(?:ACCESS )?\[(?P<time>"
-    + ISO_TIME
-    + rb')\] "(?P<request>'
-    + QUOTED
-    + rb')" (?P<status>'
-    + NUM
-    + rb") "
-    + WORD
-    + rb'(?: "'
-    + QUOTED
-    + rb'")? '
-    + NUM
-    + rb" (?P<bytes>"
-    + NUM
-    + rb") "
-    + NUM
-    + rb" "
-    + NUM
-    + rb' "(?P<xff>'
-    + QUOTED
-    + rb')" "(?P<user_agent>'
-    + QUOTED
-    + rb')" "'
-    + QUOTED
-    + rb'" "(?P<vhost>'
-    + QUOTED
-    + rb')" "'
-    + QUOTED
-    + rb'"'
-    + _TAIL
+ENVOY = layout(
+    '(?:ACCESS )?\\[(?P<time>@ISO@)\\] "(?P<request>@Q@)" (?P<status>@N@) @W@(?: "@Q@")? @N@ (?P<bytes>@N@) @N@ @N@ '
+    '"(?P<xff>@Q@)" "(?P<user_agent>@Q@)" "@Q@" "(?P<vhost>@Q@)" "@Q@"@TAIL@'
 )
 
 BUILDERS = {
