@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 import dropscan
 from conftest import ROOT, SAMPLE_LOGS, dropscan_main
 from dropscan.formats import NAMES, compile_format, detect_format
+from dropscan.output import summary_text
 from dropscan.scanner import Scanner
 from dropscan.sources import expand_paths, open_blocks
 from render_formats import WRITERS, Req, combined, render
@@ -250,6 +251,8 @@ def test_logged_host_wins_and_the_summary_says_where_names_came_from(rendered, t
     assert {f.host for f in found if f.log_file.endswith("alb.log")} == {"www.example.com"}
     assert {f.host for f in found if f.log_file.endswith("nginx-default.log")} == {"nginx-default"}
     files_summary = {Path(f["path"]).stem: f["host"] for f in s.summary()["files"]}
+    text = summary_text(s.summary())
+    assert "host logged on the line" in text and "host nginx-default (file name)" in text
     assert files_summary["nginx-default"]["source"] == "file name"
     assert files_summary["alb"]["logged_on_findings"] == sum(1 for f in found if f.log_file.endswith("alb.log"))
 
@@ -280,3 +283,9 @@ def test_scanner_accepts_every_family(sigs):
     sc = Scanner(sigs)
     for name in ("json", "w3c", "cloudfront", "alb", "elb", "haproxy", "envoy", "lighttpd"):
         assert sc.scan_chunk(b"\n", compile_format(name), log_file="-").lines == 1
+
+
+def test_a_hostile_fields_header_cannot_break_the_format_name():
+    lines = [b"#Fields: date time c-ip || cs-method \x1b[31m cs-uri-stem|x", b"2026-11-25 10:00:00 203.0.113.1 GET /"]
+    fmt = detect_format(lines)
+    assert fmt.name == "w3c:date time c-ip cs-method cs-uri-stem" and compile_format(fmt.name).name == fmt.name

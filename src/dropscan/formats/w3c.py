@@ -40,6 +40,7 @@ _TOKENS = {
 _META = rb"(?:#[^\n]*|[ \t]*\r?)"
 SHORTER_BY = 8  # how many trailing fields a data line may lack
 _FIELDS = re.compile(rb"#Fields:[ \t]*([^\r\n]*)")
+_FIELD_NAME = re.compile(r"[A-Za-z0-9()_.-]{1,64}")
 
 
 def _iis_text(v: str) -> str:
@@ -152,7 +153,9 @@ def detect(sample: list[bytes]) -> tuple[W3CFormat | None, int]:
     for ln in sample:
         m = _FIELDS.match(ln)
         if m:
-            fl = m.group(1).decode("ascii", "replace").strip()
+            # field names as W3C writes them; anything else (a hostile header) is left out, so
+            # the name stays a spec that compiles again
+            fl = " ".join(n for n in m.group(1).decode("ascii", "replace").split() if _FIELD_NAME.fullmatch(n))
             if fl and fl not in lists:
                 lists.append(fl)
     if not lists:
