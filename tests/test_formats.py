@@ -286,6 +286,6 @@ def test_scanner_accepts_every_family(sigs):
 
 
 def test_a_hostile_fields_header_cannot_break_the_format_name():
-    lines = [b"#Fields: date time c-ip || cs-method \x1b[31m cs-uri-stem|x", b"2026-11-25 10:00:00 203.0.113.1 GET /"]
+    lines = [b"#Fields: date time c-ip || cs-method \x1b[31m cs-uri-stem |x", b"2026-11-25 10:00:00 203.0.113.1 GET /"]
     fmt = detect_format(lines)
     assert fmt.name == "w3c:date time c-ip cs-method cs-uri-stem" and compile_format(fmt.name).name == fmt.name
