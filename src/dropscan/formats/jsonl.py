@@ -39,6 +39,7 @@ KEYS: dict[str, tuple[str, ...]] = {
         "ip",
         "client_ip",
         "clientip",
+        "remoteip",
         "request.client_ip",
         "remote_host",
         "remotehost",
@@ -203,11 +204,13 @@ class JsonFormat:
         rec.status = int_or_none(t("status"))
         rec.bytes = int_or_none(t("bytes"))
         request = t("request")
+        if request is not None and " " not in request and t("method"):
+            request = None  # Apache JSON LogFormats log "request": "%U" (the path) beside the method
         if request is None:
-            method, uri, proto = t("method"), t("uri"), t("protocol")
+            method, uri, proto = t("method"), t("uri") or t("request"), t("protocol")
             query = t("query")
             if uri is not None and query and "?" not in uri:
-                uri += "?" + query
+                uri += "?" + query.removeprefix("?")
             if uri is not None or method is not None:
                 request = " ".join(x for x in (method, uri, proto) if x)
         if request is not None:
