@@ -87,3 +87,15 @@ def test_report_names_hosts_from_the_folders_inside_the_archive(tmp_path):
     p = dropscan_main("report", str(archive), "-f", "json")
     assert p.returncode == 1, p.stderr
     assert '"host": "web1"' in p.stdout
+
+
+def test_an_archive_under_state_is_read_whole_each_run_without_error(tmp_path):
+    root = _tree(tmp_path)
+    archive = tmp_path / "logs.tgz"
+    with tarfile.open(archive, "w:gz") as t:
+        t.add(root / "web1", arcname="web1")
+    state = tmp_path / "state.json"
+    for _ in range(2):
+        p = dropscan_main("scan", str(archive), "--state", str(state), "-f", "jsonl")
+        assert p.returncode == 1 and "error" not in p.stderr, p.stderr
+        assert len(p.stdout.splitlines()) == 13

@@ -188,8 +188,10 @@ def _replaced(f: BinaryIO, resume: Resume) -> bool:
     planning and opening. Reading it from the planned offset would skip the new file's first
     lines; reading nothing is safe, as the state still knows the planned file by its
     fingerprint and the next run reads it wherever it went (and this one from its start)."""
+    if resume.ident is None:  # nothing planned for (an archive member has no inode of its own)
+        return False
     st = os.fstat(f.fileno())
-    return resume.ident is not None and (st.st_dev, st.st_ino) != tuple(resume.ident)
+    return (st.st_dev, st.st_ino) != tuple(resume.ident)
 
 
 def _plain(f: BinaryIO, name: str, first: bytes, plain_block: int) -> Iterator[bytes]:
