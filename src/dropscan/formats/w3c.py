@@ -34,7 +34,7 @@ CLOUDFRONT_DEFAULT = (
     "sc-content-type sc-content-len sc-range-start sc-range-end"
 )
 _TOKENS = {
-    "w3c": (rb'(?:"[^"\n]*"|[^ "\r\n][^ \r\n]*)', b" "),
+    "w3c": (rb'(?:"[^"\n]*"|[^ \r\n]+)', b" "),  # a value with spaces is quoted
     "cloudfront": (rb"[^\t\r\n]*", b"\t"),
 }
 _META = rb"(?:#[^\n]*|[ \t]*\r?)"
@@ -105,7 +105,11 @@ class W3CFormat:
 
         def t(name: str) -> str | None:
             raw = row.get(name)
-            return None if raw is None else dash_none(raw.decode("utf-8", "backslashreplace").strip('"'))
+            if raw is None:
+                return None
+            if self.kind == "w3c" and len(raw) > 1 and raw[:1] == raw[-1:] == b'"':
+                raw = raw[1:-1]  # IIS quotes a value that holds spaces
+            return dash_none(raw.decode("utf-8", "backslashreplace"))
 
         date, time = t("date"), t("time")
         if date and time:
