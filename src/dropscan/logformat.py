@@ -34,7 +34,7 @@ from .errors import UsageError
 QUOTED = rb'[^"\\\n]*(?:\\[^\n][^"\\\n]*)*'
 # A field outside quotes: no space and no line break.
 WORD = rb"[^ \r\n]+"
-WORD_LIST = rb"[^ \r\n]+(?:, [^ \r\n]+)*"
+WORD_LIST = rb"[^ \r\n]*[^ ,\r\n](?:, [^ \r\n]*[^ ,\r\n])*"  # items never end with ",": one way to split
 NUMBER = rb"(?:[0-9]+|-)"
 SIGNED = rb"(?:-?[0-9]+|-)"
 STATUS = rb"(?:[0-9]{3}|-)"

@@ -17,7 +17,8 @@ import re
 from ..logformat import QUOTED, WORD, Record, parse_clf_time
 from .base import ISO_TIME, NUM, PatternFormat, fill, iso_time, strip_absolute
 
-_TAIL = rb'(?: (?:"' + QUOTED + rb'"|' + WORD + rb"))*"
+# trailing fields: quoted, or a word that does not start with a quote (one way to split a line)
+_TAIL = rb'(?: (?:"' + QUOTED + rb'"|[^ "\r\n][^ \r\n]*))*'
 
 
 def _timed(key: str, parse):

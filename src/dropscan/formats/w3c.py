@@ -34,7 +34,9 @@ CLOUDFRONT_DEFAULT = (
     "sc-content-type sc-content-len sc-range-start sc-range-end"
 )
 _TOKENS = {
-    "w3c": (rb'(?:"[^"\n]*"|[^ \r\n]+)', b" "),  # a value with spaces is quoted
+    # a value with spaces is quoted; a value that starts with a quote must close it, so that
+    # a line splits into values one way only (no backtracking over the ways)
+    "w3c": (rb'(?:"[^"\n]*"|[^ "\r\n][^ \r\n]*)', b" "),
     "cloudfront": (rb"[^\t\r\n]*", b"\t"),
 }
 _META = rb"(?:#[^\n]*|[ \t]*\r?)"
