@@ -17,8 +17,9 @@ import re
 from ..logformat import QUOTED, WORD, Record, parse_clf_time
 from .base import ISO_TIME, NUM, PatternFormat, fill, iso_time, strip_absolute
 
-# trailing fields: quoted, or a word that does not start with a quote (one way to split a line)
-_TAIL = rb'(?: (?:"' + QUOTED + rb'"|[^ "\r\n][^ \r\n]*))*'
+# trailing fields: quoted (what sticks to the closing quote with it: AWS's own sample has
+# "-"1), or a word that does not start with a quote: one way to split a line
+_TAIL = rb'(?: (?:"' + QUOTED + rb'"[^ \r\n]*|[^ "\r\n][^ \r\n]*))*'
 
 
 def _timed(key: str, parse):
