@@ -225,8 +225,27 @@ LogFormatOpt = Annotated[
         "--log-format",
         "-l",
         metavar="FORMAT",
-        help="combined, vhost_combined, common, vhost_common, or an Apache LogFormat string "
-        "[default: detected per file].",
+        help="combined, vhost_combined, common, vhost_common, lighttpd, json (json:caddy, json:traefik, "
+        "json:ecs, json:nginx; json:KEY=NAME,... to map fields), w3c (IIS), cloudfront, alb, elb, haproxy, "
+        "envoy, an Apache LogFormat string or an nginx log_format string [default: detected per file].",
+    ),
+]
+HostFromOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--host-from",
+        metavar="PATTERN",
+        help="Path pattern naming the receiving host of logs that log none, e.g. 'logs/{host}/*' "
+        "('*' one path part, '**' any).",
+    ),
+]
+TrustedProxyOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--trusted-proxy",
+        metavar="CIDR",
+        help="Your proxies (CIDR, repeatable): client_ip is the first address from the right of "
+        "X-Forwarded-For that is not one of them [default: none, client_ip is the peer].",
     ),
 ]
 SignaturesOpt = Annotated[
@@ -279,7 +298,7 @@ HostOpt = Annotated[
     typer.Option(
         "--host",
         metavar="NAME",
-        help="Receiving host for logs without %v [default: from the file name, see docs/report.md].",
+        help="Receiving host for logs that log none [default: --host-from, else from the path, see docs/report.md].",
     ),
 ]
 JobsOpt = Annotated[
@@ -327,6 +346,9 @@ def scan(
     min_severity: MinSeverityOpt = None,
     category: CategoryOpt = None,
     now: NowOpt = None,
+    host: HostOpt = None,
+    host_from: HostFromOpt = None,
+    trusted_proxy: TrustedProxyOpt = None,
     rejects: Annotated[
         str | None, typer.Option("--rejects", metavar="FILE", help="Write lines that are not records here, verbatim.")
     ] = None,
@@ -371,7 +393,6 @@ def scan(
             help="Show table times in this zone (UTC, +01:00, Europe/Berlin) [default: the first finding's offset].",
         ),
     ] = None,
-    host: HostOpt = None,
 ) -> None:
     """Scan access logs; print one finding per request that carried an injected command."""
     from .engine import Scan, ScanOptions
@@ -413,6 +434,9 @@ def scan(
         since=parse_when(since) if since else None,
         until=parse_when(until) if until else None,
         finding_filter=_finding_filter(st, now),
+        trusted_proxies=tuple(trusted_proxy or ()),
+        host=st["host"],
+        host_from=host_from,
     )
     with ExitStack() as stack:
         rej_fh = stack.enter_context(open(rejects, "wb")) if rejects else None
@@ -556,7 +580,9 @@ _REPORT_EXT = {
 }
 
 
-def _egress_report(paths, st, since=None, until=None, inc=None, quiet=False, now=None, **firewall):
+def _egress_report(
+    paths, st, hosts=(None, None), since=None, until=None, inc=None, quiet=False, now=None, **firewall
+):  # hosts: (--host-from, --trusted-proxy)
     """The two steps every egress command shares: which findings (a Scan, incremental with
     ``inc``, with the settings ``st``), then the report. Returns (run, report)."""
     from .engine import Scan, ScanOptions
@@ -571,6 +597,9 @@ def _egress_report(paths, st, since=None, until=None, inc=None, quiet=False, now
         since=parse_when(since) if since else None,
         until=parse_when(until) if until else None,
         finding_filter=_finding_filter(st, now),
+        host=st["host"],
+        host_from=hosts[0],
+        trusted_proxies=tuple(hosts[1] or ()),
     )
     run = inc.scan(paths, opts) if inc else Scan(paths, opts)
     with ScanProgress(sys.stderr, color=_color(sys.stderr), quiet=quiet) as progress:
@@ -604,6 +633,8 @@ def report(
         typer.Option("--output", "-o", metavar="FILE", help="Write the report here; a short summary goes to stdout."),
     ] = None,
     host: HostOpt = None,
+    host_from: HostFromOpt = None,
+    trusted_proxy: TrustedProxyOpt = None,
     firewall_log: Annotated[
         list[str] | None,
         typer.Option(
@@ -674,6 +705,7 @@ def report(
         run, rep = _egress_report(
             paths,
             st,
+            (host_from, trusted_proxy),
             since,
             until,
             inc=inc,
@@ -717,6 +749,8 @@ def rules(
         str | None, typer.Option("--output-dir", "-d", metavar="DIR", help="Write each rules file into this directory.")
     ] = None,
     host: HostOpt = None,
+    host_from: HostFromOpt = None,
+    trusted_proxy: TrustedProxyOpt = None,
     log_format: LogFormatOpt = None,
     signatures: SignaturesOpt = None,
     builtin: BuiltinOpt = None,
@@ -733,7 +767,7 @@ def rules(
 
     check_user(user)
     st = _effective_settings(config, log_format, signatures, builtin, min_severity, category, jobs, host)
-    _run, rep = _egress_report(paths, st, now=now)
+    _run, rep = _egress_report(paths, st, (host_from, trusted_proxy), now=now)
     files = egress_rules(rep, firewall.value, user, allow_dns)
     if output_dir:
         os.makedirs(output_dir, exist_ok=True)
@@ -772,7 +806,7 @@ def explain(
     from .engine import default_signatures
     from .explain import explain_line, explain_text
     from .findings import SCHEMA_VERSION
-    from .logformat import compile_format
+    from .formats import compile_format
     from .safety import term
     from .scanner import Scanner
 
