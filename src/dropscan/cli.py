@@ -71,6 +71,16 @@ def _load_sigs(path: str | None):
     return SignatureSet.load(path) if path else None
 
 
+def _load_sigma(path: str):
+    """The Sigma rules of ``scan --sigma``; each rule that cannot run is named once, on stderr."""
+    from .sigma.load import load_rules
+
+    pack = load_rules(path)
+    for f, rule, why in pack.not_applicable:
+        _warn(f"Sigma rule {rule} ({f}) not applicable: {why}")
+    return pack
+
+
 def _jobs(value: int | None) -> int:
     if value is None:
         return os.cpu_count() or 1
@@ -148,6 +158,12 @@ def scan(
         typer.Option("--follow", "-F", help="Keep scanning as the logs grow, across rotation (stop with SIGTERM/^C)."),
     ] = False,
     interval: Annotated[float, typer.Option("--interval", help="Seconds between polls with --follow.")] = 1.0,
+    sigma: Annotated[
+        str | None,
+        typer.Option(
+            "--sigma", help="Also run the Sigma rules (category webserver) in this file or directory [dropscan[sigma]]."
+        ),
+    ] = None,
 ) -> None:
     """Scan access logs; print one finding per request that carried an injected command."""
     from .engine import Scan, ScanOptions
@@ -164,6 +180,8 @@ def scan(
         raise UsageError("--follow writes findings as they arrive: not with --format parquet or --summary")
     if interval <= 0:
         raise UsageError("--interval must be more than 0 seconds")
+    if sigma and out_format == "parquet":
+        raise UsageError("--sigma: the parquet schema's rule ids are the signature pack's; use jsonl, csv or ecs")
     opts = ScanOptions(
         log_format=log_format,
         signatures=_load_sigs(signatures),
@@ -172,6 +190,7 @@ def scan(
         keep_rejects=rejects is not None,
         since=parse_when(since) if since else None,
         until=parse_when(until) if until else None,
+        sigma=_load_sigma(sigma) if sigma else None,
     )
     with ExitStack() as stack:
         rej_fh = stack.enter_context(open(rejects, "wb")) if rejects else None

@@ -24,6 +24,7 @@ from .errors import InputError
 from .findings import Finding
 from .logformat import LogFormat, compile_format, detect_format
 from .scanner import ChunkResult, Scanner
+from .sigma.load import SigmaPack
 from .signatures import SignatureSet
 from .sources import CHUNK_SIZE, Source, expand_paths, open_blocks, read_chunks, read_range, split_ranges
 
@@ -67,6 +68,7 @@ class ScanOptions:
     since: datetime | None = None
     until: datetime | None = None
     chunk_size: int = CHUNK_SIZE
+    sigma: SigmaPack | None = None  # Sigma rules to run next to the signatures (scan --sigma)
 
     def sigs(self) -> SignatureSet:
         if self.signatures is None:
@@ -92,20 +94,22 @@ class ScannerSpec:
     digest: str
     fast: bool
     compile_now: bool = True
+    sigma: SigmaPack | None = None
 
     @classmethod
-    def of(cls, sigs: SignatureSet, fast: bool) -> ScannerSpec:
-        return cls(tuple(sigs.documents), sigs.digest, fast, sigs.compile_now)
+    def of(cls, sigs: SignatureSet, fast: bool, sigma: SigmaPack | None = None) -> ScannerSpec:
+        return cls(tuple(sigs.documents), sigs.digest, fast, sigs.compile_now, sigma)
 
 
 _SCANNERS: dict[tuple[str, bool], Scanner] = {}
 
 
 def get_scanner(spec: ScannerSpec, sigs: SignatureSet | None = None) -> Scanner:
-    key = (spec.digest, spec.fast)
+    key = (spec.digest, spec.fast, spec.sigma.digest if spec.sigma else None)
     sc = _SCANNERS.get(key)
     if sc is None:
-        sc = _SCANNERS[key] = Scanner(sigs or SignatureSet(list(spec.documents), spec.compile_now), fast=spec.fast)
+        sigs = sigs or SignatureSet(list(spec.documents), spec.compile_now)
+        sc = _SCANNERS[key] = Scanner(sigs, fast=spec.fast, sigma=spec.sigma)
     return sc
 
 
@@ -191,7 +195,7 @@ class Scan:
         self.sources = sources
         self.files: list[FileSummary] = []
         sigs = self.options.sigs()
-        self.spec = ScannerSpec.of(sigs, self.options.fast)
+        self.spec = ScannerSpec.of(sigs, self.options.fast, self.options.sigma)
         self.scanner = get_scanner(self.spec, sigs)
         self._fixed_format = compile_format(self.options.log_format) if self.options.log_format else None
 
@@ -206,11 +210,14 @@ class Scan:
         return t
 
     def summary(self) -> dict:
-        return {
+        out = {
             "files": [f.as_dict() for f in self.files],
             "totals": self.totals,
             "errors": list(self.errors) + [f.error for f in self.files if f.error],
         }
+        if self.options.sigma is not None:
+            out["sigma"] = self.options.sigma.summary()
+        return out
 
     def __iter__(self) -> Iterator[Finding]:
         resumed = any(src.resume is not None for src in self.sources)

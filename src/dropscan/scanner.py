@@ -21,6 +21,8 @@ from .findings import Finding
 from .logformat import LogFormat, Record, apache_unescape, strip_eol
 from .match import Hit, Matcher, MatchStats
 from .prefilter import HAVE_HYPERSCAN, GrammarCheck, Prefilter, line_spans, line_starts
+from .sigma.load import SigmaPack
+from .sigma.run import SigmaHit, match_record
 from .signatures import CATEGORIES, SEVERITIES, SignatureSet
 
 
@@ -53,10 +55,12 @@ class LineAnalysis:
 
 
 class Scanner:
-    def __init__(self, sigs: SignatureSet, fast: bool = True):
+    def __init__(self, sigs: SignatureSet, fast: bool = True, sigma: SigmaPack | None = None):
         self.sigs = sigs
         self.matcher = Matcher(sigs)
-        self.fast = fast and HAVE_HYPERSCAN
+        self.sigma = sigma if sigma is not None and sigma.rules else None
+        # Sigma rules have no keyword contract with the prefilter: with them, every line is parsed
+        self.fast = fast and HAVE_HYPERSCAN and self.sigma is None
         self._prefilters: dict[bool, Prefilter] = {}
         self._grammars: dict[str, GrammarCheck] = {}
 
@@ -117,9 +121,18 @@ class Scanner:
     ) -> tuple[Finding | None, int]:
         """(finding or None, regex timeouts) for one line."""
         a = self.analyse(line, fmt, is_record, skip_fields)
-        if not a.hits:
-            return None, a.timeouts
-        return build_finding(a, log_file, line_no, offset), a.timeouts
+        sigma_hits: list[SigmaHit] = []
+        timeouts = a.timeouts
+        if self.sigma is not None and a.record is not None:
+            sigma_hits, more = match_record(self.sigma, a.record, {name: vs for name, _t, vs in a.fields})
+            timeouts += more
+        if a.hits:
+            finding = build_finding(a, log_file, line_no, offset)
+            finding.rule_ids.extend(h.rule.rule_id for h in sigma_hits)
+            return finding, timeouts
+        if sigma_hits:
+            return sigma_finding(a, sigma_hits, log_file, line_no, offset), timeouts
+        return None, timeouts
 
     # --- a chunk ---------------------------------------------------------------------------
     def scan_chunk(
@@ -223,4 +236,37 @@ def build_finding(a: LineAnalysis, log_file: str, line_no: int, offset: int) -> 
         severity=SEVERITIES[rank],
         egress=egress,
         view=view.name,
+    )
+
+
+def sigma_finding(a: LineAnalysis, hits: list[SigmaHit], log_file: str, line_no: int, offset: int) -> Finding:
+    """A finding only Sigma rules matched: category ``sigma``, the highest rule level as its
+    severity, rule ids ``sigma:<id>`` (highest level first), no destinations (a Sigma rule
+    says nothing about where a payload would connect)."""
+    hits = sorted(hits, key=lambda h: -SEVERITIES.index(h.rule.severity))
+    rec = a.record
+    assert rec is not None  # Sigma rules only run on records
+    field = hits[0].field
+    text = {"target": rec.target, "user_agent": rec.user_agent, "referer": rec.referer}.get(field) or ""
+    shown = next((vs[0].text for name, _t, vs in a.fields if name == field), text)
+    return Finding(
+        log_file=log_file,
+        line_no=line_no,
+        offset=offset,
+        timestamp=rec.time,
+        vhost=rec.vhost,
+        client_ip=rec.client,
+        method=rec.method,
+        request=rec.request,
+        status=rec.status,
+        bytes=rec.bytes,
+        user_agent=rec.user_agent,
+        referer=rec.referer,
+        field=field,
+        decoded=shown,
+        rule_ids=[h.rule.rule_id for h in hits],
+        category="sigma",
+        severity=hits[0].rule.severity,
+        egress=[],
+        view="url",
     )
