@@ -314,11 +314,9 @@ class Firewall(StrEnum):
 _REPORT_EXT = {".html": "html", ".htm": "html", ".md": "markdown", ".markdown": "markdown", ".json": "json"}
 
 
-def _egress_report(paths, log_format, signatures, jobs, host, since=None, until=None, inc=None, **firewall):
-    """The two steps every egress command shares: which findings (a Scan, incremental with
-    ``inc``), then the report. Returns (run, report)."""
+def _findings_run(paths, log_format, signatures, jobs, since=None, until=None, inc=None):
+    """Which findings: a Scan, incremental with ``inc`` (shared by report, rules and iocs)."""
     from .engine import Scan, ScanOptions
-    from .report import build_report
     from .timeutil import parse_when
 
     opts = ScanOptions(
@@ -328,7 +326,15 @@ def _egress_report(paths, log_format, signatures, jobs, host, since=None, until=
         since=parse_when(since) if since else None,
         until=parse_when(until) if until else None,
     )
-    run = inc.scan(paths, opts) if inc else Scan(paths, opts)
+    return inc.scan(paths, opts) if inc else Scan(paths, opts)
+
+
+def _egress_report(paths, log_format, signatures, jobs, host, since=None, until=None, inc=None, **firewall):
+    """The two steps every egress command shares: which findings, then the report.
+    Returns (run, report)."""
+    from .report import build_report
+
+    run = _findings_run(paths, log_format, signatures, jobs, since, until, inc)
     return run, build_report(run, host=host, scan_summary=run.summary, **firewall)
 
 
@@ -459,6 +465,104 @@ def rules(
                 sys.stdout.write(("\n" if i else "") + f"# ===== {name} =====\n")
             sys.stdout.write(text)
     _exit_for(rep)
+
+
+# --- iocs --------------------------------------------------------------------------------------
+class IocFormat(StrEnum):
+    stix = "stix"
+    misp = "misp"
+    csv = "csv"
+    txt = "txt"
+
+
+class IocKind(StrEnum):
+    ip = "ip"
+    domain = "domain"
+
+
+class Tlp(StrEnum):
+    clear = "clear"
+    green = "green"
+    amber = "amber"
+    red = "red"
+
+
+@app.command()
+def iocs(
+    paths: PathsArg,
+    fmt: Annotated[IocFormat, typer.Option("--format", "-f", help="stix (2.1 bundle), misp (event JSON), csv, txt.")],
+    output: Annotated[str | None, typer.Option("--output", "-o", help="Write here (default stdout).")] = None,
+    only: Annotated[
+        IocKind | None, typer.Option("--only", help="Only IP literals or only names (txt and csv).")
+    ] = None,
+    tlp: Annotated[Tlp, typer.Option("--tlp", help="TLP marking of STIX and MISP output.")] = Tlp.amber,
+    host: HostOpt = None,
+    log_format: LogFormatOpt = None,
+    signatures: SignaturesOpt = None,
+    jobs: JobsOpt = None,
+    since: SinceOpt = None,
+    until: UntilOpt = None,
+    state: StateOpt = None,
+    reset_state: ResetStateOpt = False,
+) -> None:
+    """The destinations found, as indicators of compromise for threat-intel platforms and
+    blocklists (STIX 2.1 and MISP need dropscan[intel]); see docs/interop.md."""
+    from .engine import default_signatures
+    from .exports import text
+    from .exports.indicators import collect
+    from .extras import require
+    from .hosts import HostRule
+    from .safety import term
+    from .state import Incremental
+
+    if fmt in (IocFormat.stix, IocFormat.misp):  # before scanning: a missing extra costs nothing
+        require({"stix": "stix2", "misp": "pymisp"}[fmt.value], "intel", f"{fmt.value.upper()} output")
+    if reset_state and not state:
+        raise UsageError("--reset-state needs --state FILE")
+    with ExitStack() as stack:
+        inc = stack.enter_context(Incremental(state, reset=reset_state)) if state else None
+        run = _findings_run(paths, log_format, signatures, jobs, since, until, inc)
+        findings = list(run)
+        found = collect(findings, HostRule(host))
+        sigs = _load_sigs(signatures) or default_signatures()
+        kind = only.value if only else None
+        if fmt is IocFormat.stix:
+            from .exports.stix import bundle
+
+            out = bundle(found, sigs, tlp.value).serialize(pretty=True) + "\n"
+        elif fmt is IocFormat.misp:
+            from .exports.misp import event
+
+            out = event(found, findings, sigs, tlp.value).to_json(indent=2) + "\n"
+        elif fmt is IocFormat.csv:
+            out = text.to_csv(found, kind)
+        else:
+            out = text.txt(found, kind)
+        if output and output != "-":
+            with open(output, "w", encoding="utf-8") as fh:
+                fh.write(out)
+        else:
+            sys.stdout.write(out)
+        if inc is not None:
+            inc.commit(run, outputs=[output if output and output != "-" else None])
+            for w in inc.warnings:
+                _warn(w)
+    result = run.summary()
+    t = result["totals"]
+    sys.stderr.write(
+        f"dropscan: {len(found.actionable)} indicator(s) from {found.findings} finding(s) "
+        f"({found.with_destinations} naming a destination) in {t['files']} file(s), {t['lines']:,} lines"
+        + (
+            f"; {len(found.internal)} private/reserved destination(s) not exported as indicators"
+            if found.internal
+            else ""
+        )
+        + (f"; written to {term(output)}" if output and output != "-" else "")
+        + "\n"
+    )
+    for e in result["errors"]:
+        _err(e)
+    raise typer.Exit(EXIT_ERROR if result["errors"] else (EXIT_FINDINGS if found.findings else EXIT_CLEAN))
 
 
 # --- explain -------------------------------------------------------------------------------------
