@@ -37,6 +37,7 @@ class OutFormat(StrEnum):
     jsonl = "jsonl"
     csv = "csv"
     parquet = "parquet"
+    ecs = "ecs"
 
 
 class Engine(StrEnum):
@@ -294,6 +295,10 @@ def _open_writer(stack: ExitStack, out_format: str, output: str | None, defanged
         return TableWriter(stream, defanged=defanged, color=_color(stream))
     if out_format == "csv":
         return CsvWriter(stream, defanged=defanged)
+    if out_format == "ecs":
+        from .exports.ecs import EcsWriter
+
+        return EcsWriter(stream, opts.sigs())
     return JsonlWriter(stream)
 
 
@@ -531,9 +536,9 @@ def iocs(
 
             out = bundle(found, sigs, tlp.value).serialize(pretty=True) + "\n"
         elif fmt is IocFormat.misp:
-            from .exports.misp import event
+            from .exports.misp import event, to_json
 
-            out = event(found, findings, sigs, tlp.value).to_json(indent=2) + "\n"
+            out = to_json(event(found, findings, sigs, tlp.value))
         elif fmt is IocFormat.csv:
             out = text.to_csv(found, kind)
         else:
@@ -557,6 +562,7 @@ def iocs(
             if found.internal
             else ""
         )
+        + (f"; {found.unparsed} finding(s) on lines that are not requests give none" if found.unparsed else "")
         + (f"; written to {term(output)}" if output and output != "-" else "")
         + "\n"
     )

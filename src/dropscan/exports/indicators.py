@@ -1,7 +1,8 @@
 """Destinations aggregated into indicators of compromise, one per (host, port, scheme).
 
-Indicators come only from findings (requests dropscan parsed and matched), never from rejected
-lines. Each carries what the formats need: first/last seen, how many findings named it, the
+Indicators come only from findings on parsed requests, never from rejected lines (a finding
+on a line that is not a record is counted in ``unparsed`` and gives no indicator). Each
+carries what the formats need: first/last seen, how many findings named it, the
 signatures that did, a sighting per receiving host, one request for context, and the facts
 that change what a defender does with it: an IP literal (a DNS-only block does not stop it), a
 wildcard (``*.x.example``: any name under the suffix, as DNS-callback payloads use), a DNS-only
@@ -116,7 +117,8 @@ class Indicator:
 class IndicatorSet:
     indicators: list[Indicator]
     findings: int  # findings read
-    with_destinations: int  # findings that named at least one destination
+    with_destinations: int  # findings on requests that named at least one destination
+    unparsed: int = 0  # findings on lines that are not requests: they give no indicator
 
     @property
     def actionable(self) -> list[Indicator]:
@@ -136,8 +138,12 @@ def collect(findings: Iterable[Finding], receiver: Callable[[Finding], str]) -> 
     (`dropscan.hosts.HostRule`). Order: most findings first, then host, port, scheme."""
     by_key: dict[tuple, Indicator] = {}
     n = with_dest = 0
+    unparsed = 0
     for f in findings:
         n += 1
+        if f.field == "line":  # the line was no request: nothing is acted on from its text
+            unparsed += 1
+            continue
         if f.egress:
             with_dest += 1
         seen = set()
@@ -162,4 +168,4 @@ def collect(findings: Iterable[Finding], receiver: Callable[[Finding], str]) -> 
             s.count += 1
             s.first_seen, s.last_seen = _span(s.first_seen, s.last_seen, f.timestamp)
     ordered = sorted(by_key.values(), key=lambda i: (-i.findings, i.host, i.port or 0, i.scheme, i.wildcard))
-    return IndicatorSet(ordered, n, with_dest)
+    return IndicatorSet(ordered, n, with_dest, unparsed)

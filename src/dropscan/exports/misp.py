@@ -43,7 +43,7 @@ def _attributes(i: Indicator) -> list[tuple[str, str]]:
 
 
 def event(indicators: IndicatorSet, findings: Iterable[Finding], sigs: SignatureSet, tlp: str = "amber"):
-    """The `pymisp.MISPEvent` (serialize with ``.to_json()``)."""
+    """The `pymisp.MISPEvent` (`to_json` gives MISP's ``{"Event": …}`` import form)."""
     pymisp = require("pymisp", "intel", "MISP output")
     by_sig = {s.id: s for s in sigs.signatures}
     ev = pymisp.MISPEvent()
@@ -81,7 +81,7 @@ def event(indicators: IndicatorSet, findings: Iterable[Finding], sigs: Signature
                 **kw,
             )
     for f in findings:
-        if not f.egress:
+        if not f.egress or f.field == "line":  # only requests that named a destination
             continue
         obj = pymisp.MISPObject("http-request", standalone=False)
         obj.uuid = _uuid("object", f.log_file, f.line_no)
@@ -98,6 +98,19 @@ def event(indicators: IndicatorSet, findings: Iterable[Finding], sigs: Signature
             ("text", f.decoded),
         ):
             if value:
-                obj.add_attribute(rel, value=value, to_ids=False, disable_correlation=rel != "ip-src")
+                obj.add_attribute(
+                    rel,
+                    value=value,
+                    uuid=_uuid("object-attribute", f.log_file, f.line_no, rel),
+                    to_ids=False,
+                    disable_correlation=rel != "ip-src",
+                )
         ev.add_object(obj)
     return ev
+
+
+def to_json(ev) -> str:
+    """MISP's import form: ``{"Event": {...}}``."""
+    import json
+
+    return json.dumps({"Event": json.loads(ev.to_json())}, indent=2) + "\n"
