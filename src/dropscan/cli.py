@@ -672,6 +672,25 @@ def signatures_test(
     raise typer.Exit(EXIT_FINDINGS if failures or lint else EXIT_CLEAN)
 
 
+@sig_app.command("export")
+def signatures_export(
+    sigma: Annotated[
+        str, typer.Option("--sigma", help="Write one Sigma rule (category webserver) per signature here.")
+    ],
+    path: Annotated[str | None, typer.Argument(help="Signature directory or file [default: built-in].")] = None,
+) -> None:
+    """Write the signatures as Sigma rules for SIEMs (see docs/interop.md for what they lose)."""
+    from .engine import default_signatures
+    from .exports.sigma_export import export
+    from .safety import term
+
+    if path and os.path.exists(sigma) and os.path.samefile(os.path.realpath(path), os.path.realpath(sigma)):
+        raise UsageError("--sigma: write the rules elsewhere than the signature pack they come from")
+    sigs = _load_sigs(path) or default_signatures()
+    written = export(sigs, sigma)
+    sys.stdout.write(f"{len(written)} Sigma rule(s) from {len(sigs)} signature(s) written to {term(sigma)}\n")
+
+
 def main() -> None:
     """Console entry point: map errors to exit codes, one line each, no tracebacks."""
     try:

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from ..findings import Finding
+from ..report import _span  # first/last seen, as the report keeps them
 
 _DOCS = tuple(ipaddress.ip_network(n) for n in ("192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24", "2001:db8::/32"))
 _CGNAT = ipaddress.ip_network("100.64.0.0/10")
@@ -42,12 +43,6 @@ def is_internal(host: str, ip_literal: bool) -> bool:
     if any(ip in n for n in _DOCS if n.version == ip.version):
         return False
     return ip.is_private or ip.is_reserved or ip.is_multicast or ip.is_unspecified or ip in _CGNAT
-
-
-def _span(a: datetime | None, b: datetime | None, t: datetime | None) -> tuple[datetime | None, datetime | None]:
-    if t is None:
-        return a, b
-    return (t if a is None or t < a else a), (t if b is None or t > b else b)
 
 
 @dataclass(slots=True)
