@@ -145,9 +145,10 @@ def _pieces(keyword: str) -> list[bytes] | None:
 GROUP_SIZE = 256
 
 
-def expressions(sigs: SignatureSet, raw_quotes: bool = False) -> list[bytes]:
-    """Every prefilter expression for a signature set (keywords, base64 hints, markers)."""
-    words = sorted(set(sigs.keyword_index) | set(B64_HINTS))
+def expressions(sigs: SignatureSet, raw_quotes: bool = False, extra: frozenset[str] = frozenset()) -> list[bytes]:
+    """Every prefilter expression for a signature set (keywords, base64 hints, markers), plus
+    ``extra`` keywords (lower-case ASCII, as signature keywords: the Sigma rules' literals)."""
+    words = sorted(set(sigs.keyword_index) | set(B64_HINTS) | extra)
     groups: dict[bytes, list[bytes]] = {}
     for w in words:
         pieces = _pieces(w)
@@ -224,10 +225,10 @@ class Prefilter:
     SLICE = 1 << 16
     MATCH_LIMIT = 1 << 12
 
-    def __init__(self, sigs: SignatureSet, raw_quotes: bool = False):
+    def __init__(self, sigs: SignatureSet, raw_quotes: bool = False, extra: frozenset[str] = frozenset()):
         if not HAVE_HYPERSCAN:
             raise RuntimeError("hyperscan is not installed")
-        self.expressions = expressions(sigs, raw_quotes)
+        self.expressions = expressions(sigs, raw_quotes, extra)
         self._db = _compile(self.expressions, hyperscan.HS_FLAG_CASELESS)
 
     def passes(self, data: bytes) -> bool:

@@ -59,8 +59,9 @@ class Scanner:
         self.sigs = sigs
         self.matcher = Matcher(sigs)
         self.sigma = sigma if sigma is not None and sigma.rules else None
-        # Sigma rules have no keyword contract with the prefilter: with them, every line is parsed
-        self.fast = fast and HAVE_HYPERSCAN and self.sigma is None
+        # Sigma rules' literals feed the prefilter; a pack with a rule that has none takes the full path
+        self.fast = fast and HAVE_HYPERSCAN and (self.sigma is None or self.sigma.keywords is not None)
+        self._extra = self.sigma.keywords if self.sigma is not None and self.sigma.keywords else frozenset()
         self._prefilters: dict[bool, Prefilter] = {}
         self._grammars: dict[str, GrammarCheck] = {}
 
@@ -71,7 +72,7 @@ class Scanner:
         raw_quotes = fmt is not None and fmt.unquoted_inspected
         pf = self._prefilters.get(raw_quotes)
         if pf is None:
-            pf = self._prefilters[raw_quotes] = Prefilter(self.sigs, raw_quotes)
+            pf = self._prefilters[raw_quotes] = Prefilter(self.sigs, raw_quotes, self._extra)
         return pf
 
     def grammar(self, fmt: LogFormat) -> GrammarCheck:

@@ -74,22 +74,49 @@ class SigmaPack:
     not_applicable: tuple[tuple[str, str, str], ...]  # (file, rule id or title, reason)
     digest: str
     files: int = 0
+    # Literals that feed the prefilter: every match of every rule holds one (ASCII case
+    # folded) in some text of the event. None when a rule has no such literal (a regex, a
+    # status code alone, a `not`): then every record is parsed and runs every rule.
+    keywords: frozenset[str] | None = None
+    ungated: tuple[str, ...] = ()  # the rules without one
 
     def summary(self) -> dict:
+        if self.keywords is not None:
+            prefilter = f"on: {len(self.keywords)} literal(s) of the rules feed it"
+        else:
+            prefilter = (
+                f"off: {len(self.ungated)} rule(s) have no literal every match must hold "
+                f"({', '.join(self.ungated[:5])}{' ...' if len(self.ungated) > 5 else ''}); "
+                "every record is parsed and runs every rule"
+            )
         return {
             "files": self.files,
             "rules": len(self.rules),
             "not_applicable": [{"file": f, "rule": r, "reason": why} for f, r, why in self.not_applicable],
-            "prefilter": "off: with Sigma rules every record is parsed and every rule runs on it",
+            "prefilter": prefilter,
         }
 
 
-def _string_test(value, sigma_types, keyword: bool) -> t.Regex:
-    """A Sigma string (wildcards already placed by ``contains``/``startswith``/…) as a regex.
-    Sigma matches case-insensitively unless ``cased``; a keyword is found anywhere in the text."""
-    flags = regex.DOTALL | regex.V0 | (0 if isinstance(value, sigma_types.SigmaCasedString) else regex.IGNORECASE)
+def _string_test(value, sigma_types, keyword: bool) -> t.Literal | t.Regex:
+    """A Sigma string (wildcards already placed by ``contains``/``startswith``/…) as a test.
+    Sigma matches case-insensitively unless ``cased``; a keyword is found anywhere in the text.
+    Without inner wildcards it is a plain string test, else a regex."""
+    cased = isinstance(value, sigma_types.SigmaCasedString)
+    multi = sigma_types.SpecialChars.WILDCARD_MULTI
+    parts = list(value.s)
+    lead = bool(parts) and parts[0] is multi
+    trail = len(parts) > int(lead) and parts[-1] is multi
+    inner = parts[int(lead) : len(parts) - int(trail)]
+    if len(inner) == 1 and isinstance(inner[0], str):
+        mode = (
+            "contains" if keyword or (lead and trail) else "startswith" if trail else "endswith" if lead else "equals"
+        )
+        return t.Literal(mode, inner[0] if cased else inner[0].lower(), cased)
+    # ASCII: case is folded for ASCII letters only, as the prefilter folds it
+    flags = regex.DOTALL | regex.V0 | regex.ASCII | (0 if cased else regex.IGNORECASE)
     text = str(value.to_regex().regexp)
-    return t.Regex(regex.compile(text, flags), full=not keyword)
+    plain = max((p for p in parts if isinstance(p, str)), key=len, default="")
+    return t.Regex(regex.compile(text, flags), full=not keyword, literal=plain or None)
 
 
 def _test(value, st, keyword: bool) -> t.Test:
@@ -120,7 +147,7 @@ def _test(value, st, keyword: bool) -> t.Test:
 
 def _leaf(value, st, name: str | None) -> t.Node:
     if isinstance(value, st.SigmaExpansion):  # base64offset, windash: any of the variants
-        return t.AnyOf(tuple(_leaf(v, st, name) for v in value.values))
+        return t.AnyOf(t.merge_literals(tuple(_leaf(v, st, name) for v in value.values)))
     if name is None:
         return t.Keyword(_test(value, st, keyword=True))
     return t.Field(name, _test(value, st, keyword=False))
@@ -130,7 +157,7 @@ def _node(c, sc, st) -> t.Node:
     if isinstance(c, sc.ConditionAND):
         return t.AllOf(tuple(_node(a, sc, st) for a in c.args))
     if isinstance(c, sc.ConditionOR):
-        return t.AnyOf(tuple(_node(a, sc, st) for a in c.args))
+        return t.AnyOf(t.merge_literals(tuple(_node(a, sc, st) for a in c.args)))
     if isinstance(c, sc.ConditionNOT):
         return t.Not(_node(c.args[0], sc, st))
     if isinstance(c, sc.ConditionFieldEqualsValueExpression):
@@ -215,7 +242,10 @@ def load_rules(path: str) -> SigmaPack:
             rules.append(compile_rule(text, f))
         except NotApplicable as e:
             skipped.append((f, _title(text, f), str(e)))
-    return SigmaPack(tuple(rules), tuple(skipped), h.hexdigest(), len(files))
+    needs = [(r, t.required(r.condition)) for r in rules]
+    ungated = tuple(r.id for r, req in needs if req is None)
+    keywords = None if ungated else frozenset().union(*(req for _r, req in needs if req is not None))
+    return SigmaPack(tuple(rules), tuple(skipped), h.hexdigest(), len(files), keywords, ungated)
 
 
 def _title(text: str, path: str) -> str:

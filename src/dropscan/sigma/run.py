@@ -32,14 +32,14 @@ class SigmaHit:
     field: str  # dropscan's field name: target, user_agent or referer (target for keywords)
 
 
-def _texts(value: str | None, vs: Sequence[View] | None) -> list[str] | None:
+def _texts(value: str | None, vs: Sequence[View] | None) -> t.Texts | None:
     if value is None:
         return None
     out = [value]
     for v in vs if vs is not None else views(value):
         if v.text not in out:
             out.append(v.text)
-    return out
+    return t.Texts(out)
 
 
 class Event:
@@ -48,7 +48,7 @@ class Event:
     def __init__(self, rec: Record, decoded: dict[str, list[View]]):
         self.rec = rec
         self.decoded = decoded  # dropscan field name -> views, where the scanner made them
-        self._cache: dict[str, list[str] | None] = {}
+        self._cache: dict[str, t.Texts | None] = {}
 
     def _plain(self, name: str) -> str | None:
         r = self.rec
@@ -62,7 +62,7 @@ class Event:
         }[name]
         return None if value is None else str(value)
 
-    def texts(self, name: str) -> list[str] | None:
+    def texts(self, name: str) -> t.Texts | None:
         if name not in self._cache:
             r = self.rec
             if name == "cs-uri-query":
@@ -75,21 +75,22 @@ class Event:
                 self._cache[name] = _texts(r.referer, self.decoded.get("referer"))
             else:
                 value = self._plain(name)
-                self._cache[name] = None if value is None else [value]
+                self._cache[name] = None if value is None else t.Texts([value])
         return self._cache[name]
 
-    def all_texts(self) -> list[str]:
+    def all_texts(self) -> t.Texts:
         out: list[str] = []
         for name in ("cs-method", "cs-uri-query", "cs-version", "sc-status", "cs-referer", "cs-user-agent"):
-            out.extend(self.texts(name) or ())
-        return out
+            texts = self.texts(name)
+            out.extend(texts.texts if texts else ())
+        return t.Texts(out)
 
 
 def match_record(pack: SigmaPack, rec: Record, decoded: dict[str, list[View]]) -> tuple[list[SigmaHit], int]:
     """(the rules that match ``rec``, regex timeouts)."""
     event = Event(rec, decoded)
     counter = t.Counter()
-    everything = event.all_texts() if pack.rules else []
+    everything = event.all_texts()
     hits = []
     for rule in pack.rules:
         if t.evaluate(rule.condition, event.texts, everything, counter):

@@ -9,18 +9,59 @@ would.
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Callable, Sequence
+import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import regex
 
 TIMEOUT = 0.1  # seconds per regex per text, as for signature patterns; a timeout is no match
+ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+
+
+def fold(text: str) -> str:
+    """Lower-case ASCII letters only (see `Texts.lower`)."""
+    return text.translate(ASCII_LOWER)
 
 
 @dataclass(frozen=True, slots=True)
 class Regex:
     pattern: regex.Pattern
     full: bool  # a Sigma string (with wildcards) matches the whole value; `re` searches
+    literal: str | None = None  # a Sigma string's longest wildcard-free part: every match holds it
+
+
+@dataclass(frozen=True, slots=True)
+class Literal:
+    """A Sigma string without inner wildcards: equality, prefix, suffix or substring, which
+    plain string operations answer far faster than a regex (most Sigma values are these)."""
+
+    mode: str  # equals, startswith, endswith, contains
+    value: str  # lower-cased unless ``cased``
+    cased: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Literals:
+    """Several `Literal` tests of one mode and case on one field, OR-ed (Sigma's value lists):
+    one search of an alternation of the escaped strings instead of a test per string."""
+
+    mode: str
+    values: tuple[str, ...]
+    cased: bool
+    pattern: re.Pattern
+
+    @classmethod
+    def of(cls, tests: list[Literal]) -> Literals:
+        first = tests[0]
+        alt = "|".join(re.escape(t.value) for t in sorted(tests, key=lambda t: (-len(t.value), t.value)))
+        body = {"contains": f"(?:{alt})", "startswith": f"\\A(?:{alt})", "endswith": f"(?:{alt})\\Z"}
+        return cls(
+            first.mode,
+            tuple(t.value for t in tests),
+            first.cased,
+            re.compile(body.get(first.mode, f"\\A(?:{alt})\\Z"), re.DOTALL),
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,7 +85,7 @@ class Exists:
     present: bool
 
 
-Test = Regex | Null | Number | Cidr | Exists
+Test = Literal | Literals | Regex | Null | Number | Cidr | Exists
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +126,41 @@ class Counter:
         self.timeouts = 0
 
 
+class Texts:
+    """The texts of one field (as logged, then each decoding view), lower-cased on demand."""
+
+    __slots__ = ("_lower", "texts")
+
+    def __init__(self, texts: list[str]):
+        self.texts = texts
+        self._lower: list[str] | None = None
+
+    @property
+    def lower(self) -> list[str]:
+        """ASCII letters folded, nothing else: like the prefilter's caseless mode, so no
+        Unicode case trick (``\u212a`` is K) can make a rule see what the prefilter did not."""
+        if self._lower is None:
+            self._lower = [fold(x) for x in self.texts]
+        return self._lower
+
+
+def _literal(test: Literal, texts: Texts) -> bool:
+    v = test.value
+    for x in texts.texts if test.cased else texts.lower:
+        if test.mode == "contains":
+            if v in x:
+                return True
+        elif test.mode == "startswith":
+            if x.startswith(v):
+                return True
+        elif test.mode == "endswith":
+            if x.endswith(v):
+                return True
+        elif x == v:
+            return True
+    return False
+
+
 def _text_passes(test: Test, text: str, counter: Counter) -> bool:
     if isinstance(test, Regex):
         try:
@@ -113,19 +189,24 @@ def _text_passes(test: Test, text: str, counter: Counter) -> bool:
     return False
 
 
-def passes(test: Test, texts: Sequence[str] | None, counter: Counter) -> bool:
+def passes(test: Test, texts: Texts | None, counter: Counter) -> bool:
     """Whether a field whose texts are ``texts`` (None: not logged) passes ``test``."""
+    if isinstance(test, Literal):
+        return texts is not None and _literal(test, texts)
+    if isinstance(test, Literals):
+        search = test.pattern.search
+        return texts is not None and any(search(x) for x in (texts.texts if test.cased else texts.lower))
     if isinstance(test, Null):
-        return not texts or all(t in ("", "-") for t in texts)
+        return texts is None or all(t in ("", "-") for t in texts.texts)
     if isinstance(test, Exists):
-        return bool(texts) is test.present
-    return bool(texts) and any(_text_passes(test, t, counter) for t in texts)
+        return (texts is not None) is test.present
+    return texts is not None and any(_text_passes(test, t, counter) for t in texts.texts)
 
 
 def evaluate(
     node: Node,
-    field_texts: Callable[[str], Sequence[str] | None],
-    event_texts: Sequence[str],
+    field_texts: Callable[[str], Texts | None],
+    event_texts: Texts,
     counter: Counter,
 ) -> bool:
     if isinstance(node, AllOf):
@@ -146,3 +227,64 @@ def fields_of(node: Node) -> set[str]:
     if isinstance(node, Not):
         return fields_of(node.item)
     return {node.name} if isinstance(node, Field) else set()
+
+
+def merge_literals(items: tuple[Node, ...]) -> tuple[Node, ...]:
+    """The children of an OR with every group of `Literal` tests on one field (or on the
+    keywords) in one mode and case merged into one `Literals` test."""
+    groups: dict[tuple, list[Literal]] = {}
+    out: list[Node | tuple] = []
+    for n in items:
+        test = n.test if isinstance(n, Field | Keyword) else None
+        if isinstance(test, Literal):
+            key = (n.name if isinstance(n, Field) else None, test.mode, test.cased)
+            if key not in groups:
+                groups[key] = []
+                out.append(key)
+            groups[key].append(test)
+        else:
+            out.append(n)
+    merged: list[Node] = []
+    for x in out:
+        if isinstance(x, tuple):
+            tests = groups[x]
+            test: Test = tests[0] if len(tests) == 1 else Literals.of(tests)
+            merged.append(Field(x[0], test) if x[0] is not None else Keyword(test))
+        else:
+            merged.append(x)
+    return tuple(merged)
+
+
+UNSELECTIVE = frozenset({"cs-method", "cs-version"})
+
+
+def _keyword(value: str) -> frozenset[str] | None:
+    """A literal as a prefilter keyword: ASCII (the prefilter folds ASCII case only), 2+ chars.
+    Trailing spaces are dropped: the prefilter reads a keyword's trailing space as "an argument
+    follows", which a Sigma value does not promise ("select " may end the target)."""
+    v = fold(value).rstrip(" ")
+    return frozenset([v]) if len(v) >= 2 and v.isascii() else None
+
+
+def required(node: Node) -> frozenset[str] | None:
+    """Literals of which at least one appears (ASCII case folded) in some text of every event
+    ``node`` matches, or None when there is no such set (a regex, a number, a ``not``...)."""
+    if isinstance(node, Field) and node.name in UNSELECTIVE:
+        return None  # every request has a method and a protocol: no use to a prefilter
+    if isinstance(node, Field | Keyword):
+        test = node.test
+        if isinstance(test, Literal):
+            return _keyword(test.value)
+        if isinstance(test, Literals):
+            parts = [_keyword(v) for v in test.values]
+            return None if any(p is None for p in parts) else frozenset().union(*parts)
+        if isinstance(test, Regex) and test.literal is not None:
+            return _keyword(test.literal)
+        return None
+    if isinstance(node, AllOf):  # any child's set will do: take the one with the longest literals
+        options = [r for r in (required(n) for n in node.items) if r is not None]
+        return min(options, key=lambda r: (-min(map(len, r)), len(r), sorted(r))) if options else None
+    if isinstance(node, AnyOf):
+        parts = [required(n) for n in node.items]
+        return None if not parts or any(p is None for p in parts) else frozenset().union(*parts)
+    return None
