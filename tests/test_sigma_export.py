@@ -101,3 +101,17 @@ def test_exported_rules_find_the_signatures_own_examples(exported, tmp_path):
 
 def _name(sig_id: str) -> str:
     return "dropscan_" + sig_id.replace(".", "_").replace("-", "_") + ".yml"
+
+
+def test_export_never_writes_into_the_pack_it_reads(tmp_path):
+    from conftest import GOOD_PACK
+
+    pack = tmp_path / "pack"
+    pack.mkdir()
+    (pack / "mine.yaml").write_text(GOOD_PACK)
+    r = dropscan_main("signatures", "export", "--sigma", str(pack), str(pack))
+    assert r.returncode == 2 and "elsewhere than the signature pack" in r.stderr
+    assert sorted(p.name for p in pack.iterdir()) == ["mine.yaml"]
+    out = tmp_path / "out"
+    r = dropscan_main("signatures", "export", "--sigma", str(out), str(pack))
+    assert r.returncode == 0 and [p.name for p in out.iterdir()] == ["dropscan_my_rule.yml"]

@@ -179,3 +179,11 @@ def test_sigma_findings_in_summary_file(tmp_path):
     assert rec["rule_ids"] == ["sigma:00000000-0000-4000-8000-000000000000"] and rec["category"] == "sigma"
     s = json.loads(summary.read_text())
     assert s["totals"]["lines"] == 2 and s["sigma"]["rules"] == 1
+
+
+def test_parquet_with_sigma_is_refused(tmp_path):
+    log = tmp_path / "a.log"
+    log.write_bytes(combined_line("/"))
+    d = rule_dir(tmp_path, {"contains": MODIFIERS["contains"]})
+    r = dropscan_main("scan", str(log), "--sigma", str(d), "-f", "parquet", "-o", str(tmp_path / "x.parquet"))
+    assert r.returncode == 2 and "--sigma" in r.stderr and not (tmp_path / "x.parquet").exists()

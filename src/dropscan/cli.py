@@ -522,6 +522,10 @@ def iocs(
 
     if fmt in (IocFormat.stix, IocFormat.misp):  # before scanning: a missing extra costs nothing
         require({"stix": "stix2", "misp": "pymisp"}[fmt.value], "intel", f"{fmt.value.upper()} output")
+        if only:
+            raise UsageError("--only applies to -f txt and csv")
+    if output and os.path.exists(output) and any(os.path.exists(p) and os.path.samefile(p, output) for p in paths):
+        raise UsageError(f"-o {output} is one of the inputs: it would be overwritten")
     if reset_state and not state:
         raise UsageError("--reset-state needs --state FILE")
     with ExitStack() as stack:
