@@ -179,6 +179,9 @@ def test_sigma_findings_in_summary_file(tmp_path):
     assert rec["rule_ids"] == ["sigma:00000000-0000-4000-8000-000000000000"] and rec["category"] == "sigma"
     s = json.loads(summary.read_text())
     assert s["totals"]["lines"] == 2 and s["sigma"]["rules"] == 1
+    assert s["sigma"]["run"] == [
+        {"id": rec["rule_ids"][0], "title": "contains", "level": "high", "file": str(d / "contains.yml")}
+    ]
 
 
 def test_parquet_with_sigma_is_refused(tmp_path):

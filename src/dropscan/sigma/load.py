@@ -92,6 +92,8 @@ class SigmaPack:
         return {
             "files": self.files,
             "rules": len(self.rules),
+            # what a finding's sigma:<id> stands for, with the rule's level
+            "run": [{"id": r.rule_id, "title": r.title, "level": r.level, "file": r.path} for r in self.rules],
             "not_applicable": [{"file": f, "rule": r, "reason": why} for f, r, why in self.not_applicable],
             "prefilter": prefilter,
         }
