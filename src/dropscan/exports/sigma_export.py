@@ -9,9 +9,9 @@ signature id, so an export is stable across runs.
 
 A Sigma rule matches the field as the SIEM stored it. dropscan matches the same patterns on
 decoded views of it and then extracts destinations; every rule's description says what the
-Sigma form loses, so a SIEM user knows which evasions it will miss. The patterns use the
-`regex` module's syntax (Python's, plus a few extensions); a backend whose regex flavour lacks
-lookaround or possessive quantifiers may refuse some, which its converter reports.
+Sigma form loses, so a SIEM user knows which evasions it will miss. Only patterns that both
+Python's `re` and RE2 compile go into a rule (pySigma 2 and RE2-based SIEMs refuse look-around
+and back-references); a signature left with none matches its keywords with ``contains``.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ import uuid
 
 import yaml
 
+from ..extras import require
 from ..signatures import Signature, SignatureSet
 from .attack import cves, techniques
 
@@ -40,11 +41,19 @@ def rule_id(sig: Signature) -> str:
     return str(uuid.uuid5(NAMESPACE, sig.id))
 
 
-def _portable(pattern: str) -> bool:
-    """Whether Python's `re` (the flavour Sigma tools check regexes with) compiles it."""
+def _portable(pattern: str, re2) -> bool:
+    """Whether the regex flavours Sigma tools check with compile it: Python's `re` (pySigma 1)
+    and RE2 (pySigma 2, and the SIEMs built on RE2): no look-around, no back-references."""
     try:
         re.compile(pattern, re.IGNORECASE)
     except re.error:
+        return False
+    options = re2.Options()
+    options.log_errors = False  # RE2 logs every refusal to stderr otherwise
+    options.case_sensitive = False
+    try:
+        re2.compile(pattern, options=options)
+    except re2.error:
         return False
     return True
 
@@ -52,10 +61,11 @@ def _portable(pattern: str) -> bool:
 def to_sigma(sig: Signature) -> dict:
     """The Sigma rule of one signature, as a mapping (``yaml.safe_dump`` writes it).
 
-    A pattern only the `regex` module compiles (variable-width look-behind) is left out and
+    A pattern that Python's `re` or RE2 refuses (look-around, back-references) is left out and
     the description says so; when none is left, the rule matches the signature's keywords
     with ``contains`` instead (broader, and said)."""
-    patterns = [p for p in sig.pattern_texts if _portable(p)]
+    re2 = require("re2", "sigma", "Sigma export")
+    patterns = [p for p in sig.pattern_texts if _portable(p, re2)]
     dropped = len(sig.pattern_texts) - len(patterns)
     detection: dict = {}
     for kind in ("target", "user_agent", "referer"):
@@ -75,11 +85,14 @@ def to_sigma(sig: Signature) -> dict:
     if not_here:
         description += f" dropscan also inspects {', '.join(not_here)}, which this rule does not."
     if dropped and patterns:
-        description += f" {dropped} of its patterns need the regex module (not Python re) and are left out."
+        description += (
+            f" {dropped} of its patterns use look-around or back-references, which RE2-based tools refuse, "
+            "and are left out: this rule finds less."
+        )
     elif dropped:
         description += (
-            " Its patterns need the regex module (not Python re): this rule matches its keywords instead, "
-            "which is broader."
+            " Its patterns use look-around or back-references, which RE2-based tools refuse: this rule "
+            "matches its keywords instead, which is broader."
         )
     rule = {
         "title": sig.name,
