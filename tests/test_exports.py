@@ -107,7 +107,7 @@ def test_misp_event_loads_in_pymisp(runner, log):
     assert iocs(runner, log, "-f", "misp", "--tlp", "green").stdout == text
 
 
-def test_wildcard_and_dns_only_destinations_carry_their_facts():
+def test_wildcard_and_via_resolver_destinations_carry_their_facts():
     from dropscan.egress import Destination
     from dropscan.engine import default_signatures
     from dropscan.exports import misp, stix, text
@@ -150,7 +150,7 @@ def test_wildcard_and_dns_only_destinations_carry_their_facts():
     assert "[ipv4-addr:value = '198.51.100.4']" in pats
     ev = misp.event(found, [f], default_signatures())
     dom = next(a for a in ev.attributes if a.type == "domain")
-    assert {"dropscan:wildcard", "dropscan:dns-only"} <= {t.name for t in dom.tags}
+    assert {"dropscan:wildcard", "dropscan:via-resolver"} <= {t.name for t in dom.tags}
 
 
 def test_missing_intel_extra_is_one_line_naming_it(log):

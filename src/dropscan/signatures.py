@@ -34,10 +34,21 @@ import yaml
 from .errors import UsageError
 
 # "sigma": a finding only a Sigma rule (``scan --sigma``) matched; no built-in signature has it
-CATEGORIES = ("dropper", "reverse-shell", "jndi", "shellshock", "rfi", "expression", "rce", "rce-probe", "sigma")
+CATEGORIES = (
+    "dropper",
+    "reverse-shell",
+    "jndi",
+    "shellshock",
+    "rfi",
+    "ssrf",
+    "expression",
+    "rce",
+    "rce-probe",
+    "sigma",
+)
 SEVERITIES = ("low", "medium", "high", "critical")
 FIELD_KINDS = ("target", "user_agent", "referer", "header", "line")
-EXTRACT_MODES = ("groups", "argv", "none")
+EXTRACT_MODES = ("groups", "argv", "argv-list", "none")
 EXAMPLE_KEYS = ("target", "user_agent", "referer", "line")
 _ID = regex.compile(r"[a-z0-9][a-z0-9._-]{1,63}")
 _REQUIRED = ("id", "name", "category", "severity", "egress", "keywords", "patterns", "references", "examples")

@@ -19,6 +19,7 @@ import json
 import re
 from typing import IO
 
+from ..egress import Destination
 from ..findings import Finding
 from ..signatures import Signature, SignatureSet
 from .attack import technique_url, techniques
@@ -34,9 +35,8 @@ def _ip(text: str | None) -> str | None:
         return None
 
 
-def destination(d) -> dict:
-    wildcard = bool(getattr(d, "wildcard", False))
-    out = {"address": f"*.{d.host}" if wildcard else d.host}
+def destination(d: Destination) -> dict:
+    out = {"address": f"*.{d.host}" if d.wildcard else d.host}
     if d.ip_literal:
         out["ip"] = d.host
     else:
@@ -46,9 +46,8 @@ def destination(d) -> dict:
     return out
 
 
-def egress_fact(d) -> dict:
-    wildcard = bool(getattr(d, "wildcard", False))
-    return {**d.as_dict(), "wildcard": wildcard, "dns_only": d.scheme == "dns"}
+def egress_fact(d: Destination) -> dict:
+    return {**d.as_dict(), "via_resolver": d.via_resolver}
 
 
 def _target(f: Finding) -> str | None:

@@ -6,7 +6,7 @@ carries what the formats need: first/last seen, how many findings named it, the
 signatures that did, a sighting per receiving host, one request for context, and the facts
 that change what a defender does with it: an IP literal (a DNS-only block does not stop it), a
 wildcard (``*.x.example``: any name under the suffix, as DNS-callback payloads use), a DNS-only
-callback (``scheme dns``: a lookup is the whole exfiltration), a ping (``scheme icmp``, no port).
+callback via the resolver (``scheme dns``: a lookup is the whole exfiltration), a ping (``scheme icmp``, no port).
 
 `internal` destinations (loopback, RFC 1918/4193 private, link-local, CGNAT, multicast,
 reserved, unspecified; ``localhost`` names) are never indicators to act on: the STIX and text
@@ -79,8 +79,9 @@ class Indicator:
         return is_internal(self.host, self.ip_literal)
 
     @property
-    def dns_only(self) -> bool:
-        """A DNS callback: the lookup itself carries the data; blocking the port does not help."""
+    def via_resolver(self) -> bool:
+        """A DNS callback: the local resolver makes the lookup, and the lookup itself carries the
+        data (`dropscan.egress.Destination.via_resolver`); blocking the web user does not help."""
         return self.scheme == "dns"
 
     @property
@@ -97,8 +98,8 @@ class Indicator:
         out = []
         if self.wildcard:
             out.append(f"wildcard: any name under {self.host}")
-        if self.dns_only:
-            out.append("DNS-only callback: the lookup itself is the contact")
+        if self.via_resolver:
+            out.append("DNS callback via resolver: the lookup itself is the contact")
         if self.scheme == "icmp":
             out.append("ping (ICMP), no port")
         if self.ip_literal:
@@ -143,14 +144,13 @@ def collect(findings: Iterable[Finding], receiver: Callable[[Finding], str]) -> 
             with_dest += 1
         seen = set()
         for d in f.egress:
-            wildcard = bool(getattr(d, "wildcard", False))
-            key = (d.host, d.port, d.scheme, wildcard)
+            key = d.key
             if key in seen:
                 continue
             seen.add(key)
             ind = by_key.get(key)
             if ind is None:
-                ind = by_key[key] = Indicator(d.host, d.port, d.scheme, d.ip_literal, wildcard, d.url, example=f)
+                ind = by_key[key] = Indicator(d.host, d.port, d.scheme, d.ip_literal, d.wildcard, d.url, example=f)
             ind.findings += 1
             ind.first_seen, ind.last_seen = _span(ind.first_seen, ind.last_seen, f.timestamp)
             for r in f.rule_ids:

@@ -2,7 +2,7 @@
 
 Attributes per destination: ``ip-dst`` and ``ip-dst|port`` for an IP literal (no port for a
 ping), ``domain`` for a name (a wildcard keeps its suffix, says ``*.suffix`` in the comment and
-carries the ``dropscan:wildcard`` tag; a DNS callback carries ``dropscan:dns-only``), ``url``
+carries the ``dropscan:wildcard`` tag; a DNS callback carries ``dropscan:via-resolver``), ``url``
 when one was written; each with first/last seen, ``to_ids`` (false for private/reserved
 addresses, kept as context only), ATT&CK tags (``mitre-attack:attack-pattern="T1105"``) and the
 signatures as ``dropscan:rule="…"`` tags. The event is tagged with its TLP (``--tlp``, amber by
@@ -66,8 +66,8 @@ def event(indicators: IndicatorSet, findings: Iterable[Finding], sigs: Signature
             tags += [f'mitre-attack:attack-pattern="{t}"' for t in techniques(sig.references)] if sig else []
         if i.wildcard:
             tags.append("dropscan:wildcard")
-        if i.dns_only:
-            tags.append("dropscan:dns-only")
+        if i.via_resolver:
+            tags.append("dropscan:via-resolver")
         for kind, value in _attributes(i):
             kw = {"first_seen": i.first_seen, "last_seen": i.last_seen} if i.first_seen else {}
             ev.add_attribute(

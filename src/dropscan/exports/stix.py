@@ -80,7 +80,7 @@ def bundle(indicators: IndicatorSet, sigs: SignatureSet, tlp: str = "amber"):
         version="1.0",
         extension_types=["toplevel-property-extension"],
         extension_properties=[
-            f"x_dropscan_{p}" for p in ("host", "port", "scheme", "ip_literal", "wildcard", "dns_only")
+            f"x_dropscan_{p}" for p in ("host", "port", "scheme", "ip_literal", "wildcard", "via_resolver")
         ],
         created=t0,
         modified=t0,
@@ -110,7 +110,7 @@ def bundle(indicators: IndicatorSet, sigs: SignatureSet, tlp: str = "amber"):
             x_dropscan_scheme=i.scheme,
             x_dropscan_ip_literal=i.ip_literal,
             x_dropscan_wildcard=i.wildcard,
-            x_dropscan_dns_only=i.dns_only,
+            x_dropscan_via_resolver=i.via_resolver,
             extensions={ext.id: {"extension_type": "toplevel-property-extension"}},
             allow_custom=True,
             **common,
