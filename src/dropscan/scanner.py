@@ -15,10 +15,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from .attribution import Network, attribute
 from .decode import View, views
 from .egress import add_destination
 from .findings import Finding
-from .logformat import LogFormat, Record, apache_unescape, strip_eol
+from .logformat import Format, Record, apache_unescape, strip_eol
 from .match import Hit, Matcher, MatchStats
 from .prefilter import HAVE_HYPERSCAN, GrammarCheck, Prefilter, line_spans, line_starts
 from .sigma.load import SigmaPack
@@ -55,27 +56,30 @@ class LineAnalysis:
 
 
 class Scanner:
-    def __init__(self, sigs: SignatureSet, fast: bool = True, sigma: SigmaPack | None = None):
+    def __init__(
+        self, sigs: SignatureSet, fast: bool = True, trusted: tuple[Network, ...] = (), sigma: SigmaPack | None = None
+    ):
         self.sigs = sigs
+        self.trusted = trusted  # proxies whose X-Forwarded-For entries are believed (see attribution)
         self.matcher = Matcher(sigs)
         self.sigma = sigma if sigma is not None and sigma.rules else None
         # Sigma rules' literals feed the prefilter; a pack with a rule that has none takes the full path
         self.fast = fast and HAVE_HYPERSCAN and (self.sigma is None or self.sigma.keywords is not None)
-        self._extra = self.sigma.keywords if self.sigma is not None and self.sigma.keywords else frozenset()
-        self._prefilters: dict[bool, Prefilter] = {}
+        self._sigma_keywords = self.sigma.keywords if self.sigma is not None and self.sigma.keywords else frozenset()
+        self._prefilters: dict[tuple, Prefilter] = {}
         self._grammars: dict[str, GrammarCheck] = {}
 
-    def prefilter(self, fmt: LogFormat | None) -> Prefilter | None:
+    def prefilter(self, fmt: Format | None) -> Prefilter | None:
         """The prefilter for a format (None on the full path)."""
         if not self.fast:
             return None
-        raw_quotes = fmt is not None and fmt.unquoted_inspected
-        pf = self._prefilters.get(raw_quotes)
+        key = (fmt.unquoted_inspected, fmt.markers, fmt.query_sep) if fmt is not None else (False, (), False)
+        pf = self._prefilters.get(key)
         if pf is None:
-            pf = self._prefilters[raw_quotes] = Prefilter(self.sigs, raw_quotes, self._extra)
+            pf = self._prefilters[key] = Prefilter(self.sigs, *key, keywords=self._sigma_keywords)
         return pf
 
-    def grammar(self, fmt: LogFormat) -> GrammarCheck:
+    def grammar(self, fmt: Format) -> GrammarCheck:
         g = self._grammars.get(fmt.format)
         if g is None:
             g = self._grammars[fmt.format] = GrammarCheck(fmt, use_hyperscan=self.fast)
@@ -83,7 +87,7 @@ class Scanner:
 
     # --- one line ------------------------------------------------------------------------
     def analyse(
-        self, line: bytes, fmt: LogFormat | None, is_record: bool | None = None, skip_fields: bool = False
+        self, line: bytes, fmt: Format | None, is_record: bool | None = None, skip_fields: bool = False
     ) -> LineAnalysis:
         """Parse, decode and match one line (``is_record=None``: let the parser decide).
 
@@ -112,7 +116,7 @@ class Scanner:
     def scan_line(
         self,
         line: bytes,
-        fmt: LogFormat | None,
+        fmt: Format | None,
         *,
         log_file: str = "-",
         line_no: int = 1,
@@ -122,24 +126,29 @@ class Scanner:
     ) -> tuple[Finding | None, int]:
         """(finding or None, regex timeouts) for one line."""
         a = self.analyse(line, fmt, is_record, skip_fields)
+        finding, more = self.finding(a, log_file, line_no, offset)
+        return finding, a.timeouts + more
+
+    def finding(self, a: LineAnalysis, log_file: str, line_no: int, offset: int) -> tuple[Finding | None, int]:
+        """The finding of an analysed line: its signature hits, then the Sigma rules (on records
+        only), and the Sigma rules' regex timeouts."""
         sigma_hits: list[SigmaHit] = []
-        timeouts = a.timeouts
+        timeouts = 0
         if self.sigma is not None and a.record is not None:
-            sigma_hits, more = match_record(self.sigma, a.record, {name: vs for name, _t, vs in a.fields})
-            timeouts += more
+            sigma_hits, timeouts = match_record(self.sigma, a.record, {name: vs for name, _t, vs in a.fields})
         if a.hits:
-            finding = build_finding(a, log_file, line_no, offset)
+            finding = build_finding(a, log_file, line_no, offset, self.trusted)
             finding.rule_ids.extend(h.rule.rule_id for h in sigma_hits)
             return finding, timeouts
         if sigma_hits:
-            return sigma_finding(a, sigma_hits, log_file, line_no, offset), timeouts
+            return sigma_finding(a, sigma_hits, log_file, line_no, offset, self.trusted), timeouts
         return None, timeouts
 
     # --- a chunk ---------------------------------------------------------------------------
     def scan_chunk(
         self,
         chunk: bytes,
-        fmt: LogFormat | None,
+        fmt: Format | None,
         *,
         log_file: str,
         offset: int = 0,
@@ -174,16 +183,9 @@ class Scanner:
         for s, e in line_spans(chunk, starts):
             number += chunk.count(b"\n", pos, s)
             pos = s
-            finding, timeouts = self.scan_line(
-                chunk[s:e],
-                fmt,
-                log_file=log_file,
-                line_no=number,
-                offset=offset + s,
-                is_record=s not in rejected_starts,
-                skip_fields=pf is not None,
-            )
-            res.timeouts += timeouts
+            a = self.analyse(chunk[s:e], fmt, s not in rejected_starts, pf is not None)
+            finding, more = self.finding(a, log_file, number, offset + s)
+            res.timeouts += a.timeouts + more
             if finding is not None:
                 res.findings.append(finding)
         res.lines = number - line_no + chunk.count(b"\n", pos)  # one counting pass over the chunk
@@ -200,7 +202,9 @@ def primary_hit(hits: list[Hit]) -> Hit:
     return max(hits, key=lambda h: (h.rank, bool(h.destinations), -_CATEGORY_ORDER[h.sig.category]))
 
 
-def build_finding(a: LineAnalysis, log_file: str, line_no: int, offset: int) -> Finding:
+def build_finding(
+    a: LineAnalysis, log_file: str, line_no: int, offset: int, trusted: tuple[Network, ...] = ()
+) -> Finding:
     hits = sorted(a.hits, key=lambda h: (-h.rank, _CATEGORY_ORDER[h.sig.category]))
     primary = primary_hit(hits)
     rank = primary.rank
@@ -223,7 +227,8 @@ def build_finding(a: LineAnalysis, log_file: str, line_no: int, offset: int) -> 
         offset=offset,
         timestamp=rec.time if rec else None,
         vhost=rec.vhost if rec else None,
-        client_ip=rec.client if rec else None,
+        client_ip=attribute(rec.client, rec.forwarded_for, trusted) if rec else None,
+        peer_ip=rec.client if rec else None,
         method=rec.method if rec else None,
         request=rec.request if rec else None,
         status=rec.status if rec else None,
@@ -240,7 +245,9 @@ def build_finding(a: LineAnalysis, log_file: str, line_no: int, offset: int) -> 
     )
 
 
-def sigma_finding(a: LineAnalysis, hits: list[SigmaHit], log_file: str, line_no: int, offset: int) -> Finding:
+def sigma_finding(
+    a: LineAnalysis, hits: list[SigmaHit], log_file: str, line_no: int, offset: int, trusted: tuple[Network, ...] = ()
+) -> Finding:
     """A finding only Sigma rules matched: category ``sigma``, the highest rule level as its
     severity, rule ids ``sigma:<id>`` (highest level first), no destinations (a Sigma rule
     says nothing about where a payload would connect)."""
@@ -256,7 +263,8 @@ def sigma_finding(a: LineAnalysis, hits: list[SigmaHit], log_file: str, line_no:
         offset=offset,
         timestamp=rec.time,
         vhost=rec.vhost,
-        client_ip=rec.client,
+        client_ip=attribute(rec.client, rec.forwarded_for, trusted),
+        peer_ip=rec.client,
         method=rec.method,
         request=rec.request,
         status=rec.status,
