@@ -15,6 +15,8 @@ from conftest import SAMPLE_LOGS
 from dropscan.cli import app
 
 COMMANDS = [
+    ["iocs"],
+    ["signatures", "export"],
     [],
     ["scan"],
     ["report"],

@@ -127,6 +127,7 @@ class OutFormat(StrEnum):
     json = "json"  # JSON lines, under the name other tools use
     csv = "csv"
     parquet = "parquet"
+    ecs = "ecs"
 
 
 class Engine(StrEnum):
@@ -204,6 +205,16 @@ def _finding_filter(st, now: str | None):
         st["min_severity"], st["categories"], st.suppressions, HostRule(st["host"]), parse_when(now) if now else None
     )
     return f if f.active else None
+
+
+def _load_sigma(path: str):
+    """The Sigma rules of ``scan --sigma``; each rule that cannot run is named once, on stderr."""
+    from .sigma.load import load_rules
+
+    pack = load_rules(path)
+    for f, rule, why in pack.not_applicable:
+        _warn(f"Sigma rule {rule} ({f}) not applicable: {why}")
+    return pack
 
 
 def _jobs(value: int | None) -> int:
@@ -393,6 +404,14 @@ def scan(
             help="Show table times in this zone (UTC, +01:00, Europe/Berlin) [default: the first finding's offset].",
         ),
     ] = None,
+    sigma: Annotated[
+        str | None,
+        typer.Option(
+            "--sigma",
+            metavar="PATH",
+            help="Also run the Sigma rules (category webserver) in this file or directory [dropscan[sigma]].",
+        ),
+    ] = None,
 ) -> None:
     """Scan access logs; print one finding per request that carried an injected command."""
     from .engine import Scan, ScanOptions
@@ -425,6 +444,8 @@ def scan(
         raise UsageError("--follow writes findings as they arrive: not with --format parquet or --summary")
     if interval <= 0:
         raise UsageError("--interval must be more than 0 seconds")
+    if sigma and out_format == "parquet":
+        raise UsageError("--sigma: the parquet schema's rule ids are the signature pack's; use jsonl, csv or ecs")
     opts = ScanOptions(
         log_format=st["log_format"],
         signatures=_load_sigs(st["signatures"], st["builtin_signatures"]),
@@ -437,6 +458,7 @@ def scan(
         trusted_proxies=tuple(trusted_proxy or ()),
         host=st["host"],
         host_from=host_from,
+        sigma=_load_sigma(sigma) if sigma else None,
     )
     with ExitStack() as stack:
         rej_fh = stack.enter_context(open(rejects, "wb")) if rejects else None
@@ -552,6 +574,10 @@ def _open_writer(stack: ExitStack, out_format: str, output: str | None, show: di
         )
     if out_format == "csv":
         return CsvWriter(stream, defanged=defanged)
+    if out_format == "ecs":
+        from .exports.ecs import EcsWriter
+
+        return EcsWriter(stream, opts.sigs())
     return JsonlWriter(stream)
 
 
@@ -580,14 +606,10 @@ _REPORT_EXT = {
 }
 
 
-def _egress_report(
-    paths, st, hosts=(None, None), since=None, until=None, inc=None, quiet=False, now=None, **firewall
-):  # hosts: (--host-from, --trusted-proxy)
-    """The two steps every egress command shares: which findings (a Scan, incremental with
-    ``inc``, with the settings ``st``), then the report. Returns (run, report)."""
+def _findings_run(paths, st, hosts=(None, None), since=None, until=None, inc=None, now=None):
+    """Which findings: a Scan with the settings ``st``, incremental with ``inc`` (shared by
+    report, rules and iocs). ``hosts``: (--host-from, --trusted-proxy)."""
     from .engine import Scan, ScanOptions
-    from .progress import ScanProgress
-    from .report import build_report
     from .timeutil import parse_when
 
     opts = ScanOptions(
@@ -601,7 +623,16 @@ def _egress_report(
         host_from=hosts[0],
         trusted_proxies=tuple(hosts[1] or ()),
     )
-    run = inc.scan(paths, opts) if inc else Scan(paths, opts)
+    return inc.scan(paths, opts) if inc else Scan(paths, opts)
+
+
+def _egress_report(paths, st, hosts=(None, None), since=None, until=None, inc=None, quiet=False, now=None, **firewall):
+    """The two steps every egress command shares: which findings, then the report (with a
+    progress line on a terminal). Returns (run, report)."""
+    from .progress import ScanProgress
+    from .report import build_report
+
+    run = _findings_run(paths, st, hosts, since, until, inc, now)
     with ScanProgress(sys.stderr, color=_color(sys.stderr), quiet=quiet) as progress:
         run.on_progress = progress.update
         rep = build_report(run, host=st["host"], scan_summary=run.summary, **firewall)
@@ -785,6 +816,124 @@ def rules(
     _exit_for(rep)
 
 
+# --- iocs --------------------------------------------------------------------------------------
+class IocFormat(StrEnum):
+    stix = "stix"
+    misp = "misp"
+    csv = "csv"
+    txt = "txt"
+
+
+class IocKind(StrEnum):
+    ip = "ip"
+    domain = "domain"
+
+
+class Tlp(StrEnum):
+    clear = "clear"
+    green = "green"
+    amber = "amber"
+    red = "red"
+
+
+@app.command(
+    cls=_Command,
+    epilog=_epilog(
+        "dropscan iocs /var/log/apache2/ -f txt --only ip > blocklist.txt",
+        "dropscan iocs /var/log/apache2/ -f stix -o indicators.json",
+    ),
+)
+def iocs(
+    paths: PathsArg,
+    fmt: Annotated[IocFormat, typer.Option("--format", "-f", help="stix (2.1 bundle), misp (event JSON), csv, txt.")],
+    output: Annotated[
+        str | None, typer.Option("--output", "-o", metavar="FILE", help="Write here (default stdout).")
+    ] = None,
+    only: Annotated[
+        IocKind | None, typer.Option("--only", help="Only IP literals or only names (txt and csv).")
+    ] = None,
+    tlp: Annotated[Tlp, typer.Option("--tlp", help="TLP marking of STIX and MISP output.")] = Tlp.amber,
+    host: HostOpt = None,
+    host_from: HostFromOpt = None,
+    trusted_proxy: TrustedProxyOpt = None,
+    log_format: LogFormatOpt = None,
+    signatures: SignaturesOpt = None,
+    builtin: BuiltinOpt = None,
+    config: ConfigOpt = None,
+    min_severity: MinSeverityOpt = None,
+    category: CategoryOpt = None,
+    now: NowOpt = None,
+    jobs: JobsOpt = None,
+    since: SinceOpt = None,
+    until: UntilOpt = None,
+    state: StateOpt = None,
+    reset_state: ResetStateOpt = False,
+) -> None:
+    """The destinations found, as indicators of compromise for threat-intel platforms and
+    blocklists (STIX 2.1 and MISP need dropscan[intel]); see docs/interop.md."""
+    from .exports import text
+    from .exports.indicators import collect
+    from .extras import require
+    from .hosts import HostRule
+    from .safety import term
+    from .state import Incremental
+
+    if fmt in (IocFormat.stix, IocFormat.misp):  # before scanning: a missing extra costs nothing
+        require({"stix": "stix2", "misp": "pymisp"}[fmt.value], "intel", f"{fmt.value.upper()} output")
+        if only:
+            raise UsageError("--only applies to -f txt and csv")
+    if output and os.path.exists(output) and any(os.path.exists(p) and os.path.samefile(p, output) for p in paths):
+        raise UsageError(f"-o {output} is one of the inputs: it would be overwritten")
+    if reset_state and not state:
+        raise UsageError("--reset-state needs --state FILE")
+    with ExitStack() as stack:
+        inc = stack.enter_context(Incremental(state, reset=reset_state)) if state else None
+        st = _effective_settings(config, log_format, signatures, builtin, min_severity, category, jobs, host)
+        run = _findings_run(paths, st, (host_from, trusted_proxy), since, until, inc, now)
+        findings = list(run)
+        found = collect(findings, HostRule(st["host"]))
+        sigs = run.options.sigs()
+        kind = only.value if only else None
+        if fmt is IocFormat.stix:
+            from .exports.stix import bundle
+
+            out = bundle(found, sigs, tlp.value).serialize(pretty=True) + "\n"
+        elif fmt is IocFormat.misp:
+            from .exports.misp import event, to_json
+
+            out = to_json(event(found, findings, sigs, tlp.value))
+        elif fmt is IocFormat.csv:
+            out = text.to_csv(found, kind)
+        else:
+            out = text.txt(found, kind)
+        if output and output != "-":
+            with open(output, "w", encoding="utf-8") as fh:
+                fh.write(out)
+        else:
+            sys.stdout.write(out)
+        if inc is not None:
+            inc.commit(run, outputs=[output if output and output != "-" else None])
+            for w in inc.warnings:
+                _warn(w)
+    result = run.summary()
+    t = result["totals"]
+    sys.stderr.write(
+        f"dropscan: {len(found.actionable)} indicator(s) from {found.findings} finding(s) "
+        f"({found.with_destinations} naming a destination) in {t['files']} file(s), {t['lines']:,} lines"
+        + (
+            f"; {len(found.internal)} private/reserved destination(s) not exported as indicators"
+            if found.internal
+            else ""
+        )
+        + (f"; {found.unparsed} finding(s) on lines that are not requests give none" if found.unparsed else "")
+        + (f"; written to {term(output)}" if output and output != "-" else "")
+        + "\n"
+    )
+    for e in result["errors"]:
+        _err(e)
+    raise typer.Exit(EXIT_ERROR if result["errors"] else (EXIT_FINDINGS if found.findings else EXIT_CLEAN))
+
+
 # --- explain -------------------------------------------------------------------------------------
 @app.command(
     cls=_Command,
@@ -904,6 +1053,35 @@ def signatures_test(
         f"{len(lint)} lint failure(s)\n"
     )
     raise typer.Exit(EXIT_FINDINGS if failures or lint else EXIT_CLEAN)
+
+
+@sig_app.command(
+    "export",
+    cls=_Command,
+    epilog=_epilog(
+        "dropscan signatures export --sigma sigma-rules/", "dropscan signatures export my-pack/ --sigma out/"
+    ),
+)
+def signatures_export(
+    sigma: Annotated[
+        str,
+        typer.Option("--sigma", metavar="DIR", help="Write one Sigma rule (category webserver) per signature here."),
+    ],
+    path: Annotated[
+        str | None, typer.Argument(metavar="[PACK]", help="Signature directory or file [default: built-in].")
+    ] = None,
+) -> None:
+    """Write the signatures as Sigma rules for SIEMs (see docs/interop.md for what they lose)."""
+    from .engine import default_signatures
+    from .exports.sigma_export import export
+    from .safety import term
+    from .signatures import SignatureSet
+
+    if path and os.path.exists(sigma) and os.path.samefile(os.path.realpath(path), os.path.realpath(sigma)):
+        raise UsageError("--sigma: write the rules elsewhere than the signature pack they come from")
+    sigs = SignatureSet.load(path) if path else default_signatures()
+    written = export(sigs, sigma)
+    sys.stdout.write(f"{len(written)} Sigma rule(s) from {len(sigs)} signature(s) written to {term(sigma)}\n")
 
 
 # --- config ----------------------------------------------------------------------------------------
