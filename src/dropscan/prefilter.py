@@ -15,7 +15,8 @@ Two questions are answered for a whole chunk of lines at once, with hyperscan wh
      ``/``, ``:``, ``&``, ``=``, ``;``, parentheses ...) may also be its ``%XX`` form, and a space
      may be ``+``, ``,`` (brace lists) or a tab;
    * **markers**, each of which passes a line on its own: every *other* percent-encoding of a
-     character that occurs in a keyword (encoded letters, digits, ``%0a``, ``%24`` ...), every
+     character that occurs in a keyword (encoded letters, digits, ``%0a``, ``%24`` ...) and ``%00``
+     (the url view deletes NULs, so ``wg%00et`` reads ``wget``), every
      second layer of encoding (``%25``, ``%%``, ``%7%37``, ``%uXXXX``, HTML entities, also behind
      an encoded ``&``), any backslash (Apache-escaped quotes/tabs/bytes, ``\\x``/octal/``\\u``
      escapes), a raw NUL, ``${`` (log4j lookups, ``${IFS}``), ``$(`` and any backtick (command
@@ -108,7 +109,7 @@ RAW_QUOTE_MARKER = rb'[^\s"]"+[^\s"]'  # also a run: w""get
 def _encoded_markers(chars: set[str]) -> bytes:
     """``%XX`` of every keyword character whose encoding is not a keyword alternative."""
     codes = set()
-    for c in chars | set("\t\n\r\v\f'\"\\^`$"):
+    for c in chars | set("\t\n\r\v\f'\"\\^`$\x00"):  # NUL: the url view deletes it
         if c not in COMMON_ENCODED:
             codes |= _hex(c)
     return b"%(?:" + b"|".join(sorted(codes)) + b")"
