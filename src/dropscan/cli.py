@@ -61,6 +61,25 @@ def _warn(msg: str) -> None:
     sys.stderr.write(f"dropscan: warning: {term(msg)}\n")
 
 
+WARN_UNSCANNED = 20  # lines named on stderr per run; the summary counts them all
+
+
+def _warn_unscanned(run) -> None:
+    """Name on stderr each line a deterministic bound stopped short (its finding says so too)."""
+    seen = [0]
+
+    def warn(f) -> None:
+        seen[0] += 1
+        if seen[0] <= WARN_UNSCANNED:
+            _warn(
+                f"{f.log_file}:{f.line_no}: not scanned to the end ({', '.join(f.unscanned)}): an 'unscanned' finding"
+            )
+        elif seen[0] == WARN_UNSCANNED + 1:
+            _warn("more lines were not scanned to the end: the summary counts them ('unscanned')")
+
+    run.on_unscanned = warn
+
+
 def _color(stream: TextIO) -> bool:
     return stream.isatty() and "NO_COLOR" not in os.environ and os.environ.get("TERM") != "dumb"
 
@@ -189,6 +208,7 @@ def scan(
             if scheduler:
                 raise UsageError("--scheduler needs --engine dask")
             run = inc.scan(paths, opts, on_reject) if inc else Scan(paths, opts, on_reject=on_reject)
+        _warn_unscanned(run)
         writer = None
         count = 0
         for finding in run:
@@ -310,6 +330,7 @@ def _egress_report(paths, log_format, signatures, jobs, host, since=None, until=
         until=parse_when(until) if until else None,
     )
     run = inc.scan(paths, opts) if inc else Scan(paths, opts)
+    _warn_unscanned(run)
     return run, build_report(run, host=host, scan_summary=run.summary, **firewall)
 
 

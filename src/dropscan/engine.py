@@ -40,7 +40,7 @@ class FileSummary:
     records: int = 0
     rejected: int = 0
     findings: int = 0
-    timeouts: int = 0
+    unscanned: int = 0  # lines a deterministic bound stopped short (each one is also a finding)
     error: str | None = None
     end: int | None = None  # one-process path: decompressed offset just past the last line scanned
 
@@ -52,7 +52,7 @@ class FileSummary:
             "records": self.records,
             "rejected": self.rejected,
             "findings": self.findings,
-            "regex_timeouts": self.timeouts,
+            "unscanned": self.unscanned,
             "error": self.error,
         }
 
@@ -91,11 +91,10 @@ class ScannerSpec:
     documents: tuple[tuple[str, str], ...]
     digest: str
     fast: bool
-    compile_now: bool = True
 
     @classmethod
     def of(cls, sigs: SignatureSet, fast: bool) -> ScannerSpec:
-        return cls(tuple(sigs.documents), sigs.digest, fast, sigs.compile_now)
+        return cls(tuple(sigs.documents), sigs.digest, fast)
 
 
 _SCANNERS: dict[tuple[str, bool], Scanner] = {}
@@ -105,7 +104,7 @@ def get_scanner(spec: ScannerSpec, sigs: SignatureSet | None = None) -> Scanner:
     key = (spec.digest, spec.fast)
     sc = _SCANNERS.get(key)
     if sc is None:
-        sc = _SCANNERS[key] = Scanner(sigs or SignatureSet(list(spec.documents), spec.compile_now), fast=spec.fast)
+        sc = _SCANNERS[key] = Scanner(sigs or SignatureSet(list(spec.documents)), fast=spec.fast)
     return sc
 
 
@@ -184,6 +183,7 @@ class Scan:
     ):
         self.options = options or ScanOptions()
         self.on_reject = on_reject
+        self.on_unscanned: Callable[[Finding], None] | None = None  # told of each line a bound cut short
         if sources is None:
             sources, self.errors = expand_paths(paths)
         else:
@@ -198,9 +198,8 @@ class Scan:
     @property
     def totals(self) -> dict:
         t = {
-            k: sum(getattr(f, k) for f in self.files) for k in ("lines", "records", "rejected", "findings", "timeouts")
+            k: sum(getattr(f, k) for f in self.files) for k in ("lines", "records", "rejected", "findings", "unscanned")
         }
-        t["regex_timeouts"] = t.pop("timeouts")
         t["files"] = len(self.files)
         t["errors"] = len(self.errors) + sum(1 for f in self.files if f.error)
         return t
@@ -213,6 +212,12 @@ class Scan:
         }
 
     def __iter__(self) -> Iterator[Finding]:
+        for f in self._findings():
+            if self.on_unscanned is not None and f.unscanned:
+                self.on_unscanned(f)
+            yield f
+
+    def _findings(self) -> Iterator[Finding]:
         resumed = any(src.resume is not None for src in self.sources)
         if self.options.jobs > 1 and not resumed and self._input_size() >= POOL_MIN_BYTES:
             yield from self._scan_pool()
@@ -281,7 +286,7 @@ class Scan:
         s.lines += r.lines
         s.records += r.records
         s.rejected += r.rejected
-        s.timeouts += r.timeouts
+        s.unscanned += r.unscanned
 
     def _check(self, s: FileSummary, fmt: LogFormat | None) -> None:
         if s.error is None and s.lines and not s.records and fmt is not None:

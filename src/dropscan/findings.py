@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from .egress import Destination
+from .signatures import UNSCANNED
 
 HTTP_METHODS = (
     "GET",
@@ -57,6 +58,11 @@ class Finding:
     severity: str
     egress: list[Destination] = field(default_factory=list)
     view: str = "url"  # the decoding view the primary signature matched on
+
+    @property
+    def unscanned(self) -> list[str]:
+        """The bounds that stopped this line short (empty for a line scanned to the end)."""
+        return [r.split(".", 1)[1] for r in self.rule_ids if r.startswith(UNSCANNED + ".")]
 
     @property
     def answered(self) -> bool:

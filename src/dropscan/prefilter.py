@@ -24,7 +24,9 @@ Two questions are answered for a whole chunk of lines at once, with hyperscan wh
      bracket glob ``pas[s]wd`` (reduced to its letter), and any character
      the ``cmd`` view deletes from inside a word (a single quote, ``^``, a backtick, ``$``), a raw
      vertical tab or form feed (the ``cmd`` view makes them spaces); raw double quotes (one or a
-     run of them) between non-spaces only for formats that inspect an unquoted field. A keyword that contains a line
+     run of them) between non-spaces only for formats that inspect an unquoted field, and a run of
+     `LONG_RUN` bytes without a newline (a field that long may be cut at ``MAX_FIELD``, which
+     the scan reports as ``unscanned``: both paths must see it). A keyword that contains a line
      break, a backtick or ``$(`` gets no expression of its own: those markers already pass its
      lines;
    * and every line that is not a record (it is scanned whole, delimiters included).
@@ -51,7 +53,7 @@ import platform
 import re
 from collections.abc import Iterable
 
-from .decode import B64_HINTS, SPACE_ABSORBING
+from .decode import B64_HINTS, MAX_FIELD, SPACE_ABSORBING
 from .logformat import LogFormat
 from .signatures import SignatureSet
 
@@ -95,11 +97,17 @@ STATIC_MARKERS: tuple[bytes, ...] = (
     rb"\x00",  # a raw NUL (url view removes NULs)
     rb"(?:\$|%24)(?:\{|%7b)",  # ${: log4j lookups, ${IFS}
     rb"(?:\$|%24)(?:\(|%28)",  # $(: command substitution
-    rb"(?:\{|%7b)[^}\s]{0,192}(?:,|%2c)",  # a brace list: the cmd view distributes {l,-lh}s
+    rb"(?:\{|%7b)[^}\s]*(?:,|%2c)",  # a brace list: the cmd view distributes {l,-lh}s
     rb"(?:\[|%5b)[a-z](?:\]|%5d)",  # a one-letter bracket glob: the cmd view keeps only the letter
     rb"['^`$]|%27|%22",  # a character the cmd view deletes from inside a word (and any backtick)
     rb"[\x0b\x0c]",  # a raw vertical tab or form feed (the cmd view makes them spaces)
 )
+# A long run without a newline: a field this long may reach a bound (cut at MAX_FIELD characters,
+# or the matching budget), which both paths must report alike. MAX_FIELD characters take at
+# least MAX_FIELD / 4 bytes (an undecodable byte reads as four: \xhh); hyperscan's largest
+# bounded repeat is 32767.
+LONG_RUN = min(MAX_FIELD // 4, 32767)
+LONG_MARKER = rb"[^\n]{%d}" % LONG_RUN
 # A raw double quote can only sit inside an inspected field when the format has an unquoted one
 # (quoted fields escape it as \", a backslash marker). Rejected lines, scanned whole, are always
 # candidates, so only such formats need this (costly: quotes are everywhere in a log line).
@@ -159,7 +167,7 @@ def expressions(sigs: SignatureSet, raw_quotes: bool = False) -> list[bytes]:
         for head, tails in groups.items()
         for i in range(0, len(tails), GROUP_SIZE)
     ]
-    markers = [*STATIC_MARKERS, _encoded_markers({c for w in words for c in w})]
+    markers = [*STATIC_MARKERS, LONG_MARKER, _encoded_markers({c for w in words for c in w})]
     return pats + markers + ([RAW_QUOTE_MARKER] if raw_quotes else [])
 
 

@@ -9,6 +9,12 @@ Fast path: the chunk grammar proves which lines are records, the prefilter picks
 that could produce a finding, and only those (and the rare lines that are not records) are
 parsed, decoded and matched. Full path (``fast=False``, or no hyperscan): every line is. Both
 give the same findings; the test suite holds them to it.
+
+A line that reaches a deterministic bound (`dropscan.match`, `dropscan.decode`) is reported,
+never passed over: its finding carries ``unscanned.<bound>`` rule ids after the signatures that
+matched, or, when none did, it is a finding of its own category ``unscanned``; ``unscanned``
+counts such lines. Bounds are only reached on fields the fast path inspects too (a field long
+enough to be cut passes the prefilter's long-line marker), so both paths report them alike.
 """
 
 from __future__ import annotations
@@ -19,9 +25,9 @@ from .decode import View, views
 from .egress import add_destination
 from .findings import Finding
 from .logformat import LogFormat, Record, apache_unescape, strip_eol
-from .match import Hit, Matcher, MatchStats
+from .match import Bounds, Hit, Matcher
 from .prefilter import HAVE_HYPERSCAN, GrammarCheck, Prefilter, line_spans, line_starts
-from .signatures import CATEGORIES, SEVERITIES, SignatureSet
+from .signatures import CATEGORIES, SEVERITIES, UNSCANNED, SignatureSet
 
 
 @dataclass(slots=True)
@@ -29,7 +35,7 @@ class ChunkResult:
     lines: int = 0
     records: int = 0
     rejected: int = 0
-    timeouts: int = 0
+    unscanned: int = 0  # lines a bound stopped short (each also a finding)
     findings: list[Finding] = field(default_factory=list)
     rejects: list[bytes] = field(default_factory=list)
 
@@ -37,7 +43,7 @@ class ChunkResult:
         self.lines += other.lines
         self.records += other.records
         self.rejected += other.rejected
-        self.timeouts += other.timeouts
+        self.unscanned += other.unscanned
         self.findings.extend(other.findings)
         self.rejects.extend(other.rejects)
 
@@ -49,7 +55,7 @@ class LineAnalysis:
     record: Record | None
     fields: list[tuple[str, str, list[View]]]
     hits: list[Hit]
-    timeouts: int
+    bounds: Bounds
 
 
 class Scanner:
@@ -92,17 +98,17 @@ class Scanner:
             text = apache_unescape(strip_eol(line))
             fields = [("line", text, b"")] if text.strip() else []  # a blank line holds no keyword
         pf = self.prefilter(fmt) if skip_fields and rec is not None else None
-        stats = MatchStats.for_line()
+        bounds = Bounds()
         seen, hits = [], []
         for name, text, raw in fields:
-            if stats.remaining() <= 0:
-                break  # the line's matching budget is spent: later fields are not inspected
+            if bounds.spent:
+                break  # the line's matching work is spent: later fields are not inspected
             if pf is not None and not pf.passes(raw):
                 continue
-            vs = views(text)
+            vs = views(text, bounds.at(name))
             seen.append((name, text, vs))
-            hits.extend(self.matcher.match_field(name, text, stats, vs))
-        return LineAnalysis(rec, seen, hits, stats.timeouts)
+            hits.extend(self.matcher.match_field(name, text, bounds, vs))
+        return LineAnalysis(rec, seen, hits, bounds)
 
     def scan_line(
         self,
@@ -114,12 +120,12 @@ class Scanner:
         offset: int = 0,
         is_record: bool | None = None,
         skip_fields: bool = False,
-    ) -> tuple[Finding | None, int]:
-        """(finding or None, regex timeouts) for one line."""
+    ) -> tuple[Finding | None, bool]:
+        """(finding or None, whether a bound stopped the line short) for one line."""
         a = self.analyse(line, fmt, is_record, skip_fields)
-        if not a.hits:
-            return None, a.timeouts
-        return build_finding(a, log_file, line_no, offset), a.timeouts
+        if not a.hits and not a.bounds.cut:
+            return None, False
+        return build_finding(a, log_file, line_no, offset), bool(a.bounds.cut)
 
     # --- a chunk ---------------------------------------------------------------------------
     def scan_chunk(
@@ -160,7 +166,7 @@ class Scanner:
         for s, e in line_spans(chunk, starts):
             number += chunk.count(b"\n", pos, s)
             pos = s
-            finding, timeouts = self.scan_line(
+            finding, cut = self.scan_line(
                 chunk[s:e],
                 fmt,
                 log_file=log_file,
@@ -169,7 +175,7 @@ class Scanner:
                 is_record=s not in rejected_starts,
                 skip_fields=pf is not None,
             )
-            res.timeouts += timeouts
+            res.unscanned += cut
             if finding is not None:
                 res.findings.append(finding)
         res.lines = number - line_no + chunk.count(b"\n", pos)  # one counting pass over the chunk
@@ -186,22 +192,35 @@ def primary_hit(hits: list[Hit]) -> Hit:
     return max(hits, key=lambda h: (h.rank, bool(h.destinations), -_CATEGORY_ORDER[h.sig.category]))
 
 
+UNSCANNED_SEVERITY = "medium"  # a line nobody knows the content of deserves a look
+
+
+def unscanned_ids(bounds: Bounds) -> list[str]:
+    return [f"{UNSCANNED}.{reason}" for reason in bounds.cut]
+
+
 def build_finding(a: LineAnalysis, log_file: str, line_no: int, offset: int) -> Finding:
-    hits = sorted(a.hits, key=lambda h: (-h.rank, _CATEGORY_ORDER[h.sig.category]))
-    primary = primary_hit(hits)
-    rank = primary.rank
+    """The finding of a line with hits, or with a bound reached (or both)."""
     rule_ids: list[str] = []
     egress = []
-    for h in hits:
-        if h.sig.id not in rule_ids:
-            rule_ids.append(h.sig.id)
-        for d in h.destinations:
-            add_destination(egress, d)
-    rule_ids.remove(primary.sig.id)
-    rule_ids.insert(0, primary.sig.id)
-    field_views = next(vs for name, _t, vs in a.fields if name == primary.field)
-    view = primary.view
-    shown = view if view.name.startswith(("jndi", "base64")) else field_views[0]
+    if a.hits:
+        hits = sorted(a.hits, key=lambda h: (-h.rank, _CATEGORY_ORDER[h.sig.category]))
+        primary = primary_hit(hits)
+        for h in hits:
+            if h.sig.id not in rule_ids:
+                rule_ids.append(h.sig.id)
+            for d in h.destinations:
+                add_destination(egress, d)
+        rule_ids.remove(primary.sig.id)
+        rule_ids.insert(0, primary.sig.id)
+        field_name, category, severity = primary.field, primary.sig.category, SEVERITIES[primary.rank]
+        field_views = next(vs for name, _t, vs in a.fields if name == field_name)
+        view = primary.view
+        shown = view if view.name.startswith(("jndi", "base64")) else field_views[0]
+    else:
+        field_name, category, severity = a.bounds.field or a.fields[0][0], UNSCANNED, UNSCANNED_SEVERITY
+        view = shown = next(vs for name, _t, vs in a.fields if name == field_name)[0]
+    rule_ids.extend(unscanned_ids(a.bounds))
     rec = a.record
     return Finding(
         log_file=log_file,
@@ -216,11 +235,11 @@ def build_finding(a: LineAnalysis, log_file: str, line_no: int, offset: int) -> 
         bytes=rec.bytes if rec else None,
         user_agent=rec.user_agent if rec else None,
         referer=rec.referer if rec else None,
-        field=primary.field,
+        field=field_name,
         decoded=shown.text,
         rule_ids=rule_ids,
-        category=primary.sig.category,
-        severity=SEVERITIES[rank],
+        category=category,
+        severity=severity,
         egress=egress,
         view=view.name,
     )
