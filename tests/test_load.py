@@ -47,11 +47,11 @@ def log(tmp_path_factory):
     unit = " ".join(f";{k} -x http://a" for k in sorted(sigs.keyword_index)) + " "
     soup = (unit * (MAX_FIELD // len(unit) + 1))[: MAX_FIELD - 64]
     lines = []
-    for i in range(3000):
+    for i in range(1200):
         target, ua = ATTACKS[i % len(ATTACKS)]
         lines.append(combined_line(target, ua=ua, client=f"203.0.113.{i % 200 + 1}"))
         lines.append(combined_line(f"/index.html?page={i}"))
-        if i % 1000 == 500:
+        if i == 600:
             lines.append(combined_line("/?" + soup, ua=soup, referer=soup))  # spends the matching budget
             lines.append(combined_line("/?pad=" + "x" * MAX_FIELD + "&c=;wget%20http://h/x"))  # cut at MAX_FIELD
     p = tmp_path_factory.mktemp("load") / "access.log"
@@ -72,8 +72,8 @@ def run(log, tmp_path, name: str, *args: str) -> tuple[int, str, dict]:
 
 @pytest.fixture()
 def busy_cores():
-    """Every core kept busy (two spinning processes per core), for the test's duration."""
-    procs = [subprocess.Popen([sys.executable, "-c", BUSY]) for _ in range(2 * (os.cpu_count() or 1))]
+    """Every core kept busy (one spinning process per core, and one more), for the test's duration."""
+    procs = [subprocess.Popen([sys.executable, "-c", BUSY]) for _ in range((os.cpu_count() or 1) + 1)]
     yield len(procs)
     for p in procs:
         p.kill()
@@ -102,10 +102,10 @@ def test_the_same_findings_quiet_and_under_load(log, tmp_path, request):
     code, stdout, summary = runs["quiet-jobs-1"]
     findings = [json.loads(x) for x in stdout.splitlines()]
     # what the log holds: every attack line, the two bounds said, nothing lost
-    assert code == 1 and len(findings) == 3000 + 6
-    assert summary["totals"]["unscanned"] == 6 and summary["totals"]["lines"] == 6006
-    assert {f["line_no"] for f in findings if f["category"] == "unscanned"} <= {f["line_no"] for f in findings}
-    assert sum("unscanned.match-budget" in f["rule_ids"] for f in findings) == 3
-    assert sum(f["rule_ids"] == ["unscanned.field-cut"] for f in findings) == 3
+    assert code == 1 and len(findings) == 1200 + 2
+    assert summary["totals"]["unscanned"] == 2 and summary["totals"]["lines"] == 2402
+    assert [f["line_no"] for f in findings if f["category"] == "unscanned"] == [1204]
+    assert sum("unscanned.match-budget" in f["rule_ids"] for f in findings) == 1
+    assert sum(f["rule_ids"] == ["unscanned.field-cut"] for f in findings) == 1
     for name, got in runs.items():
         assert got == runs["quiet-jobs-1"], name
