@@ -139,7 +139,7 @@ def scan_unit(spec: ScannerSpec, unit: Unit, opts: ScanOptions, tmpdir: str | No
     scanner = get_scanner(spec)
     fmt = compile_format(unit.format) if unit.format else None
     total = ChunkResult()
-    rej = None
+    rej = spill = None
     error = None
     try:
         if unit.start is not None:
@@ -147,26 +147,32 @@ def scan_unit(spec: ScannerSpec, unit: Unit, opts: ScanOptions, tmpdir: str | No
         else:
             chunks = read_chunks(open_blocks(Source(unit.path), opts.chunk_size), opts.chunk_size)
         for chunk, off in chunks:
-            r = scanner.scan_chunk(
+            for r in scanner.scan_pieces(
                 chunk, fmt, log_file=unit.path, offset=off, line_no=total.lines + 1, keep_rejects=opts.keep_rejects
-            )
-            if r.rejects and tmpdir is not None:
-                if rej is None:
-                    rej = tempfile.NamedTemporaryFile("wb", dir=tmpdir, suffix=".rej", delete=False)
-                rej.writelines(x if x.endswith(b"\n") else x + b"\n" for x in r.rejects)
-                r.rejects = []
-            r.findings = [f for f in r.findings if in_window(f, opts.since, opts.until)]
-            total.add(r)
+            ):
+                if r.rejects and tmpdir is not None:
+                    if rej is None:
+                        rej = tempfile.NamedTemporaryFile("wb", dir=tmpdir, suffix=".rej", delete=False)
+                    rej.writelines(x if x.endswith(b"\n") else x + b"\n" for x in r.rejects)
+                    r.rejects = []
+                r.findings = [f for f in r.findings if in_window(f, opts.since, opts.until)]
+                total.add(r)
+                if tmpdir is not None and len(total.findings) > SPILL_FINDINGS:  # spilled as they come
+                    if spill is None:
+                        spill = tempfile.NamedTemporaryFile("wb", dir=tmpdir, suffix=".pkl", delete=False)
+                    pickle.dump(total.findings, spill, protocol=pickle.HIGHEST_PROTOCOL)
+                    total.findings = []
     except InputError as e:
         error = str(e)
     finally:
-        if rej is not None:
-            rej.close()
+        for fh in (rej, spill):
+            if fh is not None:
+                fh.close()
     result = UnitResult(total, rejects_file=rej.name if rej else None, error=error)
-    if tmpdir is not None and len(total.findings) > SPILL_FINDINGS:
-        with tempfile.NamedTemporaryFile("wb", dir=tmpdir, suffix=".pkl", delete=False) as fh:
+    if spill is not None:  # the last findings follow the spilled ones, in order
+        with open(spill.name, "ab") as fh:
             pickle.dump(total.findings, fh, protocol=pickle.HIGHEST_PROTOCOL)
-        result.findings_file, total.findings = fh.name, []
+        result.findings_file, total.findings = spill.name, []
     return result
 
 
@@ -262,21 +268,21 @@ class Scan:
                     if fmt is None:
                         s.error = f"{src.path}: no known log format matches its first lines (use --log-format)"
                 s.format = fmt.name if fmt else None
-                r = self.scanner.scan_chunk(
+                for r in self.scanner.scan_pieces(
                     chunk,
                     fmt,
                     log_file=src.path,
                     offset=off,
                     line_no=base + s.lines + 1,
                     keep_rejects=opts.keep_rejects and self.on_reject is not None,
-                )
-                self._account(s, r)
-                for line in r.rejects:
-                    self.on_reject(src.path, line)
-                for f in r.findings:
-                    if in_window(f, opts.since, opts.until):
-                        s.findings += 1
-                        yield f
+                ):
+                    self._account(s, r)
+                    for line in r.rejects:
+                        self.on_reject(src.path, line)
+                    for f in r.findings:
+                        if in_window(f, opts.since, opts.until):
+                            s.findings += 1
+                            yield f
                 s.end = off + len(chunk)  # only once every finding of the chunk was taken
         except InputError as e:
             s.error = str(e)
@@ -388,10 +394,16 @@ def _take_rejects(res: UnitResult) -> Iterator[bytes]:
     yield from res.counts.rejects
 
 
-def _take_findings(res: UnitResult) -> list[Finding]:
+def _take_findings(res: UnitResult) -> Iterator[Finding]:
+    """A unit's findings in order: the spilled batches, one at a time, else those it carries."""
     if res.findings_file:
         with open(res.findings_file, "rb") as fh:
-            found = pickle.load(fh)  # noqa: S301 - our own temp file
+            while True:
+                try:
+                    batch = pickle.load(fh)  # noqa: S301 - our own temp file
+                except EOFError:
+                    break
+                yield from batch
         os.unlink(res.findings_file)
-        return found
-    return res.counts.findings
+        return
+    yield from res.counts.findings

@@ -19,6 +19,7 @@ enough to be cut passes the prefilter's long-line marker), so both paths report 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from .decode import View, views
@@ -28,6 +29,11 @@ from .logformat import LogFormat, Record, apache_unescape, strip_eol
 from .match import Bounds, Hit, Matcher
 from .prefilter import HAVE_HYPERSCAN, GrammarCheck, Prefilter, line_spans, line_starts
 from .signatures import CATEGORIES, SEVERITIES, UNSCANNED, SignatureSet
+
+# Lines scanned at once. Per-line bookkeeping (spans, candidate starts) and the findings of a
+# piece are held until it is done: a 4 MiB chunk of 10-byte lines, all findings, took about
+# 0.85 GB in one piece, and about 60 MiB in pieces of this many lines (benchmarks/memory.py).
+MAX_PIECE_LINES = 1 << 14
 
 
 @dataclass(slots=True)
@@ -128,6 +134,41 @@ class Scanner:
         return build_finding(a, log_file, line_no, offset), bool(a.bounds.cut)
 
     # --- a chunk ---------------------------------------------------------------------------
+    def scan_pieces(
+        self,
+        chunk: bytes,
+        fmt: LogFormat | None,
+        *,
+        log_file: str,
+        offset: int = 0,
+        line_no: int = 1,
+        keep_rejects: bool = False,
+    ) -> Iterator[ChunkResult]:
+        """`scan_chunk` over pieces of whole lines, at most `MAX_PIECE_LINES` each, so that what
+        a chunk holds in memory is bounded by its bytes, not by how many lines they make; the
+        caller takes each piece's findings before the next is scanned. A chunk of ordinary lines
+        is one piece."""
+        n = len(chunk)
+        lines = chunk.count(b"\n")
+        if lines <= MAX_PIECE_LINES:
+            yield self.scan_chunk(
+                chunk, fmt, log_file=log_file, offset=offset, line_no=line_no, keep_rejects=keep_rejects
+            )
+            return
+        step = max(1, n * MAX_PIECE_LINES // (lines + 1))  # bytes of about MAX_PIECE_LINES lines
+        pos = 0
+        while pos < n:
+            end = chunk.find(b"\n", min(pos + step, n) - 1) + 1 or n
+            if step > 1 and chunk.count(b"\n", pos, end) > MAX_PIECE_LINES:
+                step //= 2  # shorter lines here than on average: a smaller piece
+                continue
+            r = self.scan_chunk(
+                chunk[pos:end], fmt, log_file=log_file, offset=offset + pos, line_no=line_no, keep_rejects=keep_rejects
+            )
+            line_no += r.lines
+            pos = end
+            yield r
+
     def scan_chunk(
         self,
         chunk: bytes,
