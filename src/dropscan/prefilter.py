@@ -25,7 +25,7 @@ Two questions are answered for a whole chunk of lines at once, with hyperscan wh
      the ``cmd`` view deletes from inside a word (a single quote, ``^``, a backtick, ``$``), a raw
      vertical tab or form feed (the ``cmd`` view makes them spaces); raw double quotes (one or a
      run of them) between non-spaces only for formats that inspect an unquoted field, and a run of
-     `LONG_RUN` bytes without a newline (a field that long may be cut at ``MAX_FIELD``, which
+     `LONG_RUN` (8191) bytes without a newline (a field that long may be cut at ``MAX_FIELD``, which
      the scan reports as ``unscanned``: both paths must see it). A keyword that contains a line
      break, a backtick or ``$(`` gets no expression of its own: those markers already pass its
      lines;
@@ -102,11 +102,12 @@ STATIC_MARKERS: tuple[bytes, ...] = (
     rb"['^`$]|%27|%22",  # a character the cmd view deletes from inside a word (and any backtick)
     rb"[\x0b\x0c]",  # a raw vertical tab or form feed (the cmd view makes them spaces)
 )
-# A long run without a newline: a field this long may reach a bound (cut at MAX_FIELD characters,
-# or the matching budget), which both paths must report alike. MAX_FIELD characters take at
-# least MAX_FIELD / 4 bytes (an undecodable byte reads as four: \xhh); hyperscan's largest
-# bounded repeat is 32767.
-LONG_RUN = min(MAX_FIELD // 4, 32767)
+# A long run without a newline: a field this long may be cut at MAX_FIELD characters, which both
+# paths must report alike. MAX_FIELD characters take at least MAX_FIELD / 4 bytes (an
+# undecodable byte reads as four: \xhh). Kept short: a bounded repeat costs hyperscan compile
+# time in proportion (32767: +1.4 s uncached), and lines this long are rare (Apache's
+# LimitRequestLine is 8190).
+LONG_RUN = min(MAX_FIELD // 4, 8191)
 LONG_MARKER = rb"[^\n]{%d}" % LONG_RUN
 # A raw double quote can only sit inside an inspected field when the format has an unquoted one
 # (quoted fields escape it as \", a backslash marker). Rejected lines, scanned whole, are always
