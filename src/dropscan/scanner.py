@@ -135,35 +135,23 @@ class Scanner:
 
     # --- a chunk ---------------------------------------------------------------------------
     def scan_pieces(
-        self,
-        chunk: bytes,
-        fmt: LogFormat | None,
-        *,
-        log_file: str,
-        offset: int = 0,
-        line_no: int = 1,
-        keep_rejects: bool = False,
+        self, chunk: bytes, fmt: LogFormat | None, *, offset: int = 0, line_no: int = 1, **where
     ) -> Iterator[ChunkResult]:
-        """`scan_chunk` over pieces of whole lines, at most `MAX_PIECE_LINES` each, so that what
-        a chunk holds in memory is bounded by its bytes, not by how many lines they make; the
-        caller takes each piece's findings before the next is scanned. A chunk of ordinary lines
-        is one piece."""
+        """`scan_chunk` (``where``: its ``log_file`` and ``keep_rejects``) over pieces of whole
+        lines, at most `MAX_PIECE_LINES` each, so that what a chunk holds in memory is bounded
+        by its bytes, not by how many lines they make; the caller takes each piece's findings
+        before the next is scanned. A chunk of ordinary lines is one piece."""
         n = len(chunk)
         lines = chunk.count(b"\n")
-        if lines <= MAX_PIECE_LINES:
-            yield self.scan_chunk(
-                chunk, fmt, log_file=log_file, offset=offset, line_no=line_no, keep_rejects=keep_rejects
-            )
-            return
-        step = max(1, n * MAX_PIECE_LINES // (lines + 1))  # bytes of about MAX_PIECE_LINES lines
+        step = n if lines <= MAX_PIECE_LINES else max(1, n * MAX_PIECE_LINES // (lines + 1))
         pos = 0
-        while pos < n:
+        while pos < n:  # an empty chunk has no piece
             end = chunk.find(b"\n", min(pos + step, n) - 1) + 1 or n
             if step > 1 and chunk.count(b"\n", pos, end) > MAX_PIECE_LINES:
                 step //= 2  # shorter lines here than on average: a smaller piece
                 continue
             r = self.scan_chunk(
-                chunk[pos:end], fmt, log_file=log_file, offset=offset + pos, line_no=line_no, keep_rejects=keep_rejects
+                chunk[pos:end] if end - pos < n else chunk, fmt, offset=offset + pos, line_no=line_no, **where
             )
             line_no += r.lines
             pos = end
