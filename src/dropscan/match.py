@@ -25,8 +25,9 @@ from .signatures import Signature, SignatureSet
 
 MAX_MATCHES_PER_VIEW = 64  # matches of one pattern on one view whose destinations are taken
 # Characters of pattern input a line may use: the patterns of a signature each cost the length
-# of every view they run on. About 1.3 s on the project machine for a line that spends it all
-# (a keyword in every view of three 256 Ki-character fields); an attack line uses about 0.1 %.
+# of every view they run on. About 1.3 s on the quiet project machine for a line that spends it
+# all (estimated: keyword soup in three 256 Ki-character fields, about 200 Mi characters of
+# pattern input, took 7.9 s without a bound); an attack line uses well under 0.1 %.
 MATCH_WORK = 32 << 20
 # Why a line was not scanned to the end (``unscanned.<reason>`` in the finding's rule ids)
 MATCH_BUDGET = "match-budget"  # MATCH_WORK spent: later patterns and fields were not tried
