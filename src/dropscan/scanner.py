@@ -22,11 +22,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from .decode import View, views
+from .decode import DECODE_DEPTH, FIELD_CUT, View, views
 from .egress import add_destination
 from .findings import Finding
 from .logformat import LogFormat, Record, apache_unescape, strip_eol
-from .match import Bounds, Hit, Matcher
+from .match import MATCH_BUDGET, MATCH_COUNT, Bounds, Hit, Matcher
 from .prefilter import HAVE_HYPERSCAN, GrammarCheck, Prefilter, line_spans, line_starts
 from .signatures import CATEGORIES, SEVERITIES, UNSCANNED, SignatureSet
 
@@ -222,10 +222,8 @@ def primary_hit(hits: list[Hit]) -> Hit:
 
 
 UNSCANNED_SEVERITY = "medium"  # a line nobody knows the content of deserves a look
-
-
-def unscanned_ids(bounds: Bounds) -> list[str]:
-    return [f"{UNSCANNED}.{reason}" for reason in bounds.cut]
+# every rule id a finding may carry besides the signatures' own
+UNSCANNED_RULE_IDS = tuple(f"{UNSCANNED}.{r}" for r in (FIELD_CUT, DECODE_DEPTH, MATCH_BUDGET, MATCH_COUNT))
 
 
 def build_finding(a: LineAnalysis, log_file: str, line_no: int, offset: int) -> Finding:
@@ -249,7 +247,7 @@ def build_finding(a: LineAnalysis, log_file: str, line_no: int, offset: int) -> 
     else:
         field_name, category, severity = a.bounds.field or a.fields[0][0], UNSCANNED, UNSCANNED_SEVERITY
         view = shown = next(vs for name, _t, vs in a.fields if name == field_name)[0]
-    rule_ids.extend(unscanned_ids(a.bounds))
+    rule_ids.extend(f"{UNSCANNED}.{reason}" for reason in a.bounds.cut)
     rec = a.record
     return Finding(
         log_file=log_file,
