@@ -264,3 +264,16 @@ def test_patterns_that_backtrack(tmp_path):
     poly = GOOD.replace("';foo\\b'", "';foo\\s*a*\\s*a*x'").replace('"/x?a=;foo"]', '"/x?a=;fooax"]')
     p = dropscan("signatures", "test", str(_pack(tmp_path, poly)), "--timeout", "0.2")
     assert p.returncode == 1 and b"FAIL lint my.rule: pattern" in p.stdout
+
+
+def test_every_pattern_is_compiled_before_any_line_is_scanned():
+    """Compiling inside a scan cost the first attack line of a busy process; a worker rebuilds
+    the pack from its YAML (pickle), and that compiles every pattern too."""
+    import pickle
+
+    import regex
+
+    for sigs in (SIGS, pickle.loads(pickle.dumps(SIGS))):
+        pats = [p for s in sigs.signatures for p in s.patterns]
+        assert len(pats) == sum(len(s.pattern_texts) for s in sigs.signatures) >= 100
+        assert all(isinstance(p, regex.Pattern) for p in pats)
