@@ -108,7 +108,7 @@ STATIC_MARKERS: tuple[bytes, ...] = (
 # time in proportion (32767: +1.4 s uncached), and lines this long are rare (Apache's
 # LimitRequestLine is 8190).
 LONG_RUN = min(MAX_FIELD // 4, 8191)
-LONG_MARKER = rb"[^\n]{%d}" % LONG_RUN
+LONG_MARKER = rb"^[^\n]{%d}" % LONG_RUN  # from a line start (multi-line mode): one match a line
 # A raw double quote can only sit inside an inspected field when the format has an unquoted one
 # (quoted fields escape it as \", a backslash marker). Rejected lines, scanned whole, are always
 # candidates, so only such formats need this (costly: quotes are everywhere in a log line).
@@ -238,7 +238,8 @@ class Prefilter:
         if not HAVE_HYPERSCAN:
             raise RuntimeError("hyperscan is not installed")
         self.expressions = expressions(sigs, raw_quotes)
-        self._db = _compile(self.expressions, hyperscan.HS_FLAG_CASELESS)
+        # multi-line: the long-run marker's ^ is every line start; no other expression has ^ or $
+        self._db = _compile(self.expressions, hyperscan.HS_FLAG_CASELESS | hyperscan.HS_FLAG_MULTILINE)
 
     def passes(self, data: bytes) -> bool:
         """Whether any expression matches ``data`` (one field as logged)."""
