@@ -62,6 +62,7 @@ def test_scan_sample_logs(runner, tmp_path):
             "scheme": "http",
             "ip_literal": True,
             "url": "http://193.13.87.38/X0-locker",
+            "wildcard": False,
         }
     ]
     assert writeup["timestamp"] == "2026-11-27T07:02:11+01:00" and writeup["line_no"] == 6
@@ -113,7 +114,8 @@ def test_unknown_format_is_usage_error(runner):
     assert p.returncode == 2 and "Traceback" not in p.stderr
     assert (
         p.stderr.strip() == "dropscan: error: unknown log format 'nonsense': use one of vhost_combined, "
-        "combined, vhost_common, common or a LogFormat string"
+        "combined, vhost_common, common, lighttpd, json, json:caddy, json:traefik, json:ecs, json:nginx, w3c, "
+        "cloudfront, alb, elb, haproxy, envoy, an Apache LogFormat or an nginx log_format string"
     )
     assert main
 

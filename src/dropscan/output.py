@@ -24,7 +24,7 @@ def endpoint_text(f: Finding, defanged: bool) -> str:
     if not f.egress:
         return "-"
     d = f.egress[0]
-    host = defang_host(d.host) if defanged else (f"[{d.host}]" if ":" in d.host else d.host)
+    host = ("*." if d.wildcard else "") + defang_host(d.host) if defanged else d.shown_host
     scheme = defang(d.scheme + "://x")[:-4] if defanged else d.scheme
     text = f"{scheme}://{host}" + (f":{d.port}" if d.port is not None else "")
     return text + (f" (+{len(f.egress) - 1})" if len(f.egress) > 1 else "")
@@ -163,9 +163,15 @@ def summary_text(summary: dict) -> str:
         + (f", {t['unscanned']:,} line(s) unscanned past a bound" if t["unscanned"] else "")
     ]
     for f in summary["files"]:
+        host = f.get("host") or {}
+        named = f", host {term(host['name'])} ({host['source']})" if host.get("name") else ""
+        if host.get("logged_on_findings"):
+            named = f", host logged on the line ({host['logged_on_findings']:,} finding(s))" + named.replace(
+                ", host", ", else"
+            )
         lines.append(
-            f"  {term(f['path'])}: {f['format'] or '-'}, {f['lines']:,} lines, {f['records']:,} records, "
-            f"{f['rejected']:,} rejected, {f['findings']:,} finding(s)"
+            f"  {term(f['path'])}: {term(f['format'] or '-')}, {f['lines']:,} lines, {f['records']:,} records, "
+            f"{f['rejected']:,} rejected, {f['findings']:,} finding(s){named}"
         )
     for e in summary.get("errors", []):
         lines.append(f"  error: {term(e)}")

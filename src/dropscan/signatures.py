@@ -36,12 +36,22 @@ from .errors import UsageError
 
 # The categories a signature may have; a finding may also be ``unscanned``: a line a deterministic
 # bound stopped short (see `dropscan.match`), reported rather than silently passed.
-SIGNATURE_CATEGORIES = ("dropper", "reverse-shell", "jndi", "shellshock", "rfi", "expression", "rce", "rce-probe")
+SIGNATURE_CATEGORIES = (
+    "dropper",
+    "reverse-shell",
+    "jndi",
+    "shellshock",
+    "rfi",
+    "ssrf",
+    "expression",
+    "rce",
+    "rce-probe",
+)
 UNSCANNED = "unscanned"
 CATEGORIES = (*SIGNATURE_CATEGORIES, UNSCANNED)
 SEVERITIES = ("low", "medium", "high", "critical")
 FIELD_KINDS = ("target", "user_agent", "referer", "header", "line")
-EXTRACT_MODES = ("groups", "argv", "none")
+EXTRACT_MODES = ("groups", "argv", "argv-list", "none")
 EXAMPLE_KEYS = ("target", "user_agent", "referer", "line")
 _ID = regex.compile(r"[a-z0-9][a-z0-9._-]{1,63}")
 _REQUIRED = ("id", "name", "category", "severity", "egress", "keywords", "patterns", "references", "examples")
