@@ -29,12 +29,17 @@ from .findings import Finding
 from .logformat import Format, Record, apache_unescape, strip_eol
 from .match import MATCH_BUDGET, MATCH_COUNT, Bounds, Hit, Matcher
 from .prefilter import HAVE_HYPERSCAN, GrammarCheck, Prefilter, line_spans, line_starts
+from .sigma.load import SigmaPack
+from .sigma.run import SigmaHit, match_record
 from .signatures import CATEGORIES, SEVERITIES, UNSCANNED, SignatureSet
 
 # Lines scanned at once. Per-line bookkeeping (spans, candidate starts) and the findings of a
 # piece are held until it is done: a 4 MiB chunk of 10-byte lines, all findings, took about
 # 0.85 GB in one piece, and about 60 MiB in pieces of this many lines (benchmarks/memory.py).
 MAX_PIECE_LINES = 1 << 14
+# A Sigma rule's regex keeps a wall-clock timeout (`dropscan.sigma.tree.TIMEOUT`): a line where
+# one ran out is reported like a line a bound stopped short.
+SIGMA_TIMEOUT = "sigma-timeout"
 
 
 @dataclass(slots=True)
@@ -66,11 +71,16 @@ class LineAnalysis:
 
 
 class Scanner:
-    def __init__(self, sigs: SignatureSet, fast: bool = True, trusted: tuple[Network, ...] = ()):
+    def __init__(
+        self, sigs: SignatureSet, fast: bool = True, trusted: tuple[Network, ...] = (), sigma: SigmaPack | None = None
+    ):
         self.sigs = sigs
         self.trusted = trusted  # proxies whose X-Forwarded-For entries are believed (see attribution)
         self.matcher = Matcher(sigs)
-        self.fast = fast and HAVE_HYPERSCAN
+        self.sigma = sigma if sigma is not None and sigma.rules else None
+        # Sigma rules' literals feed the prefilter; a pack with a rule that has none takes the full path
+        self.fast = fast and HAVE_HYPERSCAN and (self.sigma is None or self.sigma.keywords is not None)
+        self._sigma_keywords = self.sigma.keywords if self.sigma is not None and self.sigma.keywords else frozenset()
         self._prefilters: dict[tuple, Prefilter] = {}
         self._grammars: dict[str, GrammarCheck] = {}
 
@@ -81,7 +91,7 @@ class Scanner:
         key = (fmt.unquoted_inspected, fmt.markers, fmt.query_sep) if fmt is not None else (False, (), False)
         pf = self._prefilters.get(key)
         if pf is None:
-            pf = self._prefilters[key] = Prefilter(self.sigs, *key)
+            pf = self._prefilters[key] = Prefilter(self.sigs, *key, keywords=self._sigma_keywords)
         return pf
 
     def grammar(self, fmt: Format) -> GrammarCheck:
@@ -131,9 +141,28 @@ class Scanner:
     ) -> tuple[Finding | None, bool]:
         """(finding or None, whether a bound stopped the line short) for one line."""
         a = self.analyse(line, fmt, is_record, skip_fields)
-        if not a.hits and not a.bounds.cut:
-            return None, False
-        return build_finding(a, log_file, line_no, offset, self.trusted), bool(a.bounds.cut)
+        finding = self.finding(a, log_file, line_no, offset)
+        return finding, bool(a.bounds.cut)
+
+    def finding(self, a: LineAnalysis, log_file: str, line_no: int, offset: int) -> Finding | None:
+        """The finding of an analysed line: its signature hits and the bounds it reached, then
+        the Sigma rules (on records only); a Sigma regex timeout counts as a bound reached."""
+        sigma_hits: list[SigmaHit] = []
+        if self.sigma is not None and a.record is not None:
+            sigma_hits, timeouts = match_record(self.sigma, a.record, {name: vs for name, _t, vs in a.fields})
+            if timeouts:
+                a.bounds.hit(SIGMA_TIMEOUT)
+        if a.hits:
+            finding = build_finding(a, log_file, line_no, offset, self.trusted)
+            finding.rule_ids.extend(h.rule.rule_id for h in sigma_hits)
+            return finding
+        if sigma_hits:
+            finding = sigma_finding(a, sigma_hits, log_file, line_no, offset, self.trusted)
+            finding.rule_ids.extend(f"{UNSCANNED}.{reason}" for reason in a.bounds.cut)
+            return finding
+        if a.bounds.cut:
+            return build_finding(a, log_file, line_no, offset, self.trusted)
+        return None
 
     # --- a chunk ---------------------------------------------------------------------------
     def scan_pieces(
@@ -198,10 +227,10 @@ class Scanner:
             number += chunk.count(b"\n", pos, s)
             pos = s
             a = self.analyse(chunk[s:e], fmt, s not in rejected_starts, pf is not None)
-            if a.bounds.cut:
-                res.unscanned += 1
-            if a.hits or a.bounds.cut:
-                res.findings.append(build_finding(a, log_file, number, offset + s, self.trusted))
+            finding = self.finding(a, log_file, number, offset + s)
+            res.unscanned += bool(a.bounds.cut)
+            if finding is not None:
+                res.findings.append(finding)
         res.lines = number - line_no + chunk.count(b"\n", pos)  # one counting pass over the chunk
         res.records = res.lines - res.rejected
         return res
@@ -218,7 +247,9 @@ def primary_hit(hits: list[Hit]) -> Hit:
 
 UNSCANNED_SEVERITY = "medium"  # a line nobody knows the content of deserves a look
 # every rule id a finding may carry besides the signatures' own
-UNSCANNED_RULE_IDS = tuple(f"{UNSCANNED}.{r}" for r in (FIELD_CUT, DECODE_DEPTH, MATCH_BUDGET, MATCH_COUNT))
+UNSCANNED_RULE_IDS = tuple(
+    f"{UNSCANNED}.{r}" for r in (FIELD_CUT, DECODE_DEPTH, MATCH_BUDGET, MATCH_COUNT, SIGMA_TIMEOUT)
+)
 
 
 def build_finding(
@@ -242,8 +273,11 @@ def build_finding(
         view = primary.view
         shown = view if view.name.startswith(("jndi", "base64")) else field_views[0]
     else:
-        field_name, category, severity = a.bounds.field or a.fields[0][0], UNSCANNED, UNSCANNED_SEVERITY
-        view = shown = next(vs for name, _t, vs in a.fields if name == field_name)[0]
+        # a Sigma timeout may come from a field the signatures never decoded
+        field_name = a.bounds.field or (a.fields[0][0] if a.fields else "target")
+        category, severity = UNSCANNED, UNSCANNED_SEVERITY
+        field_views = next((vs for name, _t, vs in a.fields if name == field_name), [View("url", "")])
+        view = shown = field_views[0]
     rule_ids.extend(f"{UNSCANNED}.{reason}" for reason in a.bounds.cut)
     rec = a.record
     return Finding(
@@ -267,4 +301,40 @@ def build_finding(
         severity=severity,
         egress=egress,
         view=view.name,
+    )
+
+
+def sigma_finding(
+    a: LineAnalysis, hits: list[SigmaHit], log_file: str, line_no: int, offset: int, trusted: tuple[Network, ...] = ()
+) -> Finding:
+    """A finding only Sigma rules matched: category ``sigma``, the highest rule level as its
+    severity, rule ids ``sigma:<id>`` (highest level first), no destinations (a Sigma rule
+    says nothing about where a payload would connect)."""
+    hits = sorted(hits, key=lambda h: -SEVERITIES.index(h.rule.severity))
+    rec = a.record
+    assert rec is not None  # Sigma rules only run on records
+    field = hits[0].field
+    text = {"target": rec.target, "user_agent": rec.user_agent, "referer": rec.referer}.get(field) or ""
+    shown = next((vs[0].text for name, _t, vs in a.fields if name == field), text)
+    return Finding(
+        log_file=log_file,
+        line_no=line_no,
+        offset=offset,
+        timestamp=rec.time,
+        vhost=rec.vhost,
+        client_ip=attribute(rec.client, rec.forwarded_for, trusted),
+        peer_ip=rec.client,
+        method=rec.method,
+        request=rec.request,
+        status=rec.status,
+        bytes=rec.bytes,
+        user_agent=rec.user_agent,
+        referer=rec.referer,
+        field=field,
+        decoded=shown,
+        rule_ids=[h.rule.rule_id for h in hits],
+        category="sigma",
+        severity=hits[0].rule.severity,
+        egress=[],
+        view="url",
     )

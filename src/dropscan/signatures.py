@@ -34,8 +34,9 @@ import yaml
 
 from .errors import UsageError
 
-# The categories a signature may have; a finding may also be ``unscanned``: a line a deterministic
-# bound stopped short (see `dropscan.match`), reported rather than silently passed.
+# The categories a signature may have ("sigma": a finding only a Sigma rule, ``scan --sigma``,
+# matched; no built-in signature has it); a finding may also be ``unscanned``: a line a
+# deterministic bound stopped short (see `dropscan.match`), reported rather than passed silently.
 SIGNATURE_CATEGORIES = (
     "dropper",
     "reverse-shell",
@@ -46,6 +47,7 @@ SIGNATURE_CATEGORIES = (
     "expression",
     "rce",
     "rce-probe",
+    "sigma",
 )
 UNSCANNED = "unscanned"
 CATEGORIES = (*SIGNATURE_CATEGORIES, UNSCANNED)
