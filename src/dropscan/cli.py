@@ -153,6 +153,26 @@ def _warn(msg: str) -> None:
     sys.stderr.write(f"dropscan: warning: {term(msg)}\n")
 
 
+WARN_UNSCANNED = 20  # lines named on stderr per run; the summary counts them all
+
+
+def _unscanned_warner():
+    """A callback naming on stderr each line a deterministic bound stopped short (its finding
+    says so too), the first `WARN_UNSCANNED` of them."""
+    seen = [0]
+
+    def warn(f) -> None:
+        seen[0] += 1
+        if seen[0] <= WARN_UNSCANNED:
+            _warn(
+                f"{f.log_file}:{f.line_no}: not scanned to the end ({', '.join(f.unscanned)}): an 'unscanned' finding"
+            )
+        elif seen[0] == WARN_UNSCANNED + 1:
+            _warn("more lines were not scanned to the end: the summary counts them ('unscanned')")
+
+    return warn
+
+
 def _color(stream: TextIO) -> bool:
     """``--color``: always, never, or auto (a terminal, ``NO_COLOR`` unset or empty, ``TERM`` not dumb)."""
     mode = _settings["color"] or ColorMode.auto
@@ -172,7 +192,7 @@ def _load_sigs(paths: list[str] | None, builtin: bool = True):
             raise UsageError("--no-builtin needs --signatures DIR (there would be no signatures)")
         return None
     docs = [d for p in paths for d in load_documents(p)]
-    return SignatureSet((default_signatures().documents if builtin else []) + docs, compile_now=True)
+    return SignatureSet((default_signatures().documents if builtin else []) + docs)
 
 
 def _effective_settings(
@@ -291,8 +311,8 @@ CategoryOpt = Annotated[
     typer.Option(
         "--category",
         metavar="NAME",
-        help="Only this category (dropper, reverse-shell, jndi, shellshock, rfi, ssrf, expression, rce, rce-probe); "
-        "repeatable.",
+        help="Only this category (dropper, reverse-shell, jndi, shellshock, rfi, ssrf, expression, rce, "
+        "rce-probe, sigma, unscanned); repeatable.",
     ),
 ]
 NowOpt = Annotated[
@@ -476,6 +496,7 @@ def scan(
             if scheduler:
                 raise UsageError("--scheduler needs --engine dask")
             run = inc.scan(paths, opts, on_reject) if inc else Scan(paths, opts, on_reject=on_reject)
+        run.on_unscanned = _unscanned_warner()
         writer = None
         count = 0
         run.on_progress = stack.enter_context(
@@ -547,6 +568,7 @@ def _follow(stack, paths, opts, inc, on_reject, rej_fh, out_format, output, show
             interval=interval,
             on_error=_err,
             on_warning=_warn,
+            on_unscanned=_unscanned_warner(),
             on_reject=on_reject,
             outputs=[output, rej_fh and rej_fh.name],
         )
@@ -623,7 +645,9 @@ def _findings_run(paths, st, hosts=(None, None), since=None, until=None, inc=Non
         host_from=hosts[0],
         trusted_proxies=tuple(hosts[1] or ()),
     )
-    return inc.scan(paths, opts) if inc else Scan(paths, opts)
+    run = inc.scan(paths, opts) if inc else Scan(paths, opts)
+    run.on_unscanned = _unscanned_warner()
+    return run
 
 
 def _egress_report(paths, st, hosts=(None, None), since=None, until=None, inc=None, quiet=False, now=None, **firewall):
