@@ -242,9 +242,7 @@ def primary_hit(hits: list[Hit]) -> Hit:
 
 UNSCANNED_SEVERITY = "medium"  # a line nobody knows the content of deserves a look
 # every rule id a finding may carry besides the signatures' own
-UNSCANNED_RULE_IDS = tuple(
-    f"{UNSCANNED}.{r}" for r in (FIELD_CUT, DECODE_DEPTH, MATCH_BUDGET, MATCH_COUNT)
-)
+UNSCANNED_RULE_IDS = tuple(f"{UNSCANNED}.{r}" for r in (FIELD_CUT, DECODE_DEPTH, MATCH_BUDGET, MATCH_COUNT))
 
 
 def build_finding(

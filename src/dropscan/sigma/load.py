@@ -63,6 +63,9 @@ class SigmaRule:
     condition: t.Node
     fields: frozenset[str]
     tags: tuple[str, ...] = ()
+    # literals (ASCII case folded) of which every match holds one in some text of the event,
+    # or None (`tree.required`): they feed the prefilter, and a record holding none skips the rule
+    required: frozenset[str] | None = None
 
     @property
     def rule_id(self) -> str:
@@ -226,6 +229,7 @@ def compile_rule(text: str, path: str) -> SigmaRule:
         condition=node,
         fields=frozenset(fields),
         tags=tuple(str(x) for x in rule.tags),
+        required=t.required(node),
     )
 
 
@@ -258,9 +262,8 @@ def load_rules(path: str) -> SigmaPack:
             rules.append(compile_rule(text, f))
         except NotApplicable as e:
             skipped.append((f, _title(text, f), str(e)))
-    needs = [(r, t.required(r.condition)) for r in rules]
-    ungated = tuple(r.id for r, req in needs if req is None)
-    keywords = None if ungated else frozenset().union(*(req for _r, req in needs if req is not None))
+    ungated = tuple(r.id for r in rules if r.required is None)
+    keywords = None if ungated else frozenset().union(*(r.required for r in rules if r.required is not None))
     return SigmaPack(tuple(rules), tuple(skipped), h.hexdigest(), len(files), keywords, ungated)
 
 

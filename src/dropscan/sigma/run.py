@@ -21,7 +21,7 @@ from ..decode import FIELD_CUT, MAX_FIELD, View, views
 from ..logformat import Record
 from ..match import Bounds
 from . import tree as t
-from .load import SigmaPack, SigmaRule
+from .load import FIELDS, SigmaPack, SigmaRule
 
 # the Sigma field -> dropscan's field name in a Finding
 FINDING_FIELD = {
@@ -63,6 +63,7 @@ class Event:
         self.decoded = decoded  # dropscan field name -> views, where the scanner made them
         self.bounds = bounds
         self._cache: dict[str, t.Texts | None] = {}
+        self._folded: str | None = None
 
     def _plain(self, name: str) -> str | None:
         r = self.rec
@@ -95,6 +96,14 @@ class Event:
                 self._cache[name] = _texts(self._plain(name), (), cut)
         return self._cache[name]
 
+    def folded(self) -> str:
+        """Every text of every field, ASCII case folded, in one string: what a rule's literals
+        (`SigmaRule.required`) are looked for in."""
+        if self._folded is None:
+            texts = (self.texts(name) for name in FIELDS)
+            self._folded = "\0".join(x for ts in texts if ts is not None for x in ts.lower)
+        return self._folded
+
     def all_texts(self) -> t.Texts:
         out: list[str] = []
         for name in ("cs-method", "cs-uri-query", "cs-version", "sc-status", "cs-referer", "cs-user-agent"):
@@ -113,6 +122,10 @@ def match_record(pack: SigmaPack, rec: Record, decoded: dict[str, list[View]], b
 
     hits = []
     for rule in pack.rules:
+        # a record without any of the rule's literals cannot match it: the rule is not run (nor
+        # charged), so a line the prefilter passes over costs the full path no budget either
+        if rule.required is not None and not any(k in event.folded() for k in rule.required):
+            continue
         if t.evaluate(rule.condition, event.texts, everything, charge):
             field = next((FINDING_FIELD[f] for f in sorted(rule.fields) if f in FINDING_FIELD), "target")
             hits.append(SigmaHit(rule, field))
