@@ -43,6 +43,7 @@ class FileSummary:
     timeouts: int = 0
     error: str | None = None
     end: int | None = None  # one-process path: decompressed offset just past the last line scanned
+    finished: bool = False  # one-process path: read to its end, without an error
 
     def as_dict(self) -> dict:
         return {
@@ -273,6 +274,7 @@ class Scan:
                         s.findings += 1
                         yield f
                 s.end = off + len(chunk)  # only once every finding of the chunk was taken
+            s.finished = s.error is None
         except InputError as e:
             s.error = str(e)
         self._check(s, fmt)
