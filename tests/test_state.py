@@ -405,7 +405,7 @@ def test_rotation_while_a_run_is_under_way(tmp_path, when, known):
     second = _lib_run(state, [str(log)])
     expected = ([] if known else [("access.log", 1)]) + [("access.log", 4)]
     if when == "read":  # the planned file is read whatever its name is by then
-        assert (first, second) == (expected + [("access.log", 8)], [("access.log", 2)])
+        assert (first, second) == ([*expected, ("access.log", 8)], [("access.log", 2)])
     else:
         assert (first, second) == (expected, [("access.log.1", 8), ("access.log", 2)])
     assert _lib_run(state, [str(log)]) == []

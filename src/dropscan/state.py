@@ -332,35 +332,27 @@ class Incremental:
 
     def _open_all(self, paths: list[str]) -> Plan:
         """The named files, the files of named directories and globs, and every other file of
-        their rotation sets, each opened once. A file that vanishes between the listing and its
-        opening was renamed or deleted by logrotate: everything is listed again (the open
-        files are kept), so a renamed file is read under its new name."""
+        their rotation sets, each opened once. logrotate may rename, create or delete files
+        while they are listed and opened, so the listing is taken again until it shows the
+        files just opened under the same names (up to `RELIST` times; files already opened stay
+        open): a file renamed meanwhile is read under its new name, never reported missing."""
         opened: dict[tuple[int, int], Probe] = {}
-        for attempt in range(RELIST):
-            sources, errors = expand_paths(paths)
-            if any(s.is_stdin for s in sources):
+        named = {os.path.abspath(p) for p in paths}
+        for _attempt in range(RELIST):
+            try:
+                _sources, errors, order = self._list(paths, named)
+            except BaseException:
                 self._close(opened)
-                raise UsageError("stdin (-) cannot be read incrementally (--state, --follow): give the log files")
-            if self.path is not None and self.path in {os.path.realpath(s.path) for s in sources}:
-                self._close(opened)
-                raise UsageError(f"{self.path}: the state file is one of the logs to scan; keep it elsewhere")
-            named = {os.path.abspath(p) for p in paths}
-            order = [s.path for s in sources]
-            listed = set(order)
-            for s in sources:
-                if os.path.abspath(s.path) in named:
-                    order.extend(x for x in rotated_siblings(s.path) if x not in listed and not listed.add(x))
+                raise
             plan = Plan(errors=errors, named=named)
-            vanished = False
             by_path = {p.path: p for p in opened.values()}
-            for path in sorted(order, key=rotation_key):
+            for path in order:
                 p = by_path.get(path)
                 if p is None or _ident_at(path) != p.ident:
                     try:
                         p = probe(path)
                     except FileNotFoundError:
-                        vanished = True
-                        if os.path.abspath(path) in named and attempt == RELIST - 1:
+                        if os.path.abspath(path) in named:
                             plan.sources.append(Source(path, Resume()))  # the engine says it is missing
                         continue
                 if p is None:
@@ -374,11 +366,26 @@ class Incremental:
                 if all(q is not p for q in plan.probes):
                     plan.probes.append(p)
                     plan.sets.add(rotation_set(p.key))
-            if not vanished:
+            now = self._list(paths, named)[2]
+            if now == order and all(_ident_at(p.path) == p.ident for p in plan.probes):
                 break
         used = {id(p) for p in plan.probes}
         self._close({k: p for k, p in opened.items() if id(p) not in used})
         return plan
+
+    def _list(self, paths: list[str], named: set[str]) -> tuple[list[Source], list[str], list[str]]:
+        """(sources, errors, every candidate path oldest first) for ``paths``."""
+        sources, errors = expand_paths(paths)
+        if any(s.is_stdin for s in sources):
+            raise UsageError("stdin (-) cannot be read incrementally (--state, --follow): give the log files")
+        if self.path is not None and self.path in {os.path.realpath(s.path) for s in sources}:
+            raise UsageError(f"{self.path}: the state file is one of the logs to scan; keep it elsewhere")
+        order = [s.path for s in sources]
+        listed = set(order)
+        for s in sources:
+            if os.path.abspath(s.path) in named:
+                order.extend(x for x in rotated_siblings(s.path) if x not in listed and not listed.add(x))
+        return sources, errors, sorted(order, key=rotation_key)
 
     @staticmethod
     def _close(opened: dict) -> None:
@@ -480,19 +487,14 @@ def _entry(p: Probe, offset: int, lines: int, e: Entry | None, done: bool, fmt: 
             fresher = b""
         if len(fresher) > fp_len and fingerprint(fresher[:fp_len]) == fp:
             head, fp, fp_len = fresher, fingerprint(fresher), len(fresher)
-    try:
-        st = os.fstat(p.fd)
-        size, mtime = st.st_size, st.st_mtime
-    except OSError:
-        size, mtime = p.size, p.mtime
     return Entry(
         path=_where(p),
         dev=p.dev,
         ino=p.ino,
         offset=offset,
         lines=lines,
-        size=size,
-        mtime=mtime,
+        size=p.size,  # as planned: a file changed since is never taken for untouched
+        mtime=p.mtime,
         fp=fp,
         fp_len=fp_len,
         done=done,
