@@ -6,6 +6,7 @@ union of the runs reports every attack line exactly once, and says nothing false
 from __future__ import annotations
 
 import gzip
+import json
 import os
 import re
 import shutil
@@ -300,3 +301,29 @@ def test_race7_a_file_renamed_between_listing_and_opening_is_followed(logs, monk
     monkeypatch.undo()
     assert logs.run() == []
     logs.check()
+
+
+def test_a_version_1_state_does_not_reread_the_archives_it_never_read(tmp_path):
+    """A version 1 state (before the first bytes were kept) knew only the files it read: the
+    archives next to a named live file that are older than what it recorded stay unread."""
+    logs = Rotating(tmp_path, "file")
+    logs.write(6, "access.log.2")
+    logs.gzip("access.log.2", "access.log.2.gz")
+    logs.write(6, "access.log.1")
+    old = set(logs.ids)
+    logs.write(6)
+    stamp = os.stat(logs.p("access.log.1")).st_mtime - 10
+    os.utime(logs.p("access.log.1"), (stamp, stamp))
+    os.utime(logs.p("access.log.2.gz"), (stamp, stamp))
+    assert logs.run() == []
+    doc = json.loads(logs.state.read_text())
+    doc["version"] = 1
+    doc["files"] = [{k: v for k, v in e.items() if k != "head"} for e in doc["files"] if e["path"].endswith(".log")]
+    logs.state.write_text(json.dumps(doc))
+    logs.write(4)
+    assert logs.run() == []
+    os.rename(logs.p("access.log"), logs.p("access.log.1"))  # then rotated: known by fingerprint
+    logs.write(4)
+    assert logs.run() == []
+    logs.check(lost=old)
+    assert json.loads(logs.state.read_text())["version"] == 2

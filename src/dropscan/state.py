@@ -46,6 +46,7 @@ import tempfile
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
+from math import inf
 from typing import Any
 
 from .engine import Scan, ScanOptions
@@ -290,14 +291,14 @@ class Incremental:
             self._plan = None
         plan = self._open_all(paths)
         assigned = self._assign(plan)
-        known = {s for e in self.entries if (s := rotation_set(e.path)) in plan.sets}
+        seen = self._seen_until(plan)
         for p in plan.probes:
             if p.key in assigned or p.key in plan.copies:
                 continue
             if self._partial_copy(p, plan):
                 plan.copies.add(p.key)
-            elif p.key not in plan.named and rotation_set(p.key) not in known and _named_in_set(p, plan):
-                plan.skipped.append(p)  # the first run naming the live file: its past is not asked for
+            elif p.key not in plan.named and _named_in_set(p, plan) and p.mtime <= seen.get(rotation_set(p.key), inf):
+                plan.skipped.append(p)  # older than what the state knows: its past was not asked for
         for e in self.entries:
             if id(e) in plan.matched or e.done or rotation_set(e.path) not in plan.sets:
                 continue
@@ -330,6 +331,19 @@ class Incremental:
         self.warnings = plan.warnings
         return plan
 
+    def _seen_until(self, plan: Plan) -> dict[tuple, float]:
+        """For each rotation set of ``plan``, the mtime up to which its unknown rotated files are
+        older than what a named live file asks for: no limit for a set the state does not know
+        yet (its first run reads the named file, not its archives); nothing for a set it knows,
+        where every file it saw has an entry, so an unknown one is new; for a set known by a
+        version 1 state (which kept only the files it read), the newest mtime it recorded."""
+        out: dict[tuple, float] = {}
+        for e in self.entries:
+            s = rotation_set(e.path)
+            if s in plan.sets:
+                out[s] = max(out.get(s, -inf), e.mtime if not e.head else -inf)
+        return out
+
     def _open_all(self, paths: list[str]) -> Plan:
         """The named files, the files of named directories and globs, and every other file of
         their rotation sets, each opened once. logrotate may rename, create or delete files
@@ -348,7 +362,11 @@ class Incremental:
             by_path = {p.path: p for p in opened.values()}
             for path in order:
                 p = by_path.get(path)
-                if p is None or _ident_at(path) != p.ident:
+                if p is not None and _stat_at(path) != (p.ident, p.size, p.mtime):
+                    del opened[p.ident]  # renamed away, or still being written: open it again
+                    os.close(p.fd)
+                    p = None
+                if p is None:
                     try:
                         p = probe(path)
                     except FileNotFoundError:
@@ -512,6 +530,14 @@ def _where(p: Probe) -> str:
         if _ident_at(other) == p.ident:
             return os.path.abspath(other)
     return p.key
+
+
+def _stat_at(path: str) -> tuple[tuple[int, int], int, float] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_dev, st.st_ino), st.st_size, st.st_mtime
 
 
 def _ident_at(path: str) -> tuple[int, int] | None:
