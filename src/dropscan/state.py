@@ -419,6 +419,8 @@ class Incremental:
         head = p.head()
         if p.unreadable:
             return False  # corrupt, not unfinished: the engine reports it
+        if not head:  # gzip has not written a whole block yet (or there is nothing in it)
+            return p.compressed
         if any(is_partial_copy(head, p, e.head_bytes(), e.ident, e.path) for e in self.entries):
             return True
         return any(is_partial_copy(head, p, q.head(), q.ident, q.key) for q in plan.probes if q is not p)
