@@ -197,6 +197,7 @@ class Cell:
 
     def stop_follower(self) -> None:
         proc, out = self.follower
+        self.follower_polled(time.time_ns())  # its signal handlers are set (and it read the last lines)
         proc.send_signal(signal.SIGTERM)
         self.finish(proc, self.consumers["follow"], out, None)
 
