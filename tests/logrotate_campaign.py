@@ -138,18 +138,20 @@ class Cell:
             "file": Consumer("file", str(self.logs / "access.log"), root / "file.state"),
             "follow": Consumer("follow", str(self.logs / "access.log"), root / "follow.state"),
         }
-        self.procs: list[tuple[subprocess.Popen, Consumer, Path]] = []
+        self.procs: list[subprocess.Popen] = []  # running
+        self.numbers = itertools.count()
         self.last_rotation = 0
         self.follower: tuple[subprocess.Popen, Path] | None = None
 
     # --- processes -------------------------------------------------------------------------
     def dropscan(self, c: Consumer, *extra: str) -> tuple[subprocess.Popen, Path]:
-        out = self.out / f"{c.name}-{len(c.completed) + len(c.killed) + len(self.procs):04d}.jsonl"
+        out = self.out / f"{c.name}-{next(self.numbers):04d}.jsonl"
         cmd = [sys.executable, "-m", "dropscan", "scan", c.target, "--state", str(c.state), "-f", "jsonl"]
         proc = subprocess.Popen(
             [*cmd, "-o", str(out), *extra], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=self.root
         )
         self.figures.runs += 1
+        self.procs.append(proc)
         return proc, out
 
     def finish(self, proc: subprocess.Popen, c: Consumer, out: Path, kill_at: float | None) -> None:
@@ -160,6 +162,7 @@ class Cell:
             except subprocess.TimeoutExpired:
                 proc.kill()
         _, err = proc.communicate()
+        self.procs.remove(proc)
         if proc.returncode == -signal.SIGKILL:
             self.figures.killed += 1
             c.killed.append(out)
@@ -232,6 +235,10 @@ class Cell:
             self.follower_polled(before)
             for _ in range(rounds):
                 self.round()
+        except BaseException:
+            for proc in self.procs:
+                proc.kill()
+            raise
         finally:
             (self.root / "stop").touch()
             writer.wait()
