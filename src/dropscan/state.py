@@ -5,34 +5,43 @@ A file is known by a fingerprint, not by its name or inode: the sha256 of the fi
 min(1024, size) bytes of its decompressed content (``fp``, over ``fp_len`` bytes), as Filebeat and
 fail2ban do. Name and inode alone lose data: after rotation a new ``access.log`` can get the inode
 of the file just deleted, and after ``copytruncate`` the same inode holds other lines
-(../shared/reference/ecosystem.md §6.2-6.3). For each file read, the state keeps::
+(../shared/reference/ecosystem.md §6.2-6.3). For each file of a rotation set, the state keeps::
 
-    {path, dev, ino, offset, lines, size, mtime, fp, fp_len, done, format}
+    {path, dev, ino, offset, lines, size, mtime, fp, fp_len, done, format, head}
 
 ``offset`` counts bytes of the decompressed stream consumed, always just past a complete line (a
 line still being written is left for the next run); ``lines`` keeps line numbers absolute across
 runs; ``done`` marks a compressed file read to its end (it cannot grow, so later runs skip it on
-``stat`` alone); ``format`` is the log format found on the file's first lines.
+``stat`` alone); ``format`` is the log format found on the file's first lines; ``head`` is the
+first ``fp_len`` bytes themselves (base64), to know a copy still being written by its prefix.
 
-Planning a run (`Incremental.plan`), for every file to read:
+logrotate may act at any moment, so a run re-derives what it knows about every file of each
+rotation set (``access.log``, ``.N``, ``-DATE``, compressed or not) from what is on disk:
 
-* A known file (same fingerprint, in the same rotation set or with the same dev/ino) resumes at
-  its offset: appended lines, or the unread tail of a file that was rotated by rename
-  (``access.log`` -> ``access.log.1``), compressed (``.2.gz``: decompressed, ``offset`` bytes
-  skipped) or copied by ``copytruncate``.
-* An unknown file is read from the start: the new ``access.log`` after rotation, the truncated
-  file after ``copytruncate`` (its size fell below the offset, or its first bytes changed), a new
-  file that reuses an old inode (its fingerprint differs).
-* When a path named on the command line is no longer the file the state knew, its rotated
-  predecessor is looked for by fingerprint among ``X.1``, ``X.0``, ``X-YYYYMMDD*``, ``X.1.gz``,
-  ``X.2.gz``...; its tail is read, then any file rotated after it, then the new file.
-* A file that matches an entry another candidate matched better (a copy being compressed next
-  to the original) is not read twice.
+* Planning (`Incremental.plan`) lists every file of the sets involved (a named file brings its
+  whole set), opens each one and lists again until the listing shows the files just opened:
+  a file renamed or removed meanwhile is followed, not reported as missing.
+* Each entry goes to the candidate that holds its content best (same inode, then uncompressed,
+  then same path). A known file resumes at its offset: appended lines, late writes to a rotated
+  file, the unread tail of a file renamed, compressed (decompressed, ``offset`` bytes skipped)
+  or copied by ``copytruncate``. A file that matches an entry another candidate holds better (a
+  copy being compressed next to the original) is not read twice.
+* An unknown rotated file whose first bytes only begin those of a known file or of another
+  candidate (or a compressed one with nothing decompressible yet) is a copy still being
+  written: it is not read. Any other unknown file is new and read whole: the new
+  ``access.log``, the truncated file after ``copytruncate``, a file rotated twice since the last
+  run. Only on the first run that names the live file of a set are the rotated files next to
+  it recorded as they are, without being read.
+* Reading goes through the descriptors opened when planning (`sources.Resume.fd`), so a rename
+  before or during the read changes nothing; a live file whose first bytes change while it is
+  read (truncated and refilled) stops being read there.
 
-`Incremental.commit` records where each file stopped, once the caller has written and flushed
-its output: the state file is replaced atomically (temp file in the same directory, fsync,
-``os.replace``), so a crash in between reports the same findings again rather than losing them.
-A lock (`dropscan.lock`) keeps two runs off one state file.
+`Incremental.commit` records every file where it is now (found by its inode), its size and
+mtime as planned, where reading stopped, and ``done`` only if it was read to its end; it runs
+once the caller has written and flushed its output. The state file is replaced atomically (temp
+file in the same directory, fsync, ``os.replace``), so a crash in between reports the same
+findings again rather than losing them. A lock (`dropscan.lock`) keeps two runs off one state
+file; a symlinked state path is followed to its target.
 """
 
 from __future__ import annotations
