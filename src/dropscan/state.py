@@ -195,7 +195,7 @@ def is_partial_copy(head: bytes, p: Probe, of: bytes, ident: tuple[int, int], ke
 
 @dataclass(slots=True)
 class Read:
-    probe: Probe | None
+    probe: Probe
     entry: Entry | None
     resume: Resume
 
@@ -493,7 +493,7 @@ class Incremental:
             kept.append(_entry(p, *_length(p), None, p.compressed))
         for path, r in plan.reads.items():
             s = done.get(path)
-            if s is None or s.end is None or r.probe is None:
+            if s is None or s.end is None:
                 if r.entry is not None:
                     kept.append(r.entry)  # not read this time: where it was
                 continue
