@@ -1,7 +1,7 @@
 """The logrotate campaign (tests/logrotate_campaign.py) in CI: a seeded sample of its matrix,
 with Debian's real logrotate, a live writer, cron-style runs naming the directory and the live
 file, ``--follow``, and SIGKILLed runs. By default one cell per logrotate mode (create,
-copytruncate); ``DROPSCAN_CAMPAIGN=all`` runs the whole matrix (72 cells),
+copytruncate); ``DROPSCAN_CAMPAIGN=all`` runs the whole matrix (36 cells),
 ``DROPSCAN_CAMPAIGN=N`` a seeded sample of N cells."""
 
 from __future__ import annotations
