@@ -202,7 +202,11 @@ class Cell:
         proc, out = self.follower
         self.follower_polled(time.time_ns())  # its signal handlers are set (and it read the last lines)
         proc.send_signal(signal.SIGTERM)
-        self.finish(proc, self.consumers["follow"], out, None)
+        try:
+            proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            self.figures.problems.append("the follower did not end on SIGTERM within a minute")
+        self.finish(proc, self.consumers["follow"], out, time.monotonic())
 
     def follower_polled(self, since_ns: int, timeout: float = 60.0) -> None:
         """Wait until the follower saved its state after ``since_ns`` (it polled since)."""
