@@ -92,16 +92,21 @@ def logs(request, tmp_path):
     return Rotating(tmp_path, request.param)
 
 
-def probing(monkeypatch, name: str, action) -> None:
-    """Run ``action`` once, when the plan is about to open the file called ``name``: after the
-    directory was listed, before the file is opened."""
+def probing(monkeypatch, name: str, action, after: bool = False) -> None:
+    """Run ``action`` once, when the plan is about to open the file called ``name`` (after the
+    directory was listed, before the file is opened), or just after it opened it."""
     real, fired = state_mod.probe, []
 
     def probe(path):
-        if os.path.basename(path) == name and not fired:
-            fired.append(path)
+        if os.path.basename(path) != name or fired:
+            return real(path)
+        fired.append(path)
+        if not after:
             action()
-        return real(path)
+            return real(path)
+        p = real(path)
+        action()
+        return p
 
     monkeypatch.setattr(state_mod, "probe", probe)
 
@@ -350,3 +355,23 @@ def test_a_version_1_state_does_not_reread_the_archives_it_never_read(tmp_path):
     assert logs.run() == []
     logs.check(lost=old)
     assert json.loads(logs.state.read_text())["version"] == 2
+
+
+def test_race7_the_live_file_rotated_just_after_it_was_opened(logs, monkeypatch):
+    """The plan opens ``access.log``; logrotate renames it to ``.1`` and creates a new one before
+    the listing is checked. The second listing finds the opened file under its new name: it is
+    read once, through the descriptor opened first, and the new file is opened too."""
+    logs.write(10)
+    assert logs.run() == []
+    logs.write(4)
+
+    def rotate():
+        os.rename(logs.p("access.log"), logs.p("access.log.1"))
+        logs.write(6)
+
+    probing(monkeypatch, "access.log", rotate, after=True)
+    assert logs.run() == []
+    monkeypatch.undo()
+    logs.write(2)
+    assert logs.run() == []
+    logs.check()

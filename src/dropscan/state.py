@@ -359,22 +359,22 @@ class Incremental:
         while they are listed and opened, so the listing is taken again until it shows the
         files just opened under the same names (up to `RELIST` times; files already opened stay
         open): a file renamed meanwhile is read under its new name, never reported missing."""
-        opened: dict[tuple[int, int], Probe] = {}
+        opened: dict[tuple[int, int], Probe] = {}  # the latest probe of each file
+        every: list[Probe] = []  # every file opened: those the plan does not use are closed
         named = {os.path.abspath(p) for p in paths}
         for _attempt in range(RELIST):
             try:
                 _sources, errors, order = self._list(paths, named)
             except BaseException:
-                self._close(opened)
+                for p in every:
+                    os.close(p.fd)
                 raise
             plan = Plan(errors=errors, named=named)
             by_path = {p.path: p for p in opened.values()}
             for path in order:
                 p = by_path.get(path)
                 if p is not None and _stat_at(path) != (p.ident, p.size, p.mtime):
-                    del opened[p.ident]  # renamed away, or still being written: open it again
-                    os.close(p.fd)
-                    p = None
+                    p = None  # another file by now, or changed since: open it again
                 if p is None:
                     try:
                         p = probe(path)
@@ -382,22 +382,24 @@ class Incremental:
                         if os.path.abspath(path) in named:
                             plan.sources.append(Source(path, Resume()))  # the engine says it is missing
                         continue
-                if p is None:
-                    plan.sources.append(Source(path, Resume()))  # unreadable: the engine says why
+                    if p is None:
+                        plan.sources.append(Source(path, Resume()))  # unreadable: the engine says why
+                        continue
+                    every.append(p)
+                    if any(q.ident == p.ident for q in plan.probes):
+                        continue  # one file under two names in one listing: read once
+                    opened[p.ident] = p
+                elif any(q is p for q in plan.probes):
                     continue
-                if p.ident in opened and opened[p.ident] is not p:
-                    os.close(p.fd)
-                    p = opened[p.ident]
-                    p.path, p.key = path, os.path.abspath(path)  # renamed since it was opened
-                opened[p.ident] = p
-                if all(q is not p for q in plan.probes):
-                    plan.probes.append(p)
-                    plan.sets.add(rotation_set(p.key))
+                plan.probes.append(p)
+                plan.sets.add(rotation_set(p.key))
             now = self._list(paths, named)[2]
             if now == order and all(_ident_at(p.path) == p.ident for p in plan.probes):
                 break
         used = {id(p) for p in plan.probes}
-        self._close({k: p for k, p in opened.items() if id(p) not in used})
+        for p in every:
+            if id(p) not in used:
+                os.close(p.fd)
         return plan
 
     def _list(self, paths: list[str], named: set[str]) -> tuple[list[Source], list[str], list[str]]:
@@ -413,11 +415,6 @@ class Incremental:
             if os.path.abspath(s.path) in named:
                 order.extend(x for x in rotated_siblings(s.path) if x not in listed and not listed.add(x))
         return sources, errors, sorted(order, key=rotation_key)
-
-    @staticmethod
-    def _close(opened: dict) -> None:
-        for p in opened.values():
-            os.close(p.fd)
 
     def _partial_copy(self, p: Probe, plan: Plan) -> bool:
         """An unknown rotated file whose first bytes begin what a known file or another candidate
