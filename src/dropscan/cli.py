@@ -420,7 +420,7 @@ def rules(
 ) -> None:
     """Scan, then print firewall rules to paste: default-deny outbound for the web user, and
     rejects for every IP a payload named (see docs/report.md)."""
-    from .rules import check_user, egress_rules
+    from .rules import RPZ_FILE, check_user, egress_rules
     from .safety import term
 
     check_user(user)
@@ -433,7 +433,8 @@ def rules(
             with open(path, "w", encoding="utf-8") as fh:
                 fh.write(text)
             sys.stdout.write(f"wrote {term(path)}\n")
-    else:
+    else:  # stdout stays loadable by the firewall: the RPZ zone's records are in its header
+        files.pop(RPZ_FILE, None)
         for i, (name, text) in enumerate(files.items()):
             if len(files) > 1:
                 sys.stdout.write(("\n" if i else "") + f"# ===== {name} =====\n")

@@ -10,8 +10,16 @@ literals found come first with their own log prefix, so a hit on a known dropper
 even where the default-deny is relaxed for the application's own needs.
 
 Hostnames never become rules: a firewall resolves a name once, at load time, if at all, and
-droppers rotate addresses. They are listed as comments; the default-deny (or denying DNS to the
-web user) is what stops them. Loopback, unspecified, link-local and multicast addresses are
+droppers rotate addresses. They are listed as comments; the default-deny is what stops the
+connection to them.
+
+DNS callbacks (``ping``/``nslookup`` of a name, destinations with scheme ``dns``) are listed
+apart, "via resolver": the local resolver (systemd-resolved, nscd, dnsmasq) makes the lookup as
+its own user, so no rule for the web user stops them, and a rule that seemed to would be false
+comfort. What stops them is the resolver: an allowlist of the names the application needs, or a
+sinkhole; ``dropscan-callbacks.rpz`` (written with ``--output-dir``; its records are in every
+rules file's header too) is an RPZ zone (BIND, Unbound, Knot, PowerDNS) answering NXDOMAIN for
+each name and every name under it. Loopback, unspecified, link-local and multicast addresses are
 never rejected (rejecting ``127.0.0.1`` would cut the web user off from a local database); they
 are listed as comments too.
 
@@ -33,9 +41,10 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 from .errors import UsageError
-from .report import DestinationStats, Report
+from .report import DestinationStats, Report, sinkhole_lines
 
 FIREWALLS = ("ufw", "iptables", "nftables")
+RPZ_FILE = "dropscan-callbacks.rpz"
 DROPPER_PREFIX = "[DROPSCAN DROPPER] "
 EGRESS_PREFIX = "[DROPSCAN EGRESS] "
 LOG_LIMIT = (10, 20)  # per minute, burst: enough to prove an attempt, too few to flood syslog
@@ -94,21 +103,31 @@ class Plan:
     skipped: list[str]
     hosts: list[str]
     findings: int
+    callbacks: list[str] = field(default_factory=list)  # DNS callbacks, as comments
+    callback_names: list[str] = field(default_factory=list)  # the names to sinkhole
 
 
 def _endpoint(d: DestinationStats) -> str:
     return f"{d.scheme}:{d.port}" if d.port is not None else d.scheme
 
 
+def _name(d: DestinationStats) -> str:
+    return ("*." if d.wildcard else "") + safe(d.host)
+
+
 def plan(report: Report, user: str = "www-data", allow_dns: bool = False) -> Plan:
     check_user(user)
     targets: dict[str, Target] = {}
     names: dict[str, list[str]] = defaultdict(list)
+    callbacks: dict[str, list[str]] = defaultdict(list)
     skipped: list[str] = []
     for h in report.hosts:
         for d in h.destinations:
+            if d.via_resolver:
+                callbacks[_name(d)].append(f"{safe(_endpoint(d))} ({d.findings}) on {safe(h.host)}")
+                continue
             if not d.ip_literal:
-                names[safe(d.host)].append(f"{safe(_endpoint(d))} ({d.findings}) on {safe(h.host)}")
+                names[_name(d)].append(f"{safe(_endpoint(d))} ({d.findings}) on {safe(h.host)}")
                 continue
             try:
                 ip = ipaddress.ip_address(d.host)
@@ -132,6 +151,8 @@ def plan(report: Report, user: str = "www-data", allow_dns: bool = False) -> Pla
         skipped=sorted(set(skipped)),
         hosts=[safe(h.host) for h in report.needing_block],
         findings=report.findings,
+        callbacks=[f"{n}: {', '.join(v)}" for n, v in sorted(callbacks.items())],
+        callback_names=sorted({d.host for h in report.hosts for d in h.resolver_callbacks}),
     )
 
 
@@ -146,8 +167,16 @@ def _header(p: Plan, what: str) -> list[str]:
     ]
     if p.names:
         out.append("# Destinations named by hostname (no rule: a firewall resolves a name once, if at all;")
-        out.append("# the default-deny below stops them, and so does denying DNS to the web user):")
+        out.append("# the default-deny below stops the connection; the name lookup still leaves through the resolver):")
         out += [f"#   {n}" for n in p.names]
+    if p.callbacks:
+        out.append("# DNS callbacks, via resolver: the local resolver (systemd-resolved, nscd, dnsmasq) looks")
+        out.append("# these up as its own user, so NO rule in this file stops them. Stop them at the resolver:")
+        out.append("# allow only the names the application needs, or sinkhole them: --output-dir also writes")
+        out.append(f"# {RPZ_FILE}, an RPZ zone answering NXDOMAIN for each name and every name under it:")
+        out += [f"#   {n}" for n in p.callbacks]
+        out.append("# Its records:")
+        out += [f"#   {line}" for line in sinkhole_lines(p.callback_names)]
     if p.skipped:
         out.append("# Not rejected (loopback, link-local, multicast or unspecified addresses):")
         out += [f"#   {s}" for s in p.skipped]
@@ -294,8 +323,28 @@ def ufw(p: Plan) -> dict[str, str]:
 GENERATORS = {"ufw": ufw, "iptables": iptables, "nftables": nftables}
 
 
+def rpz_zone(p: Plan) -> str:
+    """An RPZ zone file sinkholing the DNS callbacks (include it as a response-policy zone)."""
+    lines = [
+        "; dropscan: DNS callbacks found in web requests. A response-policy zone (RPZ): each name and",
+        '; every name under it answers NXDOMAIN. BIND: zone "rpz.dropscan" { type primary; file ...; };',
+        '; response-policy { zone "rpz.dropscan"; };  Unbound: rpz: name: rpz.dropscan zonefile: ...',
+        "; Review before loading: a name the application needs must not be listed.",
+        "$TTL 300",
+        "@ IN SOA localhost. root.localhost. 1 3600 600 86400 300",
+        "@ IN NS localhost.",
+        *sinkhole_lines(p.callback_names),
+    ]
+    return "\n".join(lines) + "\n"
+
+
 def egress_rules(report: Report, firewall: str, user: str = "www-data", allow_dns: bool = False) -> dict[str, str]:
-    """File name -> content of the rules for ``firewall`` (ufw, iptables or nftables)."""
+    """File name -> content of the rules for ``firewall`` (ufw, iptables or nftables), plus
+    `RPZ_FILE` when there are DNS callbacks (only the resolver can stop those)."""
     if firewall not in GENERATORS:
         raise UsageError(f"unknown firewall {firewall!r}: use one of {', '.join(FIREWALLS)}")
-    return GENERATORS[firewall](plan(report, user, allow_dns))
+    p = plan(report, user, allow_dns)
+    files = GENERATORS[firewall](p)
+    if p.callback_names:
+        files[RPZ_FILE] = rpz_zone(p)
+    return files
