@@ -208,7 +208,7 @@ class Cell:
             self.figures.problems.append("the follower did not end on SIGTERM within a minute")
         self.finish(proc, self.consumers["follow"], out, time.monotonic())
 
-    def follower_polled(self, since_ns: int, timeout: float = 60.0) -> None:
+    def follower_polled(self, since_ns: int, timeout: float = 180.0) -> None:
         """Wait until the follower saved its state after ``since_ns`` (it polled since)."""
         state = self.consumers["follow"].state
         end = time.monotonic() + timeout
@@ -222,7 +222,7 @@ class Cell:
                 self.figures.problems.append(f"the follower ended by itself (exit {self.follower[0].returncode})")
                 return
             time.sleep(0.02)
-        self.figures.problems.append("the follower did not poll within a minute")
+        self.figures.problems.append(f"the follower did not poll within {timeout:.0f} s")
 
     # --- the campaign ------------------------------------------------------------------------
     def play(self, rounds: int = 3) -> Figures:
