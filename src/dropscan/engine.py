@@ -20,9 +20,11 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 
+from .attribution import Network, parse_networks
 from .errors import InputError
 from .findings import Finding
-from .logformat import LogFormat, compile_format, detect_format
+from .formats import compile_format, detect_format
+from .hosts import HostRule
 from .scanner import ChunkResult, Scanner
 from .signatures import SignatureSet
 from .sources import CHUNK_SIZE, Source, expand_paths, open_blocks, read_chunks, read_range, split_ranges
@@ -44,6 +46,9 @@ class FileSummary:
     error: str | None = None
     end: int | None = None  # one-process path: decompressed offset just past the last line scanned
     finished: bool = False  # one-process path: read to its end, without an error
+    host: str | None = None  # the receiving host of the lines that log none, and where it came from
+    host_source: str | None = None
+    logged_host: int = 0  # findings whose receiving host was logged on the line itself
 
     def as_dict(self) -> dict:
         return {
@@ -55,12 +60,13 @@ class FileSummary:
             "findings": self.findings,
             "regex_timeouts": self.timeouts,
             "error": self.error,
+            "host": {"name": self.host, "source": self.host_source, "logged_on_findings": self.logged_host},
         }
 
 
 @dataclass(slots=True)
 class ScanOptions:
-    log_format: str | None = None  # preset name or LogFormat string; None: detect per file
+    log_format: str | None = None  # a format name or string (dropscan.formats); None: detect per file
     signatures: SignatureSet | None = None  # None: the built-in pack
     jobs: int = 1
     fast: bool = True
@@ -68,6 +74,13 @@ class ScanOptions:
     since: datetime | None = None
     until: datetime | None = None
     chunk_size: int = CHUNK_SIZE
+    trusted_proxies: tuple[str, ...] = ()  # --trusted-proxy CIDRs (see dropscan.attribution)
+    host: str | None = None  # --host
+    host_from: str | None = None  # --host-from pattern
+    named: tuple[str, ...] = ()  # the paths named on the command line (the path rule reads below them)
+
+    def host_rule(self) -> HostRule:
+        return HostRule(self.host, self.host_from, list(self.named))
 
     def sigs(self) -> SignatureSet:
         if self.signatures is None:
@@ -93,20 +106,22 @@ class ScannerSpec:
     digest: str
     fast: bool
     compile_now: bool = True
+    trusted: tuple[Network, ...] = ()
 
     @classmethod
-    def of(cls, sigs: SignatureSet, fast: bool) -> ScannerSpec:
-        return cls(tuple(sigs.documents), sigs.digest, fast, sigs.compile_now)
+    def of(cls, sigs: SignatureSet, fast: bool, trusted: tuple[Network, ...] = ()) -> ScannerSpec:
+        return cls(tuple(sigs.documents), sigs.digest, fast, sigs.compile_now, trusted)
 
 
-_SCANNERS: dict[tuple[str, bool], Scanner] = {}
+_SCANNERS: dict[tuple, Scanner] = {}
 
 
 def get_scanner(spec: ScannerSpec, sigs: SignatureSet | None = None) -> Scanner:
-    key = (spec.digest, spec.fast)
+    key = (spec.digest, spec.fast, spec.trusted)
     sc = _SCANNERS.get(key)
     if sc is None:
-        sc = _SCANNERS[key] = Scanner(sigs or SignatureSet(list(spec.documents), spec.compile_now), fast=spec.fast)
+        sigs = sigs or SignatureSet(list(spec.documents), spec.compile_now)
+        sc = _SCANNERS[key] = Scanner(sigs, fast=spec.fast, trusted=spec.trusted)
     return sc
 
 
@@ -115,6 +130,12 @@ def in_window(f: Finding, since: datetime | None, until: datetime | None) -> boo
     if f.timestamp is None:
         return True
     return (since is None or f.timestamp >= since) and (until is None or f.timestamp < until)
+
+
+def name_host(f: Finding, hosts: HostRule) -> Finding:
+    """Set the finding's receiving host (`dropscan.hosts`)."""
+    f.host = hosts(f)
+    return f
 
 
 # --- one unit of work ----------------------------------------------------------------------
@@ -140,6 +161,7 @@ def scan_unit(spec: ScannerSpec, unit: Unit, opts: ScanOptions, tmpdir: str | No
     without one (Dask workers on other machines), they travel in the result."""
     scanner = get_scanner(spec)
     fmt = compile_format(unit.format) if unit.format else None
+    hosts = opts.host_rule()
     total = ChunkResult()
     rej = None
     error = None
@@ -157,7 +179,7 @@ def scan_unit(spec: ScannerSpec, unit: Unit, opts: ScanOptions, tmpdir: str | No
                     rej = tempfile.NamedTemporaryFile("wb", dir=tmpdir, suffix=".rej", delete=False)
                 rej.writelines(x if x.endswith(b"\n") else x + b"\n" for x in r.rejects)
                 r.rejects = []
-            r.findings = [f for f in r.findings if in_window(f, opts.since, opts.until)]
+            r.findings = [name_host(f, hosts) for f in r.findings if in_window(f, opts.since, opts.until)]
             total.add(r)
     except InputError as e:
         error = str(e)
@@ -192,8 +214,11 @@ class Scan:
         self.sources = sources
         self.files: list[FileSummary] = []
         sigs = self.options.sigs()
-        self.spec = ScannerSpec.of(sigs, self.options.fast)
+        if not self.options.named:
+            self.options.named = tuple(paths)
+        self.spec = ScannerSpec.of(sigs, self.options.fast, parse_networks(self.options.trusted_proxies))
         self.scanner = get_scanner(self.spec, sigs)
+        self.hosts = self.options.host_rule()
         self._fixed_format = compile_format(self.options.log_format) if self.options.log_format else None
 
     @property
@@ -234,10 +259,20 @@ class Scan:
         return total
 
     # one process, streaming
+    def _new_summary(self, path: str) -> FileSummary:
+        s = FileSummary(path)
+        s.host, s.host_source = self.hosts.source(path)
+        self.files.append(s)
+        return s
+
+    def _take(self, s: FileSummary, f: Finding) -> Finding:
+        s.findings += 1
+        if f.vhost:
+            s.logged_host += 1
+        return name_host(f, self.hosts)
+
     def _scan_inline(self, src: Source, summary: FileSummary | None = None) -> Iterator[Finding]:
-        s = summary or FileSummary(src.path)
-        if summary is None:
-            self.files.append(s)
+        s = summary or self._new_summary(src.path)
         opts = self.options
         fmt = self._fixed_format
         resume = src.resume
@@ -271,8 +306,7 @@ class Scan:
                     self.on_reject(src.path, line)
                 for f in r.findings:
                     if in_window(f, opts.since, opts.until):
-                        s.findings += 1
-                        yield f
+                        yield self._take(s, f)
                 s.end = off + len(chunk)  # only once every finding of the chunk was taken
             s.finished = s.error is None
         except InputError as e:
@@ -285,7 +319,7 @@ class Scan:
         s.rejected += r.rejected
         s.timeouts += r.timeouts
 
-    def _check(self, s: FileSummary, fmt: LogFormat | None) -> None:
+    def _check(self, s: FileSummary, fmt) -> None:
         if s.error is None and s.lines and not s.records and fmt is not None:
             s.error = f"{s.path}: no line matches the log format {fmt.name!r}"
 
@@ -298,7 +332,7 @@ class Scan:
                 yield src, None
                 continue
             fmt = self._fixed_format or self._detect(src)
-            spec = fmt.name if fmt else None  # a preset name, or the LogFormat string itself
+            spec = fmt.name if fmt else None  # a name that compiles again (dropscan.formats)
             try:
                 plain = src.compression() is None
                 size = os.path.getsize(src.path)
@@ -310,7 +344,7 @@ class Scan:
             else:
                 yield src, Unit(src.path, spec)
 
-    def _detect(self, src: Source) -> LogFormat | None:
+    def _detect(self, src: Source):
         try:
             for chunk, _ in read_chunks(open_blocks(src), 1 << 20):
                 return detect_format(chunk.split(b"\n"))
@@ -352,8 +386,7 @@ class Scan:
                 if current is None or current.path != src.path or unit is None or unit.start in (None, 0):
                     if current is not None:
                         self._check(current, None if current.format is None else compile_format(current.format))
-                    current = FileSummary(src.path)
-                    self.files.append(current)
+                    current = self._new_summary(src.path)
                 if unit is None:  # stdin is read here, in order
                     yield from self._scan_inline(src, current)
                     continue
@@ -371,8 +404,7 @@ class Scan:
                         self.on_reject(src.path, line)
                 for f in _take_findings(res):
                     f.line_no += base
-                    current.findings += 1
-                    yield f
+                    yield self._take(current, f)
             if current is not None:
                 self._check(current, None if current.format is None else compile_format(current.format))
 

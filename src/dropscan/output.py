@@ -163,9 +163,15 @@ def summary_text(summary: dict) -> str:
         + (f", {t['regex_timeouts']:,} regex timeout(s)" if t["regex_timeouts"] else "")
     ]
     for f in summary["files"]:
+        host = f.get("host") or {}
+        named = f", host {term(host['name'])} ({host['source']})" if host.get("name") else ""
+        if host.get("logged_on_findings"):
+            named = f", host logged on the line ({host['logged_on_findings']:,} finding(s))" + named.replace(
+                ", host", ", else"
+            )
         lines.append(
-            f"  {term(f['path'])}: {f['format'] or '-'}, {f['lines']:,} lines, {f['records']:,} records, "
-            f"{f['rejected']:,} rejected, {f['findings']:,} finding(s)"
+            f"  {term(f['path'])}: {term(f['format'] or '-')}, {f['lines']:,} lines, {f['records']:,} records, "
+            f"{f['rejected']:,} rejected, {f['findings']:,} finding(s){named}"
         )
     for e in summary.get("errors", []):
         lines.append(f"  error: {term(e)}")

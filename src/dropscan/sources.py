@@ -21,9 +21,11 @@ import stat
 import sys
 import zlib
 from collections.abc import Iterator
+from contextlib import closing
 from dataclasses import dataclass
 from typing import BinaryIO
 
+from . import archives
 from .errors import InputError
 
 try:  # ISA-L's inflate is 2-3x faster than zlib's; same API, optional
@@ -157,6 +159,8 @@ def open_blocks(source: Source, plain_block: int = READ_SIZE) -> Iterator[bytes]
             f = sys.stdin.buffer
         elif resume is not None and resume.fd is not None:
             f = _reopen(resume.fd)
+        elif archives.split(source.path) is not None and not os.path.exists(source.path):
+            f = archives.open_member(source.path)
         else:
             f = open(source.path, "rb")
     except OSError as e:
@@ -386,7 +390,9 @@ def split_ranges(size: int, parts: int, min_part: int = 32 << 20) -> list[tuple[
 # --- expanding paths ---------------------------------------------------------------------------
 # rotated names: numbered (``.1``) or logrotate's dateext with any dateformat made of digit
 # groups (``-20261201``, ``-2026120114``, ``-2026-12-01-1764590400``, ``-20261201-1764590400``)
-_ROTATION = re.compile(r"^(?P<base>.+?)(?:\.(?P<num>\d+)|-(?P<date>(?:\d{8,}|\d{4}-\d{2}-\d{2})(?:[-_]\d+)*))?$")
+_ROTATION = re.compile(
+    r"^(?P<base>.+?)(?:\.(?P<num>\d+)|-(?P<date>(?:\d{8,}|\d{4}-\d{2}-\d{2})(?:[-_]\d+)*))?$", re.DOTALL
+)
 _LOGLIKE = re.compile(r"(?:access|\.log$|_log$)", re.IGNORECASE)
 
 
@@ -441,6 +447,23 @@ def _worth_opening(path: str) -> bool:
         return True
 
 
+def _archive_members(path: str) -> list[Source]:
+    """The log-like members of an archive (`dropscan.archives`), rotated sets oldest first
+    within each folder; [] when ``path`` is no archive (or an unreadable one: it is then read,
+    and fails, as a file)."""
+    try:
+        with closing(open_blocks(Source(path))) as blocks:
+            head = next(blocks, b"")[:512]
+        which = archives.kind(path, head)
+        if which is None:
+            return []
+        names = archives.members(path, which)
+    except (InputError, OSError, EOFError, ValueError):
+        return []
+    found = [f"{path}{archives.SEP}/{n.lstrip('/')}" for n in names if is_log_like(n.rsplit("/", 1)[-1])]
+    return [Source(m) for m in sorted(found, key=rotation_key)]
+
+
 def expand_paths(paths: list[str]) -> tuple[list[Source], list[str]]:
     """Sources for the given paths, and one error line for each path that yields nothing."""
     sources: list[Source] = []
@@ -460,16 +483,18 @@ def expand_paths(paths: list[str]) -> tuple[list[Source], list[str]]:
                 )
             if not found:
                 errors.append(f"{p}: no access-log files in this directory")
-            sources.extend(Source(f) for f in sorted(found, key=rotation_key))
+            for f in sorted(found, key=rotation_key):
+                sources.extend(_archive_members(f) or [Source(f)])
             continue
         if os.path.exists(p):
-            sources.append(Source(p))
+            sources.extend(_archive_members(p) or [Source(p)])
             continue
         if glob.has_magic(p):
             matched = sorted((m for m in glob.glob(p, recursive=True) if os.path.isfile(m)), key=rotation_key)
             if not matched:
                 errors.append(f"{p}: no file matches this pattern")
-            sources.extend(Source(m) for m in matched)
+            for m in matched:
+                sources.extend(_archive_members(m) or [Source(m)])
             continue
         errors.append(f"{p}: no such file or directory")
     seen: set[str] = set()

@@ -58,6 +58,7 @@ from datetime import UTC, datetime
 from math import inf
 from typing import Any
 
+from . import archives
 from .engine import Scan, ScanOptions
 from .errors import InputError, UsageError
 from .lock import exclusive
@@ -379,8 +380,9 @@ class Incremental:
                     try:
                         p = probe(path)
                     except FileNotFoundError:
-                        if os.path.abspath(path) in named:
-                            plan.sources.append(Source(path, Resume()))  # the engine says it is missing
+                        if os.path.abspath(path) in named or archives.split(path) is not None:
+                            # missing: the engine says so; an archive member: read whole, as before
+                            plan.sources.append(Source(path, Resume()))
                         continue
                     if p is None:
                         plan.sources.append(Source(path, Resume()))  # unreadable: the engine says why
