@@ -53,7 +53,7 @@ import json
 import os
 import tempfile
 from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from math import inf
 from typing import Any
@@ -216,6 +216,7 @@ class Plan:
     copies: set[str] = field(default_factory=set)  # candidates holding only what another one holds
     named: set[str] = field(default_factory=set)  # absolute paths the caller named
     sets: set[tuple] = field(default_factory=set)  # rotation sets of every candidate
+    unlisted: list[Entry] = field(default_factory=list)  # files there, but missed by a listing
 
     def close(self) -> None:
         for p in self.probes:
@@ -310,9 +311,13 @@ class Incremental:
             elif p.key not in plan.named and _named_in_set(p, plan) and p.mtime <= seen.get(rotation_set(p.key), inf):
                 plan.skipped.append(p)  # older than what the state knows: its past was not asked for
         for e in self.entries:
-            if id(e) in plan.matched or e.done or rotation_set(e.path) not in plan.sets:
+            if id(e) in plan.matched or rotation_set(e.path) not in plan.sets:
                 continue
-            if is_live_name(e.path) or e.offset < e.size:
+            if (where := _still_there(e, plan)) is not None:
+                plan.unlisted.append(replace(e, path=where))  # the listing missed it: keep what is known
+                plan.matched.add(id(e))
+                continue
+            if not e.done and (is_live_name(e.path) or e.offset < e.size):
                 plan.warnings.append(
                     f"{e.path}: replaced since the last run and its old content was not found by fingerprint "
                     f"(looked for every file of its rotation set: {os.path.basename(e.path)}.N, -DATE, .gz); "
@@ -474,6 +479,7 @@ class Incremental:
             kept = self._known_now(run, plan)
         finally:
             plan.close()
+        kept += plan.unlisted
         claimed = {e.path for e in kept}
         for e in self.entries:
             if id(e) in plan.matched or e.path in claimed:
@@ -548,6 +554,28 @@ def _stat_at(path: str) -> tuple[tuple[int, int], int, float] | None:
     except OSError:
         return None
     return (st.st_dev, st.st_ino), st.st_size, st.st_mtime
+
+
+def _still_there(e: Entry, plan: Plan) -> str | None:
+    """Where ``e``'s file is, if it is still in its rotation set though no candidate matched it:
+    a directory read while logrotate renames files in it may miss one, and forgetting it would
+    make the next run read it whole again. ``None`` when it is gone (or holds other content)."""
+    if any(q.ident == e.ident for q in plan.probes):
+        return None  # it was looked at: other content now
+    for path in [e.path, *rotated_siblings(e.path)]:
+        if _ident_at(path) != e.ident:
+            continue
+        try:
+            p = probe(path)
+        except FileNotFoundError:
+            return None
+        if p is None:
+            return None
+        try:
+            return os.path.abspath(path) if p.ident == e.ident and matches(e, p) else None
+        finally:
+            os.close(p.fd)
+    return None
 
 
 def _ident_at(path: str) -> tuple[int, int] | None:
