@@ -173,6 +173,12 @@ def summary_text(summary: dict) -> str:
             f"  {term(f['path'])}: {term(f['format'] or '-')}, {f['lines']:,} lines, {f['records']:,} records, "
             f"{f['rejected']:,} rejected, {f['findings']:,} finding(s){named}"
         )
+    sigma = summary.get("sigma")
+    if sigma:
+        lines.append(
+            f"  sigma: {sigma['rules']} rule(s) run from {sigma['files']} file(s), "
+            f"{len(sigma['not_applicable'])} not applicable; prefilter {sigma['prefilter']}"
+        )
     for e in summary.get("errors", []):
         lines.append(f"  error: {term(e)}")
     return "\n".join(lines)
