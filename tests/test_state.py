@@ -11,7 +11,6 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 import zlib
 from pathlib import Path
 
@@ -333,16 +332,16 @@ def test_two_runs_on_one_state_file_one_exits_75(tmp_path):
     p.write_bytes(b"".join(line(3 * i) for i in range(1500)))  # ~1 MB of findings: more than a pipe holds
     state = tmp_path / "state.json"
     args = [sys.executable, "-c", "from dropscan.cli import main; main()", "scan", str(p), "--state", str(state)]
-    first = subprocess.Popen([*args, "-f", "jsonl"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    # unbuffered: readline below must not take bytes that communicate() then never sees
+    first = subprocess.Popen([*args, "-f", "jsonl"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, bufsize=0)
     try:
-        # the first run blocks writing to the pipe nobody reads yet, holding the lock
-        lock = Path(str(state) + ".lock")
-        deadline = time.monotonic() + 30
-        while not (lock.exists() and f"pid {first.pid} " in lock.read_text()):
-            assert time.monotonic() < deadline and first.poll() is None
-            time.sleep(0.02)
+        # its first finding says the first run holds the lock (taken before any output); it then
+        # blocks writing to the pipe nobody reads yet, still holding it
+        head = first.stdout.readline()
+        assert f"pid {first.pid} " in Path(str(state) + ".lock").read_text()
         second = main_run([*args[3:], "-f", "jsonl"])
-        out, _ = first.communicate(timeout=60)
+        out, _ = first.communicate()
+        out = head + out
     finally:
         first.kill()
     assert (first.returncode, second.returncode) == (1, 75)

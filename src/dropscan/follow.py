@@ -63,6 +63,7 @@ def follow(
     interval: float = 1.0,
     on_error: Callable[[str], None] = lambda _m: None,
     on_warning: Callable[[str], None] = lambda _m: None,
+    on_unscanned: Callable[[Finding], None] | None = None,
     on_reject: Callable[[str, bytes], None] | None = None,
     outputs: Iterable[str | None] = (),
 ) -> FollowResult:
@@ -73,6 +74,7 @@ def follow(
     outputs = list(outputs)
     while not stop.is_set():
         run = incremental.scan(paths, options, on_reject)
+        run.on_unscanned = on_unscanned
         for f in run:
             emit(f)
             result.findings += 1

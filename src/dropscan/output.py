@@ -160,7 +160,7 @@ def summary_text(summary: dict) -> str:
     lines = [
         f"dropscan: {t['files']} file(s), {t['lines']:,} lines ({t['records']:,} records, "
         f"{t['rejected']:,} rejected), {t['findings']:,} finding(s)"
-        + (f", {t['regex_timeouts']:,} regex timeout(s)" if t["regex_timeouts"] else "")
+        + (f", {t['unscanned']:,} line(s) unscanned past a bound" if t["unscanned"] else "")
     ]
     for f in summary["files"]:
         host = f.get("host") or {}

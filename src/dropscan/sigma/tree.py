@@ -15,7 +15,10 @@ from dataclasses import dataclass
 
 import regex
 
-TIMEOUT = 0.1  # seconds per regex per text, as for signature patterns; a timeout is no match
+# seconds per regex per text. Unlike signature patterns (no clock: see dropscan.match), Sigma
+# wildcards make .*a.*b shapes, polynomial on long text, so they keep a wall-clock limit; a
+# timeout is no match, and the line is reported unscanned (sigma-timeout).
+TIMEOUT = 0.1
 ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
 
 
