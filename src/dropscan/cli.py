@@ -288,9 +288,8 @@ def scan(
 def _follow(stack, paths, opts, inc, on_reject, rej_fh, out_format, output, defanged, interval) -> int:
     """``scan --follow``: poll until SIGTERM/SIGINT, which end it cleanly after the current poll."""
     import signal
-    import threading
 
-    from .follow import follow
+    from .follow import SignalStop, follow
 
     writers = []
 
@@ -305,8 +304,8 @@ def _follow(stack, paths, opts, inc, on_reject, rej_fh, out_format, output, defa
         if rej_fh:
             rej_fh.flush()
 
-    stop = threading.Event()
-    previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGTERM, signal.SIGINT)}
+    stop = SignalStop()
+    previous = {sig: signal.signal(sig, stop.set) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
         result = follow(
             paths,
