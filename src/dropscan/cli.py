@@ -538,9 +538,8 @@ def scan(
 def _follow(stack, paths, opts, inc, on_reject, rej_fh, out_format, output, show, interval) -> int:
     """``scan --follow``: poll until SIGTERM/SIGINT, which end it cleanly after the current poll."""
     import signal
-    import threading
 
-    from .follow import follow
+    from .follow import SignalStop, follow
 
     writers = []
 
@@ -555,8 +554,8 @@ def _follow(stack, paths, opts, inc, on_reject, rej_fh, out_format, output, show
         if rej_fh:
             rej_fh.flush()
 
-    stop = threading.Event()
-    previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGTERM, signal.SIGINT)}
+    stop = SignalStop()
+    previous = {sig: signal.signal(sig, stop.set) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
         result = follow(
             paths,

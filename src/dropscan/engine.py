@@ -47,6 +47,7 @@ class FileSummary:
     unscanned: int = 0  # lines a deterministic bound stopped short (each one is also a finding)
     error: str | None = None
     end: int | None = None  # one-process path: decompressed offset just past the last line scanned
+    finished: bool = False  # one-process path: read to its end, without an error
     host: str | None = None  # the receiving host of the lines that log none, and where it came from
     host_source: str | None = None
     logged_host: int = 0  # findings whose receiving host was logged on the line itself
@@ -384,6 +385,7 @@ class Scan:
                                 yield taken
                 s.end = off + len(chunk)  # only once every finding of the chunk was taken
                 self._tick()
+            s.finished = s.error is None
         except InputError as e:
             s.error = str(e)
         self._check(s, fmt)

@@ -83,6 +83,15 @@ class Bounds:
         if self.field is None:
             self.field = self._current
 
+    def charge(self, cost: int, name: str) -> bool:
+        """Spend ``cost`` characters of pattern input on field ``name``; False, and the budget
+        noted as reached there, when they do not fit in what is left of `MATCH_WORK`."""
+        if self.work + cost > MATCH_WORK:
+            self.at(name)(MATCH_BUDGET)
+            return False
+        self.work += cost
+        return True
+
     @property
     def spent(self) -> bool:
         return MATCH_BUDGET in self.cut
@@ -133,10 +142,8 @@ class Matcher:
                 dests: list[Destination] = []
                 matched = False
                 for pat in sig.patterns:
-                    if bounds.work + cost > MATCH_WORK:
-                        note(MATCH_BUDGET)
+                    if not bounds.charge(cost, name):
                         return list(hits.values())
-                    bounds.work += cost
                     for i, m in enumerate(pat.finditer(view.text)):
                         if i == MAX_MATCHES_PER_VIEW:
                             note(MATCH_COUNT)

@@ -37,9 +37,6 @@ from .signatures import CATEGORIES, SEVERITIES, UNSCANNED, SignatureSet
 # piece are held until it is done: a 4 MiB chunk of 10-byte lines, all findings, took about
 # 0.85 GB in one piece, and about 60 MiB in pieces of this many lines (benchmarks/memory.py).
 MAX_PIECE_LINES = 1 << 14
-# A Sigma rule's regex keeps a wall-clock timeout (`dropscan.sigma.tree.TIMEOUT`): a line where
-# one ran out is reported like a line a bound stopped short.
-SIGMA_TIMEOUT = "sigma-timeout"
 
 
 @dataclass(slots=True)
@@ -146,12 +143,10 @@ class Scanner:
 
     def finding(self, a: LineAnalysis, log_file: str, line_no: int, offset: int) -> Finding | None:
         """The finding of an analysed line: its signature hits and the bounds it reached, then
-        the Sigma rules (on records only); a Sigma regex timeout counts as a bound reached."""
+        the Sigma rules (on records only), which share the line's bounds."""
         sigma_hits: list[SigmaHit] = []
         if self.sigma is not None and a.record is not None:
-            sigma_hits, timeouts = match_record(self.sigma, a.record, {name: vs for name, _t, vs in a.fields})
-            if timeouts:
-                a.bounds.hit(SIGMA_TIMEOUT)
+            sigma_hits = match_record(self.sigma, a.record, {name: vs for name, _t, vs in a.fields}, a.bounds)
         if a.hits:
             finding = build_finding(a, log_file, line_no, offset, self.trusted)
             finding.rule_ids.extend(h.rule.rule_id for h in sigma_hits)
@@ -247,9 +242,7 @@ def primary_hit(hits: list[Hit]) -> Hit:
 
 UNSCANNED_SEVERITY = "medium"  # a line nobody knows the content of deserves a look
 # every rule id a finding may carry besides the signatures' own
-UNSCANNED_RULE_IDS = tuple(
-    f"{UNSCANNED}.{r}" for r in (FIELD_CUT, DECODE_DEPTH, MATCH_BUDGET, MATCH_COUNT, SIGMA_TIMEOUT)
-)
+UNSCANNED_RULE_IDS = tuple(f"{UNSCANNED}.{r}" for r in (FIELD_CUT, DECODE_DEPTH, MATCH_BUDGET, MATCH_COUNT))
 
 
 def build_finding(
@@ -273,7 +266,7 @@ def build_finding(
         view = primary.view
         shown = view if view.name.startswith(("jndi", "base64")) else field_views[0]
     else:
-        # a Sigma timeout may come from a field the signatures never decoded
+        # a Sigma rule may reach a bound on a field the signatures never decoded
         field_name = a.bounds.field or (a.fields[0][0] if a.fields else "target")
         category, severity = UNSCANNED, UNSCANNED_SEVERITY
         field_views = next((vs for name, _t, vs in a.fields if name == field_name), [View("url", "")])
