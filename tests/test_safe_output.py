@@ -112,7 +112,7 @@ def test_summary_and_errors_escape_file_names(runner, tmp_path):
     summary = json.loads(s.read_text())
     assert summary["files"][0]["path"] == str(p)  # the JSON summary is exact
     text = summary_text(summary)  # what a terminal shows on stderr
-    assert not RAW_CONTROL.search(text.replace("\n", "")) and len(text.splitlines()) == 3
+    assert not RAW_CONTROL.search(text.replace("\n", "")) and len(text.splitlines()) == 4  # INCOMPLETE, totals, file, error
     assert os.path.basename(term(str(p))) in text
 
 

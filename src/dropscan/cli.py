@@ -1,7 +1,12 @@
 """The ``dropscan`` command line: a thin typer layer over the library.
 
-Exit codes: 0 nothing found, 1 findings, 2 usage or input error (one line on stderr, never a
-traceback; readable inputs are still scanned and reported), 75 another run holds the lock.
+Exit codes (`EXIT_CODES`, also in ``--help``): 0 nothing found, 1 findings, 2 a usage, input or
+output error (one line on stderr, never a traceback; readable inputs are still scanned and
+reported, marked INCOMPLETE), 75 another run holds the lock, 130 interrupted, 3 a bug.
+
+Outputs are checked before anything is read (`dropscan.outfiles.check_outputs`: never an input,
+never inside an input directory, writable), the state lock is taken before any output is opened,
+and every output file is written to a temporary file and renamed into place on success.
 """
 
 from __future__ import annotations
@@ -17,19 +22,29 @@ import typer
 
 from .errors import DropscanError, LockedError, UsageError
 
+EXIT_CODES = (
+    "Exit codes: 0 nothing found (every input read); 1 findings; 2 usage, input or output error "
+    "(one line on stderr; results of what could be read are still written, marked INCOMPLETE); "
+    "75 another run holds the --state lock; 130 interrupted; 3 internal error (a bug: "
+    "DROPSCAN_DEBUG=1 shows the traceback)."
+)
+
 app = typer.Typer(
     name="dropscan",
     help="Find download-and-execute attacks in Apache access logs, and the outbound destinations they need.",
+    epilog=EXIT_CODES,
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
-sig_app = typer.Typer(help="List and test signature packs.", no_args_is_help=True, rich_markup_mode=None)
+sig_app = typer.Typer(
+    help="List and test signature packs.", no_args_is_help=True, rich_markup_mode=None, epilog=EXIT_CODES
+)
 app.add_typer(sig_app, name="signatures")
 
-EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR, EXIT_LOCKED = 0, 1, 2, 75
+EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR, EXIT_LOCKED, EXIT_BUG = 0, 1, 2, 75, 3
 
 
 class OutFormat(StrEnum):
@@ -69,6 +84,38 @@ def _load_sigs(path: str | None):
     from .signatures import SignatureSet
 
     return SignatureSet.load(path) if path else None
+
+
+def _preflight(paths: list[str], outputs: dict[str, str | None], parquet: bool = False, scheduler=None) -> None:
+    """What can be checked before scanning: outputs (never an input, writable), pyarrow for
+    Parquet, a --scheduler that answers."""
+    from .outfiles import check_outputs
+
+    check_outputs(outputs, paths)
+    if parquet:
+        try:
+            import pyarrow  # noqa: F401
+        except ImportError:
+            raise UsageError("--format parquet needs pyarrow: pip install 'dropscan[parquet]'") from None
+    if scheduler:
+        from .dask import reachable
+
+        reachable(scheduler)
+
+
+def _atomic(stack: ExitStack, path: str, mode: str, **kwargs):
+    """A file object that replaces ``path`` only when the run succeeds (see `dropscan.outfiles`)."""
+    from .outfiles import AtomicOutput
+
+    out = AtomicOutput(path, mode, **kwargs)
+    stack.push(out)
+    stack.outputs.append(out)  # committed explicitly, before the state records the run
+    return out.fh
+
+
+def _commit(stack: ExitStack) -> None:
+    for out in stack.outputs:
+        out.commit()
 
 
 def _jobs(value: int | None) -> int:
@@ -112,7 +159,7 @@ ResetStateOpt = Annotated[
 ]
 
 
-@app.command()
+@app.command(epilog=EXIT_CODES)
 def scan(
     paths: PathsArg,
     fmt: Annotated[
@@ -164,6 +211,16 @@ def scan(
         raise UsageError("--follow writes findings as they arrive: not with --format parquet or --summary")
     if interval <= 0:
         raise UsageError("--interval must be more than 0 seconds")
+    if scheduler and engine != Engine.dask:
+        raise UsageError("--scheduler needs --engine dask")
+    if (state or follow) and engine == Engine.dask:
+        raise UsageError("--state and --follow read on this machine: not with --engine dask")
+    _preflight(
+        paths,
+        {"--output": output, "--rejects": rejects, "--summary": summary, "--state": state},
+        parquet=out_format == "parquet",
+        scheduler=scheduler if engine == Engine.dask else None,
+    )
     opts = ScanOptions(
         log_format=log_format,
         signatures=_load_sigs(signatures),
@@ -174,11 +231,14 @@ def scan(
         until=parse_when(until) if until else None,
     )
     with ExitStack() as stack:
-        rej_fh = stack.enter_context(open(rejects, "wb")) if rejects else None
-        on_reject = (lambda _p, line: rej_fh.write(line if line.endswith(b"\n") else line + b"\n")) if rej_fh else None
+        stack.outputs = []
+        # the lock first: a run that exits 75 must not have touched the running one's outputs
         inc = stack.enter_context(Incremental(state, reset=reset_state)) if state or follow else None
-        if inc is not None and engine == Engine.dask:
-            raise UsageError("--state and --follow read on this machine: not with --engine dask")
+        if rejects:  # --follow writes as it goes, in place; a run writes a temp file renamed at the end
+            rej_fh = stack.enter_context(open(rejects, "wb")) if follow else _atomic(stack, rejects, "wb")
+        else:
+            rej_fh = None
+        on_reject = (lambda _p, line: rej_fh.write(line if line.endswith(b"\n") else line + b"\n")) if rej_fh else None
         if follow:
             raise typer.Exit(_follow(stack, paths, opts, inc, on_reject, rej_fh, out_format, output, defang, interval))
         if engine == Engine.dask:
@@ -186,8 +246,6 @@ def scan(
 
             run = DaskScan(paths, opts, on_reject=on_reject, scheduler=scheduler)
         else:
-            if scheduler:
-                raise UsageError("--scheduler needs --engine dask")
             run = inc.scan(paths, opts, on_reject) if inc else Scan(paths, opts, on_reject=on_reject)
         writer = None
         count = 0
@@ -200,17 +258,17 @@ def scan(
             writer = _open_writer(stack, out_format, output, defang, opts)  # an empty file with the header
         if writer is not None:
             writer.close()
+        _commit(stack)
         if inc is not None:  # only now that the output is written: a crash repeats, never loses
-            if rej_fh:
-                rej_fh.flush()
             inc.commit(run, outputs=[output, rejects])
             for w in inc.warnings:
                 _warn(w)
-    result = run.summary()
-    if summary:
-        with open(summary, "w", encoding="utf-8") as fh:
+        result = run.summary()
+        if summary:
+            fh = _atomic(stack, summary, "w", encoding="utf-8")
             json.dump(result, fh, indent=2)
             fh.write("\n")
+            _commit(stack)
     errors = result["errors"]
     if sys.stderr.isatty() and not (quiet and not count and not errors):
         sys.stderr.write(summary_text(result) + "\n")
@@ -231,7 +289,7 @@ def _follow(stack, paths, opts, inc, on_reject, rej_fh, out_format, output, defa
 
     def emit(finding) -> None:
         if not writers:
-            writers.append(_open_writer(stack, out_format, output, defanged, opts))
+            writers.append(_open_writer(stack, out_format, output, defanged, opts, live=True))
         writers[0].write(finding)
 
     def flush() -> None:
@@ -262,13 +320,16 @@ def _follow(stack, paths, opts, inc, on_reject, rej_fh, out_format, output, defa
     return EXIT_ERROR if result.errors else (EXIT_FINDINGS if result.findings else EXIT_CLEAN)
 
 
-def _open_writer(stack: ExitStack, out_format: str, output: str | None, defanged: bool, opts):
+def _open_writer(stack: ExitStack, out_format: str, output: str | None, defanged: bool, opts, live: bool = False):
+    """The writer for ``output``: a temp file renamed into place at the end, or with ``live``
+    (``--follow``) the file itself, written as findings arrive."""
     from .output import CsvWriter, JsonlWriter, ParquetWriter, TableWriter
 
     if out_format == "parquet":
-        return ParquetWriter(output, opts.sigs())
+        return ParquetWriter(_atomic(stack, output, "wb"), opts.sigs())
     if output and output != "-":
-        stream = stack.enter_context(open(output, "w", encoding="utf-8", newline=""))
+        kw = {"encoding": "utf-8", "newline": ""}
+        stream = stack.enter_context(open(output, "w", **kw)) if live else _atomic(stack, output, "w", **kw)
     else:
         stream = sys.stdout
     if out_format == "table":
@@ -319,7 +380,7 @@ def _exit_for(rep) -> None:
     raise typer.Exit(EXIT_ERROR if rep.errors else (EXIT_FINDINGS if rep.findings else EXIT_CLEAN))
 
 
-@app.command()
+@app.command(epilog=EXIT_CODES)
 def report(
     paths: PathsArg,
     fmt: Annotated[
@@ -374,7 +435,9 @@ def report(
     )
     from .state import Incremental
 
+    _preflight(paths, {"--output": output if to_file else None, "--state": state})
     with ExitStack() as stack:
+        stack.outputs = []
         inc = stack.enter_context(Incremental(state, reset=reset_state)) if state else None
         run, rep = _egress_report(
             paths,
@@ -393,8 +456,8 @@ def report(
         if not (quiet and not rep.findings and not rep.errors):
             text = render(rep, out_format, defang)
             if to_file:
-                with open(output, "w", encoding="utf-8") as fh:
-                    fh.write(text)
+                _atomic(stack, output, "w", encoding="utf-8").write(text)
+                _commit(stack)
                 sys.stdout.write("\n".join([*summary_lines(rep, defang), f"report written to {term(output)}"]) + "\n")
             else:
                 sys.stdout.write(text)
@@ -405,7 +468,7 @@ def report(
     _exit_for(rep)
 
 
-@app.command()
+@app.command(epilog=EXIT_CODES)
 def rules(
     paths: PathsArg,
     firewall: Annotated[Firewall, typer.Option("--firewall", help="Which firewall's syntax to write.")],
@@ -414,32 +477,59 @@ def rules(
     output_dir: Annotated[
         str | None, typer.Option("--output-dir", "-d", help="Write each rules file into this directory.")
     ] = None,
+    family: Annotated[
+        int | None,
+        typer.Option(
+            "--family", help="iptables: write only the IPv4 (4) or IPv6 (6) file, loadable as is by *-restore."
+        ),
+    ] = None,
+    include_unparsed: Annotated[
+        bool,
+        typer.Option(
+            "--include-unparsed",
+            help="Also reject addresses seen only on lines that were not parsed as requests (labelled).",
+        ),
+    ] = False,
     host: HostOpt = None,
     log_format: LogFormatOpt = None,
     signatures: SignaturesOpt = None,
     jobs: JobsOpt = None,
 ) -> None:
     """Scan, then print firewall rules to paste: default-deny outbound for the web user, and
-    rejects for every IP a payload named (see docs/report.md)."""
-    from .rules import check_user, egress_rules
+    rejects for every IP a payload named (see docs/report.md). Exits 0 when it wrote the rules,
+    2 when an input could not be read (the rules then say INCOMPLETE)."""
+    from .rules import IPTABLES_FAMILY, check_user, egress_rules
     from .safety import term
 
     check_user(user)
+    if family is not None and (firewall != Firewall.iptables or family not in IPTABLES_FAMILY):
+        raise UsageError("--family takes 4 or 6, with --firewall iptables")
+    if firewall == Firewall.iptables and family is None and not output_dir:
+        raise UsageError("iptables-restore loads one family per file: give --family 4 or 6, or --output-dir DIR")
+    if output_dir:
+        probe = os.path.join(output_dir, "rules") if os.path.isdir(output_dir) else output_dir
+        _preflight(paths, {"--output-dir": probe})
     _run, rep = _egress_report(paths, log_format, signatures, jobs, host)
-    files = egress_rules(rep, firewall.value, user, allow_dns)
+    files = egress_rules(rep, firewall.value, user, allow_dns, include_unparsed)
+    if family is not None:
+        files = {IPTABLES_FAMILY[family]: files[IPTABLES_FAMILY[family]]}
     if output_dir:
         os.makedirs(output_dir, exist_ok=True)
-        for name, text in files.items():
-            path = os.path.join(output_dir, name)
-            with open(path, "w", encoding="utf-8") as fh:
-                fh.write(text)
-            sys.stdout.write(f"wrote {term(path)}\n")
+        with ExitStack() as stack:
+            stack.outputs = []
+            for name, text in files.items():
+                _atomic(stack, os.path.join(output_dir, name), "w", encoding="utf-8").write(text)
+            _commit(stack)
+        for name in files:
+            sys.stdout.write(f"wrote {term(os.path.join(output_dir, name))}\n")
     else:
         for i, (name, text) in enumerate(files.items()):
             if len(files) > 1:
                 sys.stdout.write(("\n" if i else "") + f"# ===== {name} =====\n")
             sys.stdout.write(text)
-    _exit_for(rep)
+    for e in rep.errors:
+        _err(e)
+    raise typer.Exit(EXIT_ERROR if rep.errors else EXIT_CLEAN)
 
 
 # --- explain -------------------------------------------------------------------------------------
@@ -560,8 +650,12 @@ def main() -> None:
             sys.stdout = open(os.devnull, "w")
         finally:
             sys.exit(EXIT_CLEAN)
+    except OSError as e:  # the environment (disk full, read-only, gone), not a bug: one line
+        where = e.filename if e.filename is not None else "output"
+        _err(f"{where}: {e.strerror or e}")
+        sys.exit(EXIT_ERROR)
     except Exception as e:
         if os.environ.get("DROPSCAN_DEBUG"):
             raise
         _err(f"internal error: {type(e).__name__}: {e} (set DROPSCAN_DEBUG=1 for a traceback)")
-        sys.exit(3)
+        sys.exit(EXIT_BUG)

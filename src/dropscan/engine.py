@@ -42,19 +42,59 @@ class FileSummary:
     findings: int = 0
     timeouts: int = 0
     error: str | None = None
+    skipped: str | None = None  # why a file found in a directory walk was not scanned
+    first: datetime | None = None  # earliest and latest record time seen (see `time_span`)
+    last: datetime | None = None
     end: int | None = None  # one-process path: decompressed offset just past the last line scanned
+
+    @property
+    def status(self) -> str:
+        """``failed``, ``skipped``, ``findings`` or ``clean``: nothing found is not nothing read."""
+        if self.error:
+            return "failed"
+        if self.skipped:
+            return "skipped"
+        return "findings" if self.findings else "clean"
+
+    def widen(self, first: datetime | None, last: datetime | None) -> None:
+        if first is not None and (self.first is None or first < self.first):
+            self.first = first
+        if last is not None and (self.last is None or last > self.last):
+            self.last = last
 
     def as_dict(self) -> dict:
         return {
             "path": self.path,
+            "status": self.status,
             "format": self.format,
             "lines": self.lines,
             "records": self.records,
             "rejected": self.rejected,
             "findings": self.findings,
             "regex_timeouts": self.timeouts,
+            "first": _iso(self.first),
+            "last": _iso(self.last),
             "error": self.error,
+            "skipped": self.skipped,
         }
+
+
+def _iso(t: datetime | None) -> str | None:
+    return t.isoformat() if t else None
+
+
+SPAN_PROBE = 16  # lines tried at each end of a chunk for a record with a time
+
+
+def time_span(chunk: bytes, fmt: LogFormat | None) -> tuple[datetime | None, datetime | None]:
+    """The earliest and latest time among the first and the last record of a chunk (a few lines
+    at each end are tried): the time span a scan covered, for its summary, at the cost of a few
+    parses per chunk. Out-of-order lines inside a chunk can lie outside it."""
+    if fmt is None or not chunk:
+        return None, None
+    lines = chunk.split(b"\n", SPAN_PROBE)[:SPAN_PROBE] + chunk.rsplit(b"\n", SPAN_PROBE + 1)[-SPAN_PROBE - 1 :]
+    times = [rec.time for rec in map(fmt.parse, (ln for ln in lines if ln.strip())) if rec is not None and rec.time]
+    return (min(times), max(times)) if times else (None, None)
 
 
 @dataclass(slots=True)
@@ -123,6 +163,8 @@ class Unit:
     format: str | None
     start: int | None = None  # byte range of a plain file, else the whole source
     end: int | None = None
+    unrecognised: bool = False  # its first lines are in no known format: not scanned
+    read_error: str | None = None  # with ``unrecognised``: the read error just after them, if any
 
 
 @dataclass(slots=True)
@@ -131,6 +173,8 @@ class UnitResult:
     findings_file: str | None = None
     rejects_file: str | None = None
     error: str | None = None
+    first: datetime | None = None
+    last: datetime | None = None
 
 
 def scan_unit(spec: ScannerSpec, unit: Unit, opts: ScanOptions, tmpdir: str | None) -> UnitResult:
@@ -140,6 +184,7 @@ def scan_unit(spec: ScannerSpec, unit: Unit, opts: ScanOptions, tmpdir: str | No
     scanner = get_scanner(spec)
     fmt = compile_format(unit.format) if unit.format else None
     total = ChunkResult()
+    span = FileSummary(unit.path)
     rej = None
     error = None
     try:
@@ -157,13 +202,14 @@ def scan_unit(spec: ScannerSpec, unit: Unit, opts: ScanOptions, tmpdir: str | No
                 rej.writelines(x if x.endswith(b"\n") else x + b"\n" for x in r.rejects)
                 r.rejects = []
             r.findings = [f for f in r.findings if in_window(f, opts.since, opts.until)]
+            span.widen(*time_span(chunk, fmt))
             total.add(r)
     except InputError as e:
         error = str(e)
     finally:
         if rej is not None:
             rej.close()
-    result = UnitResult(total, rejects_file=rej.name if rej else None, error=error)
+    result = UnitResult(total, rejects_file=rej.name if rej else None, error=error, first=span.first, last=span.last)
     if tmpdir is not None and len(total.findings) > SPILL_FINDINGS:
         with tempfile.NamedTemporaryFile("wb", dir=tmpdir, suffix=".pkl", delete=False) as fh:
             pickle.dump(total.findings, fh, protocol=pickle.HIGHEST_PROTOCOL)
@@ -203,13 +249,22 @@ class Scan:
         t["regex_timeouts"] = t.pop("timeouts")
         t["files"] = len(self.files)
         t["errors"] = len(self.errors) + sum(1 for f in self.files if f.error)
+        for status in ("clean", "findings", "failed", "skipped"):
+            t[f"{status}_files"] = sum(1 for f in self.files if f.status == status)
+        t["first"] = _iso(min((f.first for f in self.files if f.first), default=None))
+        t["last"] = _iso(max((f.last for f in self.files if f.last), default=None))
+        t["formats"] = sorted({f.format for f in self.files if f.format})
         return t
 
     def summary(self) -> dict:
+        """What the scan covered: ``complete`` (nothing failed), per-file ``files`` (each with
+        its ``status``: clean, findings, failed or skipped), ``totals`` and ``errors``."""
+        errors = list(self.errors) + [f.error for f in self.files if f.error]
         return {
+            "complete": not errors,
             "files": [f.as_dict() for f in self.files],
             "totals": self.totals,
-            "errors": list(self.errors) + [f.error for f in self.files if f.error],
+            "errors": errors,
         }
 
     def __iter__(self) -> Iterator[Finding]:
@@ -255,7 +310,8 @@ class Scan:
                 if i == 0 and fmt is None:
                     fmt = detect_format(chunk[: 1 << 20].split(b"\n"))
                     if fmt is None:
-                        s.error = f"{src.path}: no known log format matches its first lines (use --log-format)"
+                        self._unrecognised(s, src, _read_error(chunks))
+                        break  # never scanned as raw text: nothing is acted on from what is not a log
                 s.format = fmt.name if fmt else None
                 r = self.scanner.scan_chunk(
                     chunk,
@@ -266,6 +322,7 @@ class Scan:
                     keep_rejects=opts.keep_rejects and self.on_reject is not None,
                 )
                 self._account(s, r)
+                s.widen(*time_span(chunk, fmt))
                 for line in r.rejects:
                     self.on_reject(src.path, line)
                 for f in r.findings:
@@ -276,6 +333,18 @@ class Scan:
         except InputError as e:
             s.error = str(e)
         self._check(s, fmt)
+
+    @staticmethod
+    def _unrecognised(s: FileSummary, src: Source, read_error: str | None = None) -> None:
+        """A file whose first lines are in no known format (`detect_format`): skipped when a
+        directory walk found it, an error when it was named (``--log-format`` says what it is).
+        A read error right after those lines (a truncated archive) is the error to report."""
+        if read_error:
+            s.error = read_error
+        elif src.walked:
+            s.skipped = "not a recognised access log"
+        else:
+            s.error = f"{src.path}: no known log format matches its first lines (use --log-format)"
 
     def _account(self, s: FileSummary, r: ChunkResult) -> None:
         s.lines += r.lines
@@ -295,8 +364,11 @@ class Scan:
             if src.is_stdin:
                 yield src, None
                 continue
-            fmt = self._fixed_format or self._detect(src)
+            fmt, seen, error = (self._fixed_format, True, None) if self._fixed_format else self._detect(src)
             spec = fmt.name if fmt else None  # a preset name, or the LogFormat string itself
+            if fmt is None and seen:
+                yield src, Unit(src.path, None, unrecognised=True, read_error=error)
+                continue
             try:
                 plain = src.compression() is None
                 size = os.path.getsize(src.path)
@@ -308,13 +380,18 @@ class Scan:
             else:
                 yield src, Unit(src.path, spec)
 
-    def _detect(self, src: Source) -> LogFormat | None:
+    def _detect(self, src: Source) -> tuple[LogFormat | None, bool, str | None]:
+        """The file's format, whether it had any bytes to tell (an empty or unreadable file is
+        no unrecognised one: the scan says what it is), and for an unrecognised one the read
+        error right after its first lines, if any."""
+        chunks = read_chunks(open_blocks(src), 1 << 20)
         try:
-            for chunk, _ in read_chunks(open_blocks(src), 1 << 20):
-                return detect_format(chunk.split(b"\n"))
+            for chunk, _ in chunks:
+                fmt = detect_format(chunk.split(b"\n"))
+                return fmt, True, None if fmt else _read_error(chunks)
         except InputError:
-            return None
-        return None
+            return None, False, None
+        return None, False, None
 
     def unit_results(self, tmpdir: str | None) -> Iterator[tuple[Source, Unit | None, Callable[[], UnitResult] | None]]:
         """(source, unit, result getter) in order, computed by a local process pool with a
@@ -335,7 +412,8 @@ class Scan:
                     except StopIteration:
                         exhausted = True
                         break
-                    fut = pool.submit(scan_unit, self.spec, unit, self.options, tmpdir) if unit else None
+                    run = unit is not None and not unit.unrecognised
+                    fut = pool.submit(scan_unit, self.spec, unit, self.options, tmpdir) if run else None
                     pending.append((src, unit, fut.result if fut else None))
                 if not pending:
                     return
@@ -355,13 +433,14 @@ class Scan:
                 if unit is None:  # stdin is read here, in order
                     yield from self._scan_inline(src, current)
                     continue
+                if unit.unrecognised:
+                    self._unrecognised(current, src, unit.read_error)
+                    continue
                 current.format = compile_format(unit.format).name if unit.format else None
                 res = result()
                 base = current.lines
                 self._account(current, res.counts)
-                # as in _scan_inline: an empty file has no format to miss; a read error wins
-                if unit.format is None and current.error is None and current.lines:
-                    current.error = f"{src.path}: no known log format matches its first lines (use --log-format)"
+                current.widen(res.first, res.last)
                 if res.error:
                     current.error = res.error
                 for line in _take_rejects(res):
@@ -373,6 +452,15 @@ class Scan:
                     yield f
             if current is not None:
                 self._check(current, None if current.format is None else compile_format(current.format))
+
+
+def _read_error(chunks: Iterator) -> str | None:
+    """The `InputError` the next chunk ends in (a truncated archive), else ``None``."""
+    try:
+        next(chunks, None)
+    except InputError as e:
+        return str(e)
+    return None
 
 
 def _take_rejects(res: UnitResult) -> Iterator[bytes]:

@@ -127,10 +127,11 @@ class CsvWriter:
 
 
 class ParquetWriter:
-    """Buffers findings and writes the fixed DataFrame schema at close (needs pyarrow)."""
+    """Buffers findings and writes the fixed DataFrame schema at close (needs pyarrow) to
+    ``out``, a path or a binary file object."""
 
-    def __init__(self, path: str, sigs):
-        self.path = path
+    def __init__(self, out, sigs):
+        self.path = out
         self.sigs = sigs
         self.findings: list[Finding] = []
 
@@ -155,17 +156,26 @@ def format_for(path: str | None, is_tty: bool) -> str:
 
 
 def summary_text(summary: dict) -> str:
-    """The run summary for a terminal (stderr)."""
+    """The run summary for a terminal (stderr): INCOMPLETE first when anything failed, then what
+    was covered, then one line per file with its status (clean, findings, FAILED, skipped)."""
     t = summary["totals"]
-    lines = [
-        f"dropscan: {t['files']} file(s), {t['lines']:,} lines ({t['records']:,} records, "
-        f"{t['rejected']:,} rejected), {t['findings']:,} finding(s)"
+    lines = []
+    if summary["errors"]:
+        lines.append(f"dropscan: INCOMPLETE: {len(summary['errors'])} input(s) failed; the results cover only the rest")
+    span = f", {t['first']} to {t['last']}" if t["first"] else ""
+    lines.append(
+        f"dropscan: {t['files']} file(s) ({t['findings_files']} with findings, {t['clean_files']} clean, "
+        f"{t['failed_files']} failed, {t['skipped_files']} skipped), {t['lines']:,} lines ({t['records']:,} records, "
+        f"{t['rejected']:,} rejected){span}, {t['findings']:,} finding(s)"
         + (f", {t['regex_timeouts']:,} regex timeout(s)" if t["regex_timeouts"] else "")
-    ]
+        + (f"; formats: {', '.join(term(x) for x in t['formats'])}" if t["formats"] else "")
+    )
     for f in summary["files"]:
+        status = f["status"].upper() if f["status"] == "failed" else f["status"]
         lines.append(
-            f"  {term(f['path'])}: {f['format'] or '-'}, {f['lines']:,} lines, {f['records']:,} records, "
+            f"  {status}: {term(f['path'])}: {term(f['format'] or '-')}, {f['lines']:,} lines, {f['records']:,} records, "
             f"{f['rejected']:,} rejected, {f['findings']:,} finding(s)"
+            + (f" ({term(f['skipped'])})" if f["skipped"] else "")
         )
     for e in summary.get("errors", []):
         lines.append(f"  error: {term(e)}")

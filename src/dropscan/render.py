@@ -18,7 +18,7 @@ import re
 from collections.abc import Callable
 from datetime import datetime
 
-from .report import DestinationStats, HostStats, Report
+from .report import MAX_DESTINATIONS, DestinationStats, HostStats, Report
 from .safety import defang, defang_host, term
 from .signatures import CATEGORIES
 
@@ -77,22 +77,76 @@ def _firewall_line(r: Report) -> str | None:
     )
 
 
+def incomplete_line(r: Report) -> str | None:
+    """``INCOMPLETE: …`` naming every input that failed, or ``None`` when nothing did."""
+    if r.complete:
+        return None
+    return f"INCOMPLETE: {len(r.errors)} input(s) failed, this report covers only the rest: " + "; ".join(
+        term(e) for e in r.errors
+    )
+
+
+def coverage_line(r: Report) -> str | None:
+    """What was read: files by status, lines, records, rejects, time span, formats."""
+    if r.scan is None:
+        return None
+    t = r.scan["totals"]
+    span = f"{t['first']} to {t['last']}" if t.get("first") else "no record times"
+    return (
+        f"covered: {t['files']} file(s) ({t['findings_files']} with findings, {t['clean_files']} clean, "
+        f"{t['failed_files']} failed, {t['skipped_files']} skipped), {t['lines']:,} lines "
+        f"({t['records']:,} records, {t['rejected']:,} rejected), {span}; "
+        f"formats: {', '.join(term(f) for f in t['formats']) or 'none'}"
+    )
+
+
+def file_lines(r: Report) -> list[str]:
+    """One line per input file: its status (clean, findings, FAILED, skipped) and why."""
+    out = []
+    for f in (r.scan or {}).get("files", []):
+        why = f["error"] or f["skipped"]
+        out.append(
+            f"{f['status'].upper() if f['status'] == 'failed' else f['status']}: {term(f['path'])} "
+            f"({term(f['format'] or '-')}, {f['lines']:,} lines, {f['findings']:,} finding(s))"
+            + (f": {term(why)}" if why else "")
+        )
+    return out
+
+
+def head_lines(r: Report) -> list[str]:
+    """What every human format opens with: INCOMPLETE (when anything failed), then coverage,
+    then the clean hosts."""
+    out = [x for x in (incomplete_line(r), coverage_line(r)) if x]
+    if r.clean_hosts:
+        out.append("clean hosts (logs read, no findings): " + ", ".join(term(x) for x in r.clean_hosts))
+    return out
+
+
+def _more(x: HostStats) -> str:
+    if not x.more_destinations:
+        return ""
+    return (
+        f"and up to {x.more_destinations:,} more destination(s) ({x.more_findings:,} finding(s)) not listed: "
+        f"only the {MAX_DESTINATIONS:,} most frequent are kept per host"
+    )
+
+
 def summary_lines(r: Report, defanged: bool = False, top: int = 5) -> list[str]:
     """The short summary printed when the report itself goes to a file."""
     t = _Text(defanged)
     need = r.needing_block
-    out = [
+    out = [*head_lines(r),
         f"dropscan: {len(r.hosts)} host(s) with findings, {r.findings:,} finding(s); "
         f"{len(need)} need egress blocking" + (": " + ", ".join(term(h.host) for h in need) if need else "")
     ]
     dests = r.destinations()
-    if dests:
+    if dests and top:
         out.append("top destinations:")
         for d in dests[:top]:
             mark = "CONFIRMED " if d.confirmed else ""
             out.append(f"  {mark}{d.scheme}://{t.dest(d)}:{d.port if d.port is not None else '-'} ({d.findings})")
     fw = _firewall_line(r)
-    if fw:
+    if fw and top:  # the full formats print it at their end
         out.append(fw)
     return out
 
@@ -129,7 +183,7 @@ DEST_COLUMNS = (
 def table(r: Report, defanged: bool = False) -> str:
     t = _Text(defanged)
     w = [c[0] for c in HOST_COLUMNS]
-    out = [summary_lines(r, defanged, top=0)[0], ""]
+    out = [*summary_lines(r, defanged, top=0), *("  " + x for x in file_lines(r)), ""]
     if not r.hosts:
         return "\n".join([*out, "no findings"]) + "\n"
     out.append(_cells(w, [c[1] for c in HOST_COLUMNS]).rstrip())
@@ -167,6 +221,8 @@ def table(r: Report, defanged: bool = False) -> str:
                     str(d.answered_2xx_3xx),
                 ]
                 out.append("  " + _cells(dw, [term(x) for x in row]).rstrip())
+        if h.more_destinations:
+            out.append(f"  {_more(h)}")
     fw = _firewall_line(r)
     if fw:
         out += ["", fw]
@@ -184,7 +240,12 @@ def md(text: object) -> str:
 
 def markdown(r: Report, defanged: bool = False) -> str:
     t = _Text(defanged)
-    out = ["# dropscan egress report", "", md(summary_lines(r, defanged, top=0)[0]), ""]
+    out = ["# dropscan egress report", ""]
+    inc = incomplete_line(r)
+    if inc:
+        out += [f"**{md(inc)}**", ""]
+    out += [md(x) + "  " for x in summary_lines(r, defanged, top=0) if x != inc]
+    out += ["", *(f"- {md(x)}" for x in file_lines(r)), ""]
     if r.hosts:
         out += [
             "| Host | Needs egress blocking | Findings | 2xx/3xx | 4xx/5xx | First seen | Last seen | Clients | "
@@ -212,6 +273,8 @@ def markdown(r: Report, defanged: bool = False) -> str:
                     f"{d.port if d.port is not None else '-'} | {md(d.scheme)} | {'yes' if d.ip_literal else 'no'} | "
                     f"{d.findings} | {d.answered_2xx_3xx} | {md(t.url(d.url)) if d.url else '-'} |"
                 )
+        if h.more_destinations:
+            out += ["", md(_more(h)) + "."]
     fw = _firewall_line(r)
     if fw:
         out += ["", md(fw)]
@@ -233,7 +296,7 @@ th,td{border:1px solid #d0d0d0;padding:.25em .6em;text-align:left;vertical-align
 th{background:#f3f3f3}td.n{text-align:right}
 .yes{color:#b00020;font-weight:700}.no{color:#2e7d32}.confirmed{background:#ffe0e0;font-weight:700}
 code{font:12px/1.3 ui-monospace,Menlo,Consolas,monospace}td.url code{word-break:break-all}td.d{white-space:nowrap}
-.muted{color:#666}svg text{font:11px system-ui,sans-serif}
+.muted{color:#666}.incomplete{background:#b00020;color:#fff;font-weight:700;padding:.5em}svg text{font:11px system-ui,sans-serif}
 """
 
 
@@ -306,8 +369,12 @@ def html_report(r: Report, defanged: bool = False, title: str = "dropscan egress
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
         f"<title>{h(title)}</title><style>{CSS}</style></head><body>",
         f"<h1>{h(title)}</h1>",
-        f"<p>{h(summary_lines(r, defanged, top=0)[0])}</p>",
     ]
+    inc = incomplete_line(r)
+    if inc:
+        parts.append(f'<p class="incomplete" id="incomplete">{h(inc)}</p>')
+    parts += [f"<p>{h(x)}</p>" for x in summary_lines(r, defanged, top=0) if x != inc]
+    parts += ['<ul id="files">', *(f"<li>{h(x)}</li>" for x in file_lines(r)), "</ul>"]
     fw = _firewall_line(r)
     if fw:
         parts.append(f'<p class="muted">{h(fw)}</p>')
@@ -351,6 +418,8 @@ def html_report(r: Report, defanged: bool = False, title: str = "dropscan egress
                 + "</tr>"
             )
         parts.append("</tbody></table>")
+        if x.more_destinations:
+            parts.append(f"<p>{h(_more(x))}.</p>")
     parts.append(
         '<p class="muted">Generated by dropscan. Confirmed: an outbound packet to that address and port was '
         "logged by the firewall within the window after a request that carried it.</p>"

@@ -69,6 +69,7 @@ class Source:
 
     path: str
     resume: Resume | None = None
+    walked: bool = False  # found in a directory walk (not named): skipped, not an error, when not a log
 
     @property
     def is_stdin(self) -> bool:
@@ -154,6 +155,8 @@ def open_blocks(source: Source, plain_block: int = READ_SIZE) -> Iterator[bytes]
     except OSError as e:
         raise InputError(f"{name}: cannot open: {e.strerror or e}") from None
     try:
+        if not source.is_stdin and _is_device(f):
+            raise InputError(f"{name}: a device, not a log file (a device may never end; pipe it to stdin if meant)")
         skip = 0
         if source.resume is not None:
             if _replaced(f, source.resume):
@@ -174,6 +177,12 @@ def open_blocks(source: Source, plain_block: int = READ_SIZE) -> Iterator[bytes]
     finally:
         if not source.is_stdin:
             f.close()
+
+
+def _is_device(f: BinaryIO) -> bool:
+    """Character and block devices (``/dev/zero`` never ends); FIFOs and files are logs' ways."""
+    mode = os.fstat(f.fileno()).st_mode
+    return stat.S_ISCHR(mode) or stat.S_ISBLK(mode)
 
 
 def _replaced(f: BinaryIO, resume: Resume) -> bool:
@@ -448,7 +457,7 @@ def expand_paths(paths: list[str]) -> tuple[list[Source], list[str]]:
                 )
             if not found:
                 errors.append(f"{p}: no access-log files in this directory")
-            sources.extend(Source(f) for f in sorted(found, key=rotation_key))
+            sources.extend(Source(f, walked=True) for f in sorted(found, key=rotation_key))
             continue
         if os.path.exists(p):
             sources.append(Source(p))

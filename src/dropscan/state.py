@@ -252,6 +252,7 @@ class Incremental:
         probes: dict[str, Probe | None] = {}
         by_key = {e.path: e for e in self.entries}
         named = [s.path for s in sources]
+        walked = {s.path for s in sources if s.walked}
         order: list[str] = []
         searched: list[tuple[Entry, list[str]]] = []  # a replaced named file's entry and its siblings
         for path in named:
@@ -287,7 +288,7 @@ class Incremental:
                 continue
             p, e = probes[path], assigned.get(path)
             if p is None:
-                plan.sources.append(Source(path, Resume()))
+                plan.sources.append(Source(path, Resume(), walked=path in walked or path not in named))
                 plan.reads[path] = Read(None, None, Resume())
                 continue
             if path in plan.copies:
@@ -303,7 +304,7 @@ class Incremental:
                 keep_partial=p.compressed,  # a compressed file is finished: its last line is whole
                 format=e.format if e else None,
             )
-            plan.sources.append(Source(path, resume))
+            plan.sources.append(Source(path, resume, walked=path in walked or path not in named))
             plan.reads[path] = Read(p, e, resume)
         self._plan = plan
         self.warnings = plan.warnings
