@@ -260,6 +260,8 @@ class Scan:
         """What the scan covered: ``complete`` (nothing failed), per-file ``files`` (each with
         its ``status``: clean, findings, failed or skipped), ``totals`` and ``errors``."""
         errors = list(self.errors) + [f.error for f in self.files if f.error]
+        if self.files and all(f.skipped for f in self.files):
+            errors.append(f"no recognised access log among the {len(self.files)} file(s) found: all skipped")
         return {
             "complete": not errors,
             "files": [f.as_dict() for f in self.files],

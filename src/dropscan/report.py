@@ -61,7 +61,13 @@ class DestinationStats:
     confirmed_at: datetime | None = None  # the first outbound packet that confirms it
     firewall_events: int = 0
     unparsed: int = 0  # of ``findings``, those on lines that were not parsed as requests (no rules)
+    uncounted: int = 0  # findings it may have had before it was last (re)added (see `HostStats.destination`)
     seq: int = 0  # arrival order in its host (the older of two equally rare ones is dropped first)
+
+    @property
+    def weight(self) -> int:
+        """At least its findings, at most this many: what decides which destination is dropped."""
+        return self.findings + self.uncounted
 
     @property
     def key(self) -> DestKey:
@@ -88,6 +94,7 @@ class DestinationStats:
             "first_confirmed": _iso(self.confirmed_at),
             "firewall_events": self.firewall_events,
             "unparsed": self.unparsed,
+            "uncounted": self.uncounted,
             "url": self.url,
         }
 
@@ -112,36 +119,41 @@ class HostStats:
     _seq: int = 0
 
     def destination(self, key: DestKey, new: Callable[[], DestinationStats]) -> DestinationStats:
-        """The stats of ``key``, made with ``new`` if absent. At most `MAX_DESTINATIONS` are
-        kept: a new one then replaces the one with the fewest findings (the older of equals),
-        whose count moves to ``more_findings``. A frequent destination is never pushed out by
-        many rare ones, and memory stays bounded whatever the logs name. A dropped destination
-        that comes back starts over, so kept counts are exact since the destination was (re)added."""
+        """The stats of ``key``, made with ``new`` if absent (the caller then counts the finding).
+
+        At most `MAX_DESTINATIONS` are kept, by the Space-Saving rule (Metwally et al. 2005):
+        a new destination replaces the one of least ``weight`` (the older of equals), whose
+        findings move to ``more_findings``, and inherits that weight as ``uncounted``. So a
+        destination named by more than 1/`MAX_DESTINATIONS` of a host's findings is always
+        kept, ``findings`` is exact since it was last added and the true count is at most
+        ``weight``; memory stays bounded whatever the logs name."""
         ds = self.dests.get(key)
         if ds is not None:
             if self._heap:
-                heapq.heappush(self._heap, (ds.findings + 1, ds.seq, key))  # counted by the caller
+                heapq.heappush(self._heap, (ds.weight + 1, ds.seq, key))
                 if len(self._heap) > 4 * MAX_DESTINATIONS:
-                    self._heap = [(d.findings + (k == key), d.seq, k) for k, d in self.dests.items()]
+                    self._heap = [(d.weight + (k == key), d.seq, k) for k, d in self.dests.items()]
                     heapq.heapify(self._heap)
             return ds
+        uncounted = 0
         if len(self.dests) >= MAX_DESTINATIONS:
             if not self._heap:
-                self._heap = [(d.findings, d.seq, k) for k, d in self.dests.items()]
+                self._heap = [(d.weight, d.seq, k) for k, d in self.dests.items()]
                 heapq.heapify(self._heap)
             while True:
                 n, seq, k = heapq.heappop(self._heap)
                 old = self.dests.get(k)
-                if old is not None and old.seq == seq and old.findings == n:
+                if old is not None and old.seq == seq and old.weight == n:
                     break
             del self.dests[k]
             self.more_destinations += 1
             self.more_findings += old.findings
+            uncounted = n
         self._seq += 1
         ds = self.dests[key] = new()
-        ds.seq = self._seq
+        ds.seq, ds.uncounted = self._seq, uncounted
         if self._heap:
-            heapq.heappush(self._heap, (1, ds.seq, key))
+            heapq.heappush(self._heap, (ds.weight + 1, ds.seq, key))
         return ds
 
     @property
