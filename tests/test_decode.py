@@ -58,11 +58,11 @@ def test_url_decode(raw, want):
         ("printf '\\167\\147\\145\\164'", "printf wget"),
         ("w$@get", "wget"),
         ("p^o^w^e^r^s^h^e^l^l", "powershell"),
-    ("c$_at /et$_c/pas$_swd", "cat /etc/passwd"),  # unset variables glued to words
-    ("cat$u /etc${u}/passwd", "cat /etc/passwd"),
-    ("echo $HOME/x", "echo $HOME/x"),  # a variable that starts a word is left alone
-    ("/etc/pas[s]wd /bi[n]/sh [u]name", "/etc/passwd /bin/sh uname"),  # one-letter bracket globs
-    ("a[0]=1", "a[0]=1"),
+        ("c$_at /et$_c/pas$_swd", "cat /etc/passwd"),  # unset variables glued to words
+        ("cat$u /etc${u}/passwd", "cat /etc/passwd"),
+        ("echo $HOME/x", "echo $HOME/x"),  # a variable that starts a word is left alone
+        ("/etc/pas[s]wd /bi[n]/sh [u]name", "/etc/passwd /bin/sh uname"),  # one-letter bracket globs
+        ("a[0]=1", "a[0]=1"),
         ("a\tb   c", "a b c"),
         ("{l,-lh}s", "ls -lhs"),  # bash distributes the word around a brace list
         ("c{a,oun}t", "cat count"),

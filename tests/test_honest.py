@@ -14,9 +14,9 @@ import warnings
 from contextlib import contextmanager
 
 import pytest
-from conftest import combined_line, dropscan_main
 
 import dropscan
+from conftest import combined_line, dropscan_main
 from dropscan import report as report_mod
 from dropscan.egress import Destination
 from dropscan.findings import Finding

@@ -173,8 +173,8 @@ def summary_text(summary: dict) -> str:
     for f in summary["files"]:
         status = f["status"].upper() if f["status"] == "failed" else f["status"]
         lines.append(
-            f"  {status}: {term(f['path'])}: {term(f['format'] or '-')}, {f['lines']:,} lines, {f['records']:,} records, "
-            f"{f['rejected']:,} rejected, {f['findings']:,} finding(s)"
+            f"  {status}: {term(f['path'])}: {term(f['format'] or '-')}, {f['lines']:,} lines, "
+            f"{f['records']:,} records, {f['rejected']:,} rejected, {f['findings']:,} finding(s)"
             + (f" ({term(f['skipped'])})" if f["skipped"] else "")
         )
     for e in summary.get("errors", []):

@@ -135,9 +135,10 @@ def summary_lines(r: Report, defanged: bool = False, top: int = 5) -> list[str]:
     """The short summary printed when the report itself goes to a file."""
     t = _Text(defanged)
     need = r.needing_block
-    out = [*head_lines(r),
+    out = [
+        *head_lines(r),
         f"dropscan: {len(r.hosts)} host(s) with findings, {r.findings:,} finding(s); "
-        f"{len(need)} need egress blocking" + (": " + ", ".join(term(h.host) for h in need) if need else "")
+        f"{len(need)} need egress blocking" + (": " + ", ".join(term(h.host) for h in need) if need else ""),
     ]
     dests = r.destinations()
     if dests and top:
@@ -296,7 +297,8 @@ th,td{border:1px solid #d0d0d0;padding:.25em .6em;text-align:left;vertical-align
 th{background:#f3f3f3}td.n{text-align:right}
 .yes{color:#b00020;font-weight:700}.no{color:#2e7d32}.confirmed{background:#ffe0e0;font-weight:700}
 code{font:12px/1.3 ui-monospace,Menlo,Consolas,monospace}td.url code{word-break:break-all}td.d{white-space:nowrap}
-.muted{color:#666}.incomplete{background:#b00020;color:#fff;font-weight:700;padding:.5em}svg text{font:11px system-ui,sans-serif}
+.muted{color:#666}svg text{font:11px system-ui,sans-serif}
+.incomplete{background:#b00020;color:#fff;font-weight:700;padding:.5em}
 """
 
 
