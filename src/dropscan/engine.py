@@ -43,7 +43,7 @@ class FileSummary:
     timeouts: int = 0
     error: str | None = None
     skipped: str | None = None  # why a file found in a directory walk was not scanned
-    first: datetime | None = None  # earliest and latest record time seen (see `time_span`)
+    first: datetime | None = None  # the times of its first and last records (see `last_time`)
     last: datetime | None = None
     end: int | None = None  # one-process path: decompressed offset just past the last line scanned
 
@@ -56,11 +56,10 @@ class FileSummary:
             return "skipped"
         return "findings" if self.findings else "clean"
 
-    def widen(self, first: datetime | None, last: datetime | None) -> None:
-        if first is not None and (self.first is None or first < self.first):
-            self.first = first
-        if last is not None and (self.last is None or last > self.last):
-            self.last = last
+    def span(self, first: datetime | None, last: datetime | None) -> None:
+        """Extend by the next piece of the file read: its first and last record times."""
+        self.first = self.first or first
+        self.last = last or self.last
 
     def as_dict(self) -> dict:
         return {
@@ -83,18 +82,38 @@ def _iso(t: datetime | None) -> str | None:
     return t.isoformat() if t else None
 
 
-SPAN_PROBE = 16  # lines tried at each end of a chunk for a record with a time
+def _time_of(line: bytes, fmt: LogFormat) -> datetime | None:
+    rec = fmt.parse(line) if line.strip() else None
+    return rec.time if rec is not None else None
 
 
-def time_span(chunk: bytes, fmt: LogFormat | None) -> tuple[datetime | None, datetime | None]:
-    """The earliest and latest time among the first and the last record of a chunk (a few lines
-    at each end are tried): the time span a scan covered, for its summary, at the cost of a few
-    parses per chunk. Out-of-order lines inside a chunk can lie outside it."""
-    if fmt is None or not chunk:
-        return None, None
-    lines = chunk.split(b"\n", SPAN_PROBE)[:SPAN_PROBE] + chunk.rsplit(b"\n", SPAN_PROBE + 1)[-SPAN_PROBE - 1 :]
-    times = [rec.time for rec in map(fmt.parse, (ln for ln in lines if ln.strip())) if rec is not None and rec.time]
-    return (min(times), max(times)) if times else (None, None)
+def first_time(chunk: bytes, fmt: LogFormat | None) -> datetime | None:
+    """The time of the chunk's first record that has one (``None`` without a ``%t``)."""
+    if fmt is None or not fmt.has_time:
+        return None
+    start = 0
+    while start < len(chunk):
+        end = chunk.find(b"\n", start)
+        end = len(chunk) if end < 0 else end
+        if (t := _time_of(chunk[start:end], fmt)) is not None:
+            return t
+        start = end + 1
+    return None
+
+
+def last_time(chunk: bytes, fmt: LogFormat | None) -> datetime | None:
+    """The time of the chunk's last record that has one. With `first_time`, the time span a
+    file covers is the times of its first and last records: the same for any chunking, so
+    for any engine and number of jobs."""
+    if fmt is None or not fmt.has_time:
+        return None
+    end = len(chunk) - chunk.endswith(b"\n")
+    while end >= 0:
+        start = chunk.rfind(b"\n", 0, end) + 1
+        if (t := _time_of(chunk[start:end], fmt)) is not None:
+            return t
+        end = start - 1
+    return None
 
 
 @dataclass(slots=True)
@@ -184,7 +203,7 @@ def scan_unit(spec: ScannerSpec, unit: Unit, opts: ScanOptions, tmpdir: str | No
     scanner = get_scanner(spec)
     fmt = compile_format(unit.format) if unit.format else None
     total = ChunkResult()
-    span = FileSummary(unit.path)
+    span = FileSummary(unit.path)  # only its time span
     rej = None
     error = None
     try:
@@ -202,7 +221,8 @@ def scan_unit(spec: ScannerSpec, unit: Unit, opts: ScanOptions, tmpdir: str | No
                 rej.writelines(x if x.endswith(b"\n") else x + b"\n" for x in r.rejects)
                 r.rejects = []
             r.findings = [f for f in r.findings if in_window(f, opts.since, opts.until)]
-            span.widen(*time_span(chunk, fmt))
+            if r.records:
+                span.span(None if span.first else first_time(chunk, fmt), last_time(chunk, fmt))
             total.add(r)
     except InputError as e:
         error = str(e)
@@ -324,7 +344,8 @@ class Scan:
                     keep_rejects=opts.keep_rejects and self.on_reject is not None,
                 )
                 self._account(s, r)
-                s.widen(*time_span(chunk, fmt))
+                if r.records:
+                    s.span(None if s.first else first_time(chunk, fmt), last_time(chunk, fmt))
                 for line in r.rejects:
                     self.on_reject(src.path, line)
                 for f in r.findings:
@@ -442,7 +463,7 @@ class Scan:
                 res = result()
                 base = current.lines
                 self._account(current, res.counts)
-                current.widen(res.first, res.last)
+                current.span(res.first, res.last)
                 if res.error:
                     current.error = res.error
                 for line in _take_rejects(res):

@@ -309,6 +309,8 @@ class LogFormat:
         #: whether an inspected field (request, header, cookie) is written without quotes, so
         #: that a raw double quote can sit inside it (see prefilter.RAW_QUOTE_MARKER)
         self.unquoted_inspected = any(not f.quoted and f.code in "rUqiC" for f in self.fields)
+        #: whether records carry a time (``%t``), for the time span a scan covered
+        self.has_time = any(f.code == "t" for f in self.fields)
         #: the grammar of one line, without line terminator and without groups
         self.line_grammar = b"".join(plain)
         #: a chunk of complete lines: every line of the chunk must be a record

@@ -73,6 +73,11 @@ class AtomicOutput:
 
     def __init__(self, path: str, mode: str = "w", **kwargs):
         self.path = path
+        self.done = False
+        if os.path.exists(path) and not os.path.isfile(path):  # /dev/null, a FIFO: nothing to replace
+            self.tmp = None
+            self.fh = open(path, mode, **kwargs)  # noqa: SIM115 - closed by commit/discard
+            return
         directory = os.path.dirname(os.path.abspath(path))
         try:
             fd, self.tmp = tempfile.mkstemp(prefix=".dropscan-", suffix=".part", dir=directory)
@@ -80,7 +85,6 @@ class AtomicOutput:
             raise OutputError(f"{path}: cannot write: {e.strerror or e}") from None
         os.fchmod(fd, 0o666 & ~_umask())
         self.fh = os.fdopen(fd, mode, **kwargs)
-        self.done = False
 
     def commit(self) -> None:
         if self.done:
@@ -88,25 +92,28 @@ class AtomicOutput:
         self.done = True
         try:
             self.fh.flush()
-            os.fsync(self.fh.fileno())
+            if self.tmp is not None:
+                os.fsync(self.fh.fileno())
             self.fh.close()
-            os.replace(self.tmp, self.path)
+            if self.tmp is not None:
+                os.replace(self.tmp, self.path)
         except OSError as e:
             self.discard()
             raise OutputError(f"{self.path}: cannot write: {e.strerror or e}") from None
 
     def discard(self) -> None:
-        if self.done and not os.path.exists(self.tmp):
+        if self.done and (self.tmp is None or not os.path.exists(self.tmp)):
             return
         self.done = True
         try:
             self.fh.close()
         except OSError:
             pass
-        try:
-            os.unlink(self.tmp)
-        except FileNotFoundError:
-            pass
+        if self.tmp is not None:
+            try:
+                os.unlink(self.tmp)
+            except FileNotFoundError:
+                pass
 
     def __enter__(self):
         return self.fh
