@@ -76,7 +76,7 @@ class AtomicOutput:
         self.done = False
         if os.path.exists(path) and not os.path.isfile(path):  # /dev/null, a FIFO: nothing to replace
             self.tmp = None
-            self.fh = open(path, mode, **kwargs)  # noqa: SIM115 - closed by commit/discard
+            self.fh = open(path, mode, **kwargs)  # closed by commit or discard
             return
         directory = os.path.dirname(os.path.abspath(path))
         try:
