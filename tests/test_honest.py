@@ -99,7 +99,7 @@ def test_a_scan_with_findings_and_a_failed_input_exits_2(logs, tmp_path):
     one_line_error(p, "gone.log: no such file or directory")
     assert len(out.read_text().splitlines()) == 1  # the findings of what could be read are written
     summary = json.loads(s.read_text())
-    assert list(summary)[:2] == ["complete", "files"] and summary["complete"] is False
+    assert list(summary) == ["complete", "errors", "totals", "files"] and summary["complete"] is False
 
 
 def test_api_raises_when_nothing_was_read_and_warns_when_some_failed(logs, tmp_path):

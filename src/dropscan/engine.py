@@ -277,16 +277,16 @@ class Scan:
         return t
 
     def summary(self) -> dict:
-        """What the scan covered: ``complete`` (nothing failed), per-file ``files`` (each with
-        its ``status``: clean, findings, failed or skipped), ``totals`` and ``errors``."""
+        """What the scan covered: ``complete`` (nothing failed), ``errors``, ``totals`` and
+        per-file ``files`` (each with its ``status``: clean, findings, failed or skipped)."""
         errors = list(self.errors) + [f.error for f in self.files if f.error]
         if self.files and all(f.skipped for f in self.files):
             errors.append(f"no recognised access log among the {len(self.files)} file(s) found: all skipped")
         return {
             "complete": not errors,
-            "files": [f.as_dict() for f in self.files],
-            "totals": self.totals,
             "errors": errors,
+            "totals": self.totals,
+            "files": [f.as_dict() for f in self.files],
         }
 
     def __iter__(self) -> Iterator[Finding]:
