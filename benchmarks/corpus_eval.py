@@ -20,6 +20,21 @@ Where a case is only a payload, it is placed where its source says it was sent (
 CrowdSec give a synthetic ``log_line``; GoTestWAF names placeholders; command-injection lists go
 into a query parameter; Log4Shell strings into the User-Agent), percent-encoded the way a client
 would send it.
+
+Egress figures (`EgressFigures`, the second table), per source:
+
+* **egress-class recall**: cases labelled with the destinations they make the server contact
+  (``egress``, e.g. afrog-oob) that get a finding; **destinations exact**: those whose finding
+  names exactly the labelled set (``host:port``; a ``(suffix)`` label is the wildcard
+  ``*.host:port``);
+* **DNS callbacks** (``dns-oob``) found, and of those labelled with a name, found with it (scheme
+  dns); **SSRF** (``ssrf-oob``, ``ssrf``) found, and of those labelled, found with every
+  labelled destination;
+* **open redirects**: lines whose request target has a redirect parameter (``redirect``, ``next``,
+  ``return``, ``returnTo``, ``came_from``, ``goto``, ``continue``, ``r`` ...) holding an absolute
+  URL, or whose Referer has a URL-valued parameter (search-engine redirectors), and how many of
+  them were given a destination (the target: none);
+* **benign flagged**, as in the first table.
 """
 
 from __future__ import annotations
@@ -33,6 +48,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from dropscan.decode import url_decode
 from dropscan.engine import default_signatures
 from dropscan.logformat import detect_format
 from dropscan.scanner import Scanner
@@ -70,6 +86,11 @@ IN_CATEGORIES = {
     "rfi",
     "ssi",
     "path-traversal-rce",
+    # afrog-oob: requests that make the server call out, labelled with where
+    "dropper",
+    "jndi",
+    "dns-oob",
+    "ssrf-oob",
 }
 OUT_CATEGORY_REASON = "attack class outside dropscan's job"
 
@@ -419,6 +440,17 @@ def _pct(x: float | None, digits: int = 1) -> str:
     return "-" if x is None else f"{100 * x:.{digits}f}%"
 
 
+def aligned(rows: list[tuple[str, ...]]) -> str:
+    """Rows as columns: the first left-aligned, the others right-aligned, a rule under the head."""
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    lines = [
+        "  ".join(v.ljust(w) if i == 0 else v.rjust(w) for i, (v, w) in enumerate(zip(r, widths, strict=True)))
+        for r in rows
+    ]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
 def table(figs: dict[str, SourceFigures]) -> str:
     head = ("source", "cases", "in scope", "detected", "recall", "out of scope", "benign", "flagged", "flagged %", "ok")
     rows = [head]
@@ -437,13 +469,7 @@ def table(figs: dict[str, SourceFigures]) -> str:
                 "yes" if f.meets_target() else "NO",
             )
         )
-    widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
-    lines = [
-        "  ".join(v.ljust(w) if i == 0 else v.rjust(w) for i, (v, w) in enumerate(zip(r, widths, strict=True)))
-        for r in rows
-    ]
-    lines.insert(1, "  ".join("-" * w for w in widths))
-    return "\n".join(lines)
+    return aligned(rows)
 
 
 def classes(figs: dict[str, SourceFigures]) -> str:
@@ -507,10 +533,160 @@ def as_json(figs: dict[str, SourceFigures]) -> dict:
     }
 
 
-def evaluate(corpus: Path, scanner: Scanner | None = None) -> dict[str, SourceFigures]:
+# --- egress figures --------------------------------------------------------------------------
+_TARGET = re.compile(rb'"[A-Za-z]{3,10} (\S+)')
+_REDIRECT = re.compile(
+    r"(?:^|[?&;])(?:redirect(?:_?(?:url|uri|to))?|next|return(?:_?(?:url|to|path))?|returnto|came_from|goto|"
+    r"continue|r|dest(?:ination)?|success_url|forward)=(?:https?:)?//",
+    re.IGNORECASE,
+)
+DNS_CATEGORIES = {"dns-oob"}
+SSRF_CATEGORIES = {"ssrf-oob", "ssrf"}
+
+
+def label_destinations(labels: list[str]) -> set[str]:
+    """A case's ``egress`` labels as destination strings: ``host:port``, ``*.host:port`` for a
+    ``(suffix)`` label (a name built at run time)."""
+    out = set()
+    for lab in labels:
+        text, _, note = lab.partition(" ")
+        out.add(("*." + text) if "suffix" in note else text)
+    return out
+
+
+def found_destinations(finding: dict, scheme: str | None = None) -> set[str]:
+    out = set()
+    for d in finding["egress"]:
+        if scheme is None or d["scheme"] == scheme:
+            host = ("*." if d.get("wildcard") else "") + d["host"]
+            out.add(host if d["port"] is None else f"{host}:{d['port']}")
+    return out
+
+
+_REFERER = re.compile(rb'" \d{3} \S+ "((?:[^"\\]|\\.)*)"')
+_URL_PARAM = re.compile(r"[?&][\w.-]{1,40}=(?:https?:)?//", re.IGNORECASE)
+
+
+def open_redirect(line: bytes) -> bool:
+    """Whether the line carries an open redirect: an absolute URL in a redirect parameter of the
+    request target, or in any parameter of the Referer (search-engine redirectors: Google's
+    /url?url=, DuckDuckGo's uddg=): either way the browser went there, the server fetched nothing."""
+    m = _TARGET.search(line)
+    if m and _REDIRECT.search(url_decode(m.group(1).decode("utf-8", "replace"))):
+        return True
+    m = _REFERER.search(line)
+    return bool(m) and bool(_URL_PARAM.search(url_decode(m.group(1).decode("utf-8", "replace"))))
+
+
+@dataclass(slots=True)
+class EgressFigures:
+    source: str
+    labelled: int = 0  # attack cases labelled with destinations
+    found: int = 0
+    exact: int = 0
+    dns: list[int] = field(default_factory=lambda: [0, 0, 0, 0])  # cases, found, labelled, right name
+    ssrf: list[int] = field(default_factory=lambda: [0, 0, 0, 0])  # cases, found, labelled, right destination
+    redirects: int = 0
+    redirects_with_destination: int = 0
+    benign: int = 0
+    benign_flagged: int = 0
+    wrong: list[tuple[Case, set[str], set[str]]] = field(default_factory=list)  # (case, want, got)
+
+    def as_dict(self) -> dict:
+        return {
+            "egress_labelled": self.labelled,
+            "egress_found": self.found,
+            "destinations_exact": self.exact,
+            "dns_callbacks": dict(zip(("cases", "found", "labelled", "right_name"), self.dns, strict=True)),
+            "ssrf": dict(zip(("cases", "found", "labelled", "right_destination"), self.ssrf, strict=True)),
+            "open_redirects": self.redirects,
+            "open_redirects_with_destination": self.redirects_with_destination,
+            "benign": self.benign,
+            "benign_flagged": self.benign_flagged,
+            "wrong_destinations": [
+                {"text": c.raw["text"], "want": sorted(w), "got": sorted(g)} for c, w, g in self.wrong
+            ],
+        }
+
+
+def egress_figures(cases: list[Case]) -> dict[str, EgressFigures]:
+    out: dict[str, EgressFigures] = {}
+    for c in cases:
+        f = out.setdefault(c.source, EgressFigures(c.source))
+        hit = c.finding
+        if open_redirect(c.line):
+            f.redirects += 1
+            f.redirects_with_destination += bool(hit and hit["egress"])
+        if c.role == "benign":
+            f.benign += 1
+            f.benign_flagged += hit is not None
+            continue
+        if c.raw["label"] != "attack":
+            continue
+        want = label_destinations(c.raw.get("egress") or [])
+        got = found_destinations(hit) if hit else set()
+        if want:
+            f.labelled += 1
+            f.found += hit is not None
+            f.exact += got == want
+            if got != want:
+                f.wrong.append((c, want, got))
+        cat = c.raw["category"]
+        for counts, cats, scheme in ((f.dns, DNS_CATEGORIES, "dns"), (f.ssrf, SSRF_CATEGORIES, None)):
+            if cat in cats:
+                counts[0] += 1
+                counts[1] += hit is not None
+                counts[2] += bool(want)
+                counts[3] += bool(want) and want <= (found_destinations(hit, scheme) if hit else set())
+    return out
+
+
+def _ratio(hit: int, n: int, digits: int = 0) -> str:
+    return "-" if not n else f"{hit}/{n} {_pct(hit / n, digits)}"
+
+
+def egress_table(figs: dict[str, EgressFigures]) -> str:
+    head = (
+        "source",
+        "egress found",
+        "dest exact",
+        "dns found",
+        "dns name",
+        "ssrf found",
+        "ssrf dest",
+        "redirects",
+        "redir dest",
+        "benign flagged",
+    )
+    rows = [head]
+    for f in figs.values():
+        rows.append(
+            (
+                f.source,
+                _ratio(f.found, f.labelled),
+                _ratio(f.exact, f.labelled),
+                _ratio(f.dns[1], f.dns[0]),
+                _ratio(f.dns[3], f.dns[2]),
+                _ratio(f.ssrf[1], f.ssrf[0]),
+                _ratio(f.ssrf[3], f.ssrf[2]),
+                str(f.redirects),
+                str(f.redirects_with_destination),
+                _ratio(f.benign_flagged, f.benign, 2),
+            )
+        )
+    return aligned(rows)
+
+
+def evaluate_all(
+    corpus: Path, scanner: Scanner | None = None
+) -> tuple[dict[str, SourceFigures], dict[str, EgressFigures]]:
     cases = load(corpus)
     scan(cases, scanner or Scanner(default_signatures()))
-    return figures(cases)
+    return figures(cases), egress_figures(cases)
+
+
+def evaluate(corpus: Path, scanner: Scanner | None = None) -> dict[str, SourceFigures]:
+    return evaluate_all(corpus, scanner)[0]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -523,19 +699,28 @@ def main(argv: list[str] | None = None) -> int:
         print(f"corpus not found: {args.corpus}", file=sys.stderr)
         return 2
     t0 = time.perf_counter()
-    figs = evaluate(args.corpus)
+    figs, eg = evaluate_all(args.corpus)
     if args.json:
-        print(json.dumps(as_json(figs), indent=2))
+        out = as_json(figs)
+        for name, e in eg.items():
+            out[name]["egress"] = e.as_dict()
+        print(json.dumps(out, indent=2))
     else:
         print(table(figs))
         if text := classes(figs):
             print("\n" + text)
+        print("\negress figures\n" + egress_table(eg))
         print(
             f"\ntarget: in-scope recall >= {RECALL_TARGET:.0%}, benign flagged <= {BENIGN_TARGET:.1%} "
             f"({time.perf_counter() - t0:.1f} s)"
         )
         if args.misses:
             print(details(figs))
+            for e in eg.values():
+                for c, want, got in e.wrong:
+                    print(
+                        f"  {e.source}: destinations {sorted(got)} != labelled {sorted(want)}: {_short(c.raw['text'])}"
+                    )
     return 0 if all(f.meets_target() for f in figs.values()) else 1
 
 

@@ -62,6 +62,7 @@ def test_scan_sample_logs(runner, tmp_path):
             "scheme": "http",
             "ip_literal": True,
             "url": "http://193.13.87.38/X0-locker",
+            "wildcard": False,
         }
     ]
     assert writeup["timestamp"] == "2026-11-27T07:02:11+01:00" and writeup["line_no"] == 6

@@ -108,6 +108,7 @@ def test_flags_exactly_the_attacked_vhosts(vhost_logs):
         "destinations": 5,
         "ip_destinations": 4,
         "confirmed_destinations": 0,
+        "via_resolver_destinations": 0,
     }
     assert rep["firewall"] is None
     assert [f["path"].rsplit("/", 1)[1] for f in rep["scan"]["files"]] == [
@@ -208,7 +209,7 @@ def test_builder_is_pure_and_counts_a_destination_once_per_finding(vhost_logs):
     twice.egress = twice.egress + twice.egress  # the same destination named twice in one request
     rep = ReportBuilder().add_all(findings).report()
     shop = rep.hosts[0]
-    assert shop.dests[("198.51.100.20", 8080, "http")].findings == 2
+    assert shop.dests[("198.51.100.20", 8080, "http", False)].findings == 2
     assert build_report([]).as_dict()["hosts"] == []
 
 

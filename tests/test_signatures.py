@@ -40,9 +40,11 @@ def test_pack_breadth():
     assert len(SIGS) >= 25
     assert all(s.references for s in SIGS.signatures)
     cats = {s.category for s in SIGS.signatures}
-    assert {"dropper", "reverse-shell", "jndi", "shellshock", "rfi", "rce", "rce-probe", "expression"} <= cats
+    assert {"dropper", "reverse-shell", "jndi", "shellshock", "rfi", "ssrf", "rce", "rce-probe", "expression"} <= cats
     for s in SIGS.signatures:
-        if s.egress:
+        if s.category == "ssrf":  # high with an external destination, medium without (match.Hit.rank)
+            assert s.severity == "high" and s.egress, s.id
+        elif s.egress:
             assert s.severity == "critical", s.id
         if s.category == "rce-probe":
             assert s.severity == "medium" and not s.egress, s.id

@@ -498,7 +498,7 @@ def rules(
     """Scan, then print firewall rules to paste: default-deny outbound for the web user, and
     rejects for every IP a payload named (see docs/report.md). Exits 0 when it wrote the rules,
     2 when an input could not be read (the rules then say INCOMPLETE)."""
-    from .rules import IPTABLES_FAMILY, check_user, egress_rules
+    from .rules import IPTABLES_FAMILY, RPZ_FILE, check_user, egress_rules
     from .safety import term
 
     check_user(user)
@@ -512,7 +512,7 @@ def rules(
     _run, rep = _egress_report(paths, log_format, signatures, jobs, host)
     files = egress_rules(rep, firewall.value, user, allow_dns, include_unparsed)
     if family is not None:
-        files = {IPTABLES_FAMILY[family]: files[IPTABLES_FAMILY[family]]}
+        files = {k: v for k, v in files.items() if k in (IPTABLES_FAMILY[family], RPZ_FILE)}
     if output_dir:
         os.makedirs(output_dir, exist_ok=True)
         with ExitStack() as stack:
@@ -522,7 +522,8 @@ def rules(
             _commit(stack)
         for name in files:
             sys.stdout.write(f"wrote {term(os.path.join(output_dir, name))}\n")
-    else:
+    else:  # stdout stays loadable by the firewall: the RPZ zone's records are in its header
+        files.pop(RPZ_FILE, None)
         for i, (name, text) in enumerate(files.items()):
             if len(files) > 1:
                 sys.stdout.write(("\n" if i else "") + f"# ===== {name} =====\n")

@@ -8,6 +8,7 @@ the resulting finding. The same functions as the scan itself, nothing re-impleme
 
 from __future__ import annotations
 
+from .egress import Destination
 from .logformat import LogFormat, detect_format
 from .match import field_kind
 from .scanner import Scanner, build_finding
@@ -69,6 +70,11 @@ def explain_line(line: bytes, scanner: Scanner, fmt: LogFormat | None = None) ->
     return out
 
 
+def _dest(d: dict) -> str:
+    """A destination record as ``scheme://host:port`` (the ``Destination.endpoint`` form)."""
+    return Destination(**d).endpoint()
+
+
 def explain_text(e: dict) -> str:
     """The human rendering (callers escape it for the terminal)."""
     lines = [f"line:    {e['line']}"]
@@ -91,7 +97,7 @@ def explain_text(e: dict) -> str:
                     f"  {'':<17} keywords {', '.join(v['keywords'])} -> try {', '.join(v['candidates']) or '-'}"
                 )
         for h in f["hits"]:
-            dests = ", ".join(f"{d['scheme']}://{d['host']}:{d['port']}" for d in h["destinations"]) or "no destination"
+            dests = ", ".join(_dest(d) for d in h["destinations"]) or "no destination"
             lines.append(f"  MATCH {h['rule']} ({h['severity']}) on view {h['view']}: {dests}")
         tried = {c for v in f["views"] for c in v["candidates"]} - {h["rule"] for h in f["hits"]}
         for rule in sorted(tried):
@@ -102,7 +108,7 @@ def explain_text(e: dict) -> str:
         lines.append(f"regex timeouts: {e['timeouts']}")
     fnd = e["finding"]
     if fnd:
-        dests = ", ".join(f"{d['scheme']}://{d['host']}:{d['port']}" for d in fnd["egress"]) or "none"
+        dests = ", ".join(_dest(d) for d in fnd["egress"]) or "none"
         lines.append(f"finding: {fnd['severity']} {fnd['category']} rules={','.join(fnd['rule_ids'])} egress={dests}")
     else:
         lines.append("finding: none")

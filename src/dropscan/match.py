@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass, field
 
 from .decode import View, views
-from .egress import Destination, add_destination, extract
+from .egress import Destination, add_destination, external, extract
 from .prefilter import HAVE_HYPERSCAN, compile_literals
 from .signatures import MATCH_TIMEOUT, Signature, SignatureSet
 
@@ -42,9 +42,12 @@ class Hit:
 
     @property
     def rank(self) -> int:
-        """Severity rank; a critical egress signature without a destination counts as high."""
+        """Severity rank; a critical egress signature without a destination counts as high, a
+        server-side fetch (``ssrf``) without an external destination one step lower."""
         r = self.sig.rank
         if self.sig.egress and not self.destinations and self.sig.severity == "critical":
+            r -= 1
+        if self.sig.category == "ssrf" and not self.destinations:
             r -= 1
         return r
 
@@ -120,7 +123,9 @@ class Matcher:
                         for i, m in enumerate(pat.finditer(view.text, timeout=min(MATCH_TIMEOUT, left))):
                             matched = True
                             for d in extract(m, sig.extract, sig.default_scheme):
-                                add_destination(dests, d)
+                                # a fetch of the server's own or private address is no egress
+                                if sig.category != "ssrf" or external(d):
+                                    add_destination(dests, d)
                             if i >= MAX_MATCHES_PER_VIEW:
                                 break
                     except TimeoutError:

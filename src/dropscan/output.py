@@ -24,7 +24,7 @@ def endpoint_text(f: Finding, defanged: bool) -> str:
     if not f.egress:
         return "-"
     d = f.egress[0]
-    host = defang_host(d.host) if defanged else (f"[{d.host}]" if ":" in d.host else d.host)
+    host = ("*." if d.wildcard else "") + defang_host(d.host) if defanged else d.shown_host
     scheme = defang(d.scheme + "://x")[:-4] if defanged else d.scheme
     text = f"{scheme}://{host}" + (f":{d.port}" if d.port is not None else "")
     return text + (f" (+{len(f.egress) - 1})" if len(f.egress) > 1 else "")

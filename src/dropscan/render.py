@@ -18,7 +18,7 @@ import re
 from collections.abc import Callable
 from datetime import datetime
 
-from .report import MAX_DESTINATIONS, DestinationStats, HostStats, Report
+from .report import MAX_DESTINATIONS, DestinationStats, HostStats, Report, sinkhole_lines
 from .safety import defang, defang_host, term
 from .signatures import CATEGORIES
 
@@ -27,7 +27,7 @@ MAX_CLIENTS = 10
 COLORS = dict(
     zip(
         CATEGORIES,
-        ("#d55e00", "#cc79a7", "#0072b2", "#e69f00", "#009e73", "#56b4e9", "#f0e442", "#999999"),
+        ("#d55e00", "#cc79a7", "#0072b2", "#e69f00", "#009e73", "#882255", "#56b4e9", "#f0e442", "#999999"),
         strict=True,
     )
 )
@@ -50,10 +50,32 @@ class _Text:
 
     def dest(self, d: DestinationStats) -> str:
         host = defang_host(d.host) if self.defanged else d.host
-        return term(f"[{host}]" if ":" in d.host else host)
+        return term(f"[{host}]" if ":" in d.host else (f"*.{host}" if d.wildcard else host))
 
     def url(self, u: str | None) -> str:
         return term(defang(u) if self.defanged and u else (u or ""))
+
+
+def _kind(d: DestinationStats) -> str:
+    if d.via_resolver:
+        return "via resolver"
+    return "ip" if d.ip_literal else "name"
+
+
+RESOLVER_NOTE = (
+    "via resolver: a DNS callback is looked up by the local resolver (systemd-resolved, nscd, dnsmasq) "
+    "as its own user, so no egress rule for the web server user stops it. Stop it at the resolver: "
+    "allow only the names the application needs, or sinkhole these names (RPZ zone lines, also written "
+    "by `dropscan rules`):"
+)
+
+
+def resolver_advice(x: HostStats) -> list[str]:
+    """What stops this host's DNS callbacks (empty when it has none)."""
+    cbs = x.resolver_callbacks
+    if not cbs:
+        return []
+    return [RESOLVER_NOTE, *sinkhole_lines(d.host for d in cbs)]
 
 
 def _clients(h: HostStats) -> str:
@@ -145,7 +167,8 @@ def summary_lines(r: Report, defanged: bool = False, top: int = 5) -> list[str]:
         out.append("top destinations:")
         for d in dests[:top]:
             mark = "CONFIRMED " if d.confirmed else ""
-            out.append(f"  {mark}{d.scheme}://{t.dest(d)}:{d.port if d.port is not None else '-'} ({d.findings})")
+            via = " via resolver" if d.via_resolver else ""
+            out.append(f"  {mark}{d.scheme}://{t.dest(d)}:{d.port if d.port is not None else '-'} ({d.findings}){via}")
     fw = _firewall_line(r)
     if fw and top:  # the full formats print it at their end
         out.append(fw)
@@ -175,7 +198,7 @@ DEST_COLUMNS = (
     (40, "DESTINATION"),
     (5, "PORT"),
     (6, "SCHEME"),
-    (4, "KIND"),
+    (12, "KIND"),
     (8, "FINDINGS"),
     (0, "2XX/3XX"),
 )
@@ -217,11 +240,15 @@ def table(r: Report, defanged: bool = False) -> str:
                     t.dest(d),
                     str(d.port) if d.port is not None else "-",
                     d.scheme,
-                    "ip" if d.ip_literal else "name",
+                    _kind(d),
                     str(d.findings),
                     str(d.answered_2xx_3xx),
                 ]
                 out.append("  " + _cells(dw, [term(x) for x in row]).rstrip())
+            advice = resolver_advice(h)
+            if advice:
+                out.append("  " + advice[0])
+                out += [f"    {term(line)}" for line in advice[1:]]
         if h.more_destinations:
             out.append(f"  {_more(h)}")
     fw = _firewall_line(r)
@@ -265,15 +292,18 @@ def markdown(r: Report, defanged: bool = False) -> str:
         if h.dests:
             out += [
                 "",
-                "| Confirmed | Destination | Port | Scheme | IP literal | Findings | 2xx/3xx | Example URL |",
+                "| Confirmed | Destination | Port | Scheme | Kind | Findings | 2xx/3xx | Example URL |",
                 "|---|---|--:|---|---|--:|--:|---|",
             ]
             for d in h.destinations:
                 out.append(
                     f"| {'**' + _when(d.confirmed_at) + '**' if d.confirmed else '-'} | {md(t.dest(d))} | "
-                    f"{d.port if d.port is not None else '-'} | {md(d.scheme)} | {'yes' if d.ip_literal else 'no'} | "
+                    f"{d.port if d.port is not None else '-'} | {md(d.scheme)} | {_kind(d)} | "
                     f"{d.findings} | {d.answered_2xx_3xx} | {md(t.url(d.url)) if d.url else '-'} |"
                 )
+            advice = resolver_advice(h)
+            if advice:
+                out += ["", md(advice[0]), "", "```", *advice[1:], "```"]
         if h.more_destinations:
             out += ["", md(_more(h)) + "."]
     fw = _firewall_line(r)
@@ -401,7 +431,7 @@ def html_report(r: Report, defanged: bool = False, title: str = "dropscan egress
             continue
         parts.append(
             '<table class="destinations"><thead><tr><th>Confirmed</th><th>Destination</th><th>Port</th>'
-            "<th>Scheme</th><th>IP literal</th><th>Findings</th><th>2xx/3xx</th><th>First seen</th>"
+            "<th>Scheme</th><th>Kind</th><th>Findings</th><th>2xx/3xx</th><th>First seen</th>"
             "<th>Example URL</th></tr></thead><tbody>"
         )
         for d in x.destinations:
@@ -412,7 +442,7 @@ def html_report(r: Report, defanged: bool = False, title: str = "dropscan egress
                 + f'<td class="d"><code>{h(t.dest(d))}</code></td>'
                 + _td(d.port if d.port is not None else "-", "n")
                 + _td(d.scheme)
-                + _td("yes" if d.ip_literal else "no")
+                + _td(_kind(d))
                 + _td(d.findings, "n")
                 + _td(d.answered_2xx_3xx, "n")
                 + _td(_when(d.first_seen))
@@ -420,6 +450,9 @@ def html_report(r: Report, defanged: bool = False, title: str = "dropscan egress
                 + "</tr>"
             )
         parts.append("</tbody></table>")
+        advice = resolver_advice(x)
+        if advice:
+            parts.append(f"<p>{h(advice[0])}</p><pre>{h(chr(10).join(advice[1:]))}</pre>")
         if x.more_destinations:
             parts.append(f"<p>{h(_more(x))}.</p>")
     parts.append(

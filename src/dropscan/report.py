@@ -13,7 +13,12 @@ grouped by receiving host (`dropscan.hosts.HostRule`) and summed up:
   block, blocking name resolution for the web user, does not stop an IP literal; it does stop a
   name), and ``confirmed`` when a firewall log shows this machine sending a packet to that IP and
   port within the window after a request that carried it (`dropscan.fwlog.Correlator`). Confirmed
-  destinations lead: they are evidence that an injection executed.
+  destinations lead: they are evidence that an injection executed. A ``wildcard`` destination
+  is the fixed suffix of a name built at run time (shown ``*.host``).
+* ``via_resolver``: a DNS-only callback (scheme ``dns``). The local resolver (systemd-resolved,
+  nscd, dnsmasq) makes the lookup as its own user, so the web user's egress rule does not stop
+  it; what does is the resolver: an allowlist of the names the application needs, or a
+  sinkhole (RPZ) for these names (`sinkhole_lines`).
 
 `ReportBuilder` is the pure part (findings and firewall events in, `Report` out); `build_report`
 wires in the firewall-log files. Rendering lives in `dropscan.render`, rules in `dropscan.rules`.
@@ -22,16 +27,18 @@ wires in the firewall-log files. Rendering lives in `dropscan.render`, rules in 
 from __future__ import annotations
 
 import heapq
+import re
 from collections import Counter
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta, tzinfo
 
+from .egress import Destination
 from .findings import Finding
 from .fwlog import DEFAULT_WINDOW, Clock, Correlator, FirewallEvent, FirewallStats, read_events
 from .hosts import HostRule, host_from_path
 
-DestKey = tuple[str, int | None, str]  # (host, port, scheme)
+DestKey = tuple[str, int | None, str, bool]  # (host, port, scheme, wildcard)
 MAX_DESTINATIONS = 1000  # destinations kept in detail per host (the attacker chooses how many there are)
 
 
@@ -60,9 +67,14 @@ class DestinationStats:
     url: str | None = None  # the first URL that named it, when there was one
     confirmed_at: datetime | None = None  # the first outbound packet that confirms it
     firewall_events: int = 0
+    wildcard: bool = False
     unparsed: int = 0  # of ``findings``, those on lines that were not parsed as requests (no rules)
     uncounted: int = 0  # findings it may have had before it was last (re)added (see `HostStats.destination`)
     seq: int = 0  # arrival order in its host (the older of two equally rare ones is dropped first)
+
+    @classmethod
+    def of(cls, d: Destination) -> DestinationStats:
+        return cls(d.host, d.port, d.scheme, d.ip_literal, url=d.url, wildcard=d.wildcard)
 
     @property
     def weight(self) -> int:
@@ -71,7 +83,15 @@ class DestinationStats:
 
     @property
     def key(self) -> DestKey:
-        return (self.host, self.port, self.scheme)
+        return (self.host, self.port, self.scheme, self.wildcard)
+
+    @property
+    def via_resolver(self) -> bool:
+        return self.scheme == "dns"
+
+    @property
+    def shown_host(self) -> str:
+        return f"*.{self.host}" if self.wildcard else self.host
 
     @property
     def confirmed(self) -> bool:
@@ -86,6 +106,8 @@ class DestinationStats:
             "port": self.port,
             "scheme": self.scheme,
             "ip_literal": self.ip_literal,
+            "wildcard": self.wildcard,
+            "via_resolver": self.via_resolver,
             "findings": self.findings,
             "confirmed": self.confirmed,
             "answered_2xx_3xx": self.answered_2xx_3xx,
@@ -169,6 +191,11 @@ class HostStats:
     def confirmed(self) -> int:
         return sum(d.confirmed for d in self.dests.values())
 
+    @property
+    def resolver_callbacks(self) -> list[DestinationStats]:
+        """The DNS-only callbacks, which only the resolver can stop."""
+        return [d for d in self.destinations if d.via_resolver]
+
     def ranked_clients(self) -> list[tuple[str, int]]:
         return sorted(self.clients.items(), key=lambda kv: (-kv[1], kv[0]))
 
@@ -194,6 +221,7 @@ class HostStats:
             "clients": [{"ip": ip, "findings": n} for ip, n in self.ranked_clients()],
             "categories": dict(sorted(self.categories.items(), key=lambda kv: (-kv[1], kv[0]))),
             "confirmed": self.confirmed,
+            "via_resolver": len(self.resolver_callbacks),
             "destinations": [d.as_dict() for d in self.destinations],
             "more_destinations": self.more_destinations,
             "more_destination_findings": self.more_findings,
@@ -246,7 +274,7 @@ class Report:
             for d in h.dests.values():
                 m = merged.get(d.key)
                 if m is None:
-                    m = merged[d.key] = DestinationStats(d.host, d.port, d.scheme, d.ip_literal, url=d.url)
+                    m = merged[d.key] = replace(d, findings=0, answered_2xx_3xx=0, firewall_events=0, confirmed_at=None)
                 m.findings += d.findings
                 m.answered_2xx_3xx += d.answered_2xx_3xx
                 m.firewall_events += d.firewall_events
@@ -273,6 +301,7 @@ class Report:
                 "destinations": len(dests),
                 "ip_destinations": sum(d.ip_literal for d in dests),
                 "confirmed_destinations": sum(d.confirmed for d in dests),
+                "via_resolver_destinations": sum(d.via_resolver for d in dests),
             },
             "days": [
                 {"date": day.isoformat(), "category": cat, "findings": n}
@@ -320,11 +349,11 @@ class ReportBuilder:
             self.days.setdefault(t.astimezone(UTC).date(), Counter())[f.category] += 1
         seen: set[DestKey] = set()
         for d in f.egress:
-            key = (d.host, d.port, d.scheme)
+            key = d.key
             if key in seen:  # named twice in one request: one finding
                 continue
             seen.add(key)
-            ds = h.destination(key, lambda d=d: DestinationStats(d.host, d.port, d.scheme, d.ip_literal, url=d.url))
+            ds = h.destination(key, lambda d=d: DestinationStats.of(d))
             ds.findings += 1
             ds.unparsed += f.field == "line"
             ds.answered_2xx_3xx += f.answered
@@ -367,6 +396,19 @@ class ReportBuilder:
             scan=scan,
             host=host,
         )
+
+
+_RPZ_NAME = re.compile(r"(?:[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{0,62}")
+
+
+def sinkhole_lines(names: Iterable[str]) -> list[str]:
+    """RPZ records (``NAME CNAME .``: answer NXDOMAIN) for each callback name and every name
+    under it (the labels before it are chosen at run time). Only well-formed host names are
+    written, so log text cannot add records."""
+    out: list[str] = []
+    for n in sorted({n for n in names if _RPZ_NAME.fullmatch(n)}):
+        out += [f"{n} CNAME .", f"*.{n} CNAME ."]
+    return out
 
 
 def build_report(

@@ -10,14 +10,24 @@ literals found come first with their own log prefix, so a hit on a known dropper
 even where the default-deny is relaxed for the application's own needs.
 
 Hostnames never become rules: a firewall resolves a name once, at load time, if at all, and
-droppers rotate addresses. They are listed as comments; the default-deny (or denying DNS to the
-web user) is what stops them. Addresses that are not on the Internet are never rule targets
-(`never_target`): private (RFC 1918, ULA), shared/CGNAT (100.64/10), loopback, link-local,
-multicast, unspecified, broadcast and reserved (240/4) ones: a payload naming ``10.1.2.3`` is an
-attacker pointing at (or forging) an internal address, and rejecting it could cut the web user
-off from its own database. They are listed as comments saying why. Documentation ranges
-(192.0.2/24, 198.51.100/24, 203.0.113/24, 2001:db8::/32) stay targets: they route nowhere, so a
-rule for them harms nothing, and they are what examples and tests use for attackers.
+droppers rotate addresses. They are listed as comments; the default-deny is what stops the
+connection to them.
+
+DNS callbacks (``ping``/``nslookup`` of a name, destinations with scheme ``dns``) are listed
+apart, "via resolver": the local resolver (systemd-resolved, nscd, dnsmasq) makes the lookup as
+its own user, so no rule for the web user stops them, and a rule that seemed to would be false
+comfort. What stops them is the resolver: an allowlist of the names the application needs, or a
+sinkhole; ``dropscan-callbacks.rpz`` (written with ``--output-dir``; its records are in every
+rules file's header too) is an RPZ zone (BIND, Unbound, Knot, PowerDNS) answering NXDOMAIN for
+each name and every name under it.
+
+Addresses that are not on the Internet are never rule targets (`never_target`): private (RFC
+1918, ULA), shared/CGNAT (100.64/10), loopback, link-local, multicast, unspecified, broadcast
+and reserved (240/4) ones: a payload naming ``10.1.2.3`` is an attacker pointing at (or forging)
+an internal address, and rejecting it could cut the web user off from its own database. They
+are listed as comments saying why. Documentation ranges (192.0.2/24, 198.51.100/24,
+203.0.113/24, 2001:db8::/32) stay targets: they route nowhere, so a rule for them harms
+nothing, and they are what examples and tests use for attackers.
 
 Rules come only from findings on parsed records of recognised access logs: a destination seen
 only on lines that were not parsed as requests (``field == "line"``: an ``X-Forwarded-For``
@@ -42,9 +52,10 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 from .errors import UsageError
-from .report import DestinationStats, Report
+from .report import DestinationStats, Report, sinkhole_lines
 
 FIREWALLS = ("ufw", "iptables", "nftables")
+RPZ_FILE = "dropscan-callbacks.rpz"
 DROPPER_PREFIX = "[DROPSCAN DROPPER] "
 EGRESS_PREFIX = "[DROPSCAN EGRESS] "
 LOG_LIMIT = (10, 20)  # per minute, burst: enough to prove an attempt, too few to flood syslog
@@ -124,6 +135,8 @@ class Plan:
     skipped: list[str]
     hosts: list[str]
     findings: int
+    callbacks: list[str] = field(default_factory=list)  # DNS callbacks, as comments
+    callback_names: list[str] = field(default_factory=list)  # the names to sinkhole
     unparsed: list[str] = field(default_factory=list)  # addresses seen only on unparsed lines
     incomplete: list[str] = field(default_factory=list)  # inputs that failed
 
@@ -132,16 +145,24 @@ def _endpoint(d: DestinationStats) -> str:
     return f"{d.scheme}:{d.port}" if d.port is not None else d.scheme
 
 
+def _name(d: DestinationStats) -> str:
+    return ("*." if d.wildcard else "") + safe(d.host)
+
+
 def plan(report: Report, user: str = "www-data", allow_dns: bool = False, include_unparsed: bool = False) -> Plan:
     check_user(user)
     targets: dict[str, Target] = {}
     names: dict[str, list[str]] = defaultdict(list)
+    callbacks: dict[str, list[str]] = defaultdict(list)
     skipped: list[str] = []
     unparsed: list[str] = []
     for h in report.hosts:
         for d in h.destinations:
+            if d.via_resolver:
+                callbacks[_name(d)].append(f"{safe(_endpoint(d))} ({d.findings}) on {safe(h.host)}")
+                continue
             if not d.ip_literal:
-                names[safe(d.host)].append(f"{safe(_endpoint(d))} ({d.findings}) on {safe(h.host)}")
+                names[_name(d)].append(f"{safe(_endpoint(d))} ({d.findings}) on {safe(h.host)}")
                 continue
             try:
                 ip = ipaddress.ip_address(d.host)
@@ -170,6 +191,8 @@ def plan(report: Report, user: str = "www-data", allow_dns: bool = False, includ
         skipped=sorted(set(skipped)),
         hosts=[safe(h.host) for h in report.needing_block],
         findings=report.findings,
+        callbacks=[f"{n}: {', '.join(v)}" for n, v in sorted(callbacks.items())],
+        callback_names=sorted({d.host for h in report.hosts for d in h.resolver_callbacks}),
         unparsed=sorted(set(unparsed)),
         incomplete=[safe(e) for e in report.errors],
     )
@@ -186,8 +209,16 @@ def _header(p: Plan, what: str) -> list[str]:
     ]
     if p.names:
         out.append("# Destinations named by hostname (no rule: a firewall resolves a name once, if at all;")
-        out.append("# the default-deny below stops them, and so does denying DNS to the web user):")
+        out.append("# the default-deny below stops the connection; the name lookup still leaves through the resolver):")
         out += [f"#   {n}" for n in p.names]
+    if p.callbacks:
+        out.append("# DNS callbacks, via resolver: the local resolver (systemd-resolved, nscd, dnsmasq) looks")
+        out.append("# these up as its own user, so NO rule in this file stops them. Stop them at the resolver:")
+        out.append("# allow only the names the application needs, or sinkhole them: --output-dir also writes")
+        out.append(f"# {RPZ_FILE}, an RPZ zone answering NXDOMAIN for each name and every name under it:")
+        out += [f"#   {n}" for n in p.callbacks]
+        out.append("# Its records:")
+        out += [f"#   {line}" for line in sinkhole_lines(p.callback_names)]
     if p.skipped:
         out.append("# Not rejected (addresses that are not on the Internet):")
         out += [f"#   {s}" for s in p.skipped]
@@ -340,13 +371,33 @@ def ufw(p: Plan) -> dict[str, str]:
 GENERATORS = {"ufw": ufw, "iptables": iptables, "nftables": nftables}
 
 
+def rpz_zone(p: Plan) -> str:
+    """An RPZ zone file sinkholing the DNS callbacks (include it as a response-policy zone)."""
+    lines = [
+        "; dropscan: DNS callbacks found in web requests. A response-policy zone (RPZ): each name and",
+        '; every name under it answers NXDOMAIN. BIND: zone "rpz.dropscan" { type primary; file ...; };',
+        '; response-policy { zone "rpz.dropscan"; };  Unbound: rpz: name: rpz.dropscan zonefile: ...',
+        "; Review before loading: a name the application needs must not be listed.",
+        "$TTL 300",
+        "@ IN SOA localhost. root.localhost. 1 3600 600 86400 300",
+        "@ IN NS localhost.",
+        *sinkhole_lines(p.callback_names),
+    ]
+    return "\n".join(lines) + "\n"
+
+
 def egress_rules(
     report: Report, firewall: str, user: str = "www-data", allow_dns: bool = False, include_unparsed: bool = False
 ) -> dict[str, str]:
-    """File name -> content of the rules for ``firewall`` (ufw, iptables or nftables)."""
+    """File name -> content of the rules for ``firewall`` (ufw, iptables or nftables), plus
+    `RPZ_FILE` when there are DNS callbacks (only the resolver can stop those)."""
     if firewall not in GENERATORS:
         raise UsageError(f"unknown firewall {firewall!r}: use one of {', '.join(FIREWALLS)}")
-    return GENERATORS[firewall](plan(report, user, allow_dns, include_unparsed))
+    p = plan(report, user, allow_dns, include_unparsed)
+    files = GENERATORS[firewall](p)
+    if p.callback_names:
+        files[RPZ_FILE] = rpz_zone(p)
+    return files
 
 
 IPTABLES_FAMILY = {4: "rules.v4", 6: "rules.v6"}

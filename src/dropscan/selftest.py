@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .egress import Destination
 from .logformat import apache_escape, compile_format
 from .scanner import Scanner
 from .signatures import Example, Signature, SignatureSet, lint_runtime
@@ -30,6 +31,13 @@ def example_line(ex: Example) -> bytes:
     ).encode()
 
 
+def example_egress(d: Destination) -> str:
+    """A destination as examples write it: ``host:port``, ``*.suffix:port`` for a name built at
+    run time, the bare host when there is no port (``icmp``)."""
+    host = f"*.{d.host}" if d.wildcard else d.host
+    return host if d.port is None else f"{host}:{d.port}"
+
+
 @dataclass(slots=True)
 class ExampleResult:
     sig: Signature
@@ -49,7 +57,7 @@ def run_example(scanner: Scanner, sig: Signature, ex: Example, expect_match: boo
         return ExampleResult(sig, ex, expect_match, False, what)
     if expect_match and ex.egress is not None:
         hit = scanner.analyse(line, fmt)
-        got = sorted({f"{d.host}:{d.port}" for h in hit.hits if h.sig.id == sig.id for d in h.destinations})
+        got = sorted({example_egress(d) for h in hit.hits if h.sig.id == sig.id for d in h.destinations})
         want = sorted(set(ex.egress))
         if got != want:
             return ExampleResult(sig, ex, expect_match, False, f"destinations {got} != expected {want}")

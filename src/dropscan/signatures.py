@@ -33,10 +33,10 @@ import yaml
 
 from .errors import UsageError
 
-CATEGORIES = ("dropper", "reverse-shell", "jndi", "shellshock", "rfi", "expression", "rce", "rce-probe")
+CATEGORIES = ("dropper", "reverse-shell", "jndi", "shellshock", "rfi", "ssrf", "expression", "rce", "rce-probe")
 SEVERITIES = ("low", "medium", "high", "critical")
 FIELD_KINDS = ("target", "user_agent", "referer", "header", "line")
-EXTRACT_MODES = ("groups", "argv", "none")
+EXTRACT_MODES = ("groups", "argv", "argv-list", "none")
 EXAMPLE_KEYS = ("target", "user_agent", "referer", "line")
 _ID = regex.compile(r"[a-z0-9][a-z0-9._-]{1,63}")
 _REQUIRED = ("id", "name", "category", "severity", "egress", "keywords", "patterns", "references", "examples")
