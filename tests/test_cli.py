@@ -114,7 +114,8 @@ def test_unknown_format_is_usage_error(runner):
     assert p.returncode == 2 and "Traceback" not in p.stderr
     assert (
         p.stderr.strip() == "dropscan: error: unknown log format 'nonsense': use one of vhost_combined, "
-        "combined, vhost_common, common or a LogFormat string"
+        "combined, vhost_common, common, lighttpd, json, json:caddy, json:traefik, json:ecs, json:nginx, w3c, "
+        "cloudfront, alb, elb, haproxy, envoy, an Apache LogFormat or an nginx log_format string"
     )
     assert main
 

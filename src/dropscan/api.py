@@ -55,14 +55,28 @@ def scan(
     since: datetime | None = None,
     until: datetime | None = None,
     fast: bool = True,
+    trusted_proxies: Iterable[str] = (),
+    host: str | None = None,
+    host_from: str | None = None,
 ) -> Scan:
     """Scan files, directories, globs or ``-`` (stdin); iterate the result for `Finding`s in
     (file, line) order. After iterating, ``.summary()`` has the per-file line accounting.
 
-    ``log_format`` is a preset (``combined``, ``vhost_combined``, ``common``, ``vhost_common``) or
-    an Apache LogFormat string; ``None`` detects it per file."""
+    ``log_format`` is a name from ``dropscan.formats.NAMES`` (``combined``, ``json``, ``w3c``,
+    ``alb`` …), an Apache LogFormat or an nginx log_format string; ``None`` detects it per file.
+    ``trusted_proxies`` (CIDRs) makes ``client_ip`` the client behind them
+    (`dropscan.attribution`); ``host`` and ``host_from`` name the receiving host of logs that log
+    none (`dropscan.hosts`)."""
     opts = ScanOptions(
-        log_format=log_format, signatures=_sigs(signatures), jobs=jobs, fast=fast, since=since, until=until
+        log_format=log_format,
+        signatures=_sigs(signatures),
+        jobs=jobs,
+        fast=fast,
+        since=since,
+        until=until,
+        trusted_proxies=tuple(trusted_proxies),
+        host=host,
+        host_from=host_from,
     )
     return Scan(_paths(paths), opts)
 

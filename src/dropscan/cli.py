@@ -134,8 +134,25 @@ LogFormatOpt = Annotated[
     typer.Option(
         "--log-format",
         "-l",
-        help="combined, vhost_combined, common, vhost_common, or an Apache LogFormat string "
-        "[default: detected per file].",
+        help="combined, vhost_combined, common, vhost_common, lighttpd, json (json:caddy, json:traefik, "
+        "json:ecs, json:nginx; json:KEY=NAME,... to map fields), w3c (IIS), cloudfront, alb, elb, haproxy, "
+        "envoy, an Apache LogFormat string or an nginx log_format string [default: detected per file].",
+    ),
+]
+HostFromOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--host-from",
+        help="Path pattern naming the receiving host of logs that log none, e.g. 'logs/{host}/*' "
+        "('*' one path part, '**' any).",
+    ),
+]
+TrustedProxyOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--trusted-proxy",
+        help="Your proxies (CIDR, repeatable): client_ip is the first address from the right of "
+        "X-Forwarded-For that is not one of them [default: none, client_ip is the peer].",
     ),
 ]
 SignaturesOpt = Annotated[
@@ -145,7 +162,8 @@ SignaturesOpt = Annotated[
 HostOpt = Annotated[
     str | None,
     typer.Option(
-        "--host", help="Receiving host for logs without %v [default: from the file name, see docs/report.md]."
+        "--host",
+        help="Receiving host for logs that log none [default: --host-from, else from the path, see docs/report.md].",
     ),
 ]
 JobsOpt = Annotated[int | None, typer.Option("--jobs", "-j", help="Worker processes [default: all cores].")]
@@ -171,6 +189,9 @@ def scan(
     output: Annotated[str | None, typer.Option("--output", "-o", help="Write findings here (default stdout).")] = None,
     log_format: LogFormatOpt = None,
     signatures: SignaturesOpt = None,
+    host: HostOpt = None,
+    host_from: HostFromOpt = None,
+    trusted_proxy: TrustedProxyOpt = None,
     rejects: Annotated[
         str | None, typer.Option("--rejects", help="Write lines that are not records here, verbatim.")
     ] = None,
@@ -229,6 +250,9 @@ def scan(
         keep_rejects=rejects is not None,
         since=parse_when(since) if since else None,
         until=parse_when(until) if until else None,
+        trusted_proxies=tuple(trusted_proxy or ()),
+        host=host,
+        host_from=host_from,
     )
     with ExitStack() as stack:
         stack.outputs = []
@@ -356,7 +380,9 @@ class Firewall(StrEnum):
 _REPORT_EXT = {".html": "html", ".htm": "html", ".md": "markdown", ".markdown": "markdown", ".json": "json"}
 
 
-def _egress_report(paths, log_format, signatures, jobs, host, since=None, until=None, inc=None, **firewall):
+def _egress_report(
+    paths, log_format, signatures, jobs, hosts, since=None, until=None, inc=None, **firewall
+):  # hosts: (--host, --host-from, --trusted-proxy)
     """The two steps every egress command shares: which findings (a Scan, incremental with
     ``inc``), then the report. Returns (run, report)."""
     from .engine import Scan, ScanOptions
@@ -369,9 +395,12 @@ def _egress_report(paths, log_format, signatures, jobs, host, since=None, until=
         jobs=_jobs(jobs),
         since=parse_when(since) if since else None,
         until=parse_when(until) if until else None,
+        host=hosts[0],
+        host_from=hosts[1],
+        trusted_proxies=tuple(hosts[2] or ()),
     )
     run = inc.scan(paths, opts) if inc else Scan(paths, opts)
-    return run, build_report(run, host=host, scan_summary=run.summary, **firewall)
+    return run, build_report(run, host=hosts[0], scan_summary=run.summary, **firewall)
 
 
 def _exit_for(rep) -> None:
@@ -391,6 +420,8 @@ def report(
         str | None, typer.Option("--output", "-o", help="Write the report here; a short summary goes to stdout.")
     ] = None,
     host: HostOpt = None,
+    host_from: HostFromOpt = None,
+    trusted_proxy: TrustedProxyOpt = None,
     firewall_log: Annotated[
         list[str] | None,
         typer.Option("--firewall-log", help="Kernel LOG lines (syslog, kern.log, ufw.log, journalctl -k); repeatable."),
@@ -444,7 +475,7 @@ def report(
             log_format,
             signatures,
             jobs,
-            host,
+            (host, host_from, trusted_proxy),
             since,
             until,
             inc=inc,
@@ -491,6 +522,8 @@ def rules(
         ),
     ] = False,
     host: HostOpt = None,
+    host_from: HostFromOpt = None,
+    trusted_proxy: TrustedProxyOpt = None,
     log_format: LogFormatOpt = None,
     signatures: SignaturesOpt = None,
     jobs: JobsOpt = None,
@@ -509,7 +542,7 @@ def rules(
     if output_dir:
         probe = os.path.join(output_dir, "rules") if os.path.isdir(output_dir) else output_dir
         _preflight(paths, {"--output-dir": probe})
-    _run, rep = _egress_report(paths, log_format, signatures, jobs, host)
+    _run, rep = _egress_report(paths, log_format, signatures, jobs, (host, host_from, trusted_proxy))
     files = egress_rules(rep, firewall.value, user, allow_dns, include_unparsed)
     if family is not None:
         files = {k: v for k, v in files.items() if k in (IPTABLES_FAMILY[family], RPZ_FILE)}
@@ -544,7 +577,7 @@ def explain(
     """Show each decoding step, which signature matched on which view, and the destinations."""
     from .engine import default_signatures
     from .explain import explain_line, explain_text
-    from .logformat import compile_format
+    from .formats import compile_format
     from .safety import term
     from .scanner import Scanner
 

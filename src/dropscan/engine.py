@@ -20,9 +20,11 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 
+from .attribution import Network, parse_networks
 from .errors import InputError
 from .findings import Finding
-from .logformat import LogFormat, compile_format, detect_format
+from .formats import compile_format, detect_format
+from .hosts import HostRule
 from .scanner import ChunkResult, Scanner
 from .signatures import SignatureSet
 from .sources import CHUNK_SIZE, Source, expand_paths, open_blocks, read_chunks, read_range, split_ranges
@@ -43,9 +45,13 @@ class FileSummary:
     timeouts: int = 0
     error: str | None = None
     skipped: str | None = None  # why a file found in a directory walk was not scanned
-    first: datetime | None = None  # the times of its first and last records (see `last_time`)
+    first: datetime | None = None  # the times of its first and last records (see `last_record_time`)
     last: datetime | None = None
+    spanned: bool = False  # its first record was seen (``first`` is its time)
     end: int | None = None  # one-process path: decompressed offset just past the last line scanned
+    host: str | None = None  # the receiving host of the lines that log none, and where it came from
+    host_source: str | None = None
+    logged_host: int = 0  # findings whose receiving host was logged on the line itself
 
     @property
     def status(self) -> str:
@@ -56,10 +62,12 @@ class FileSummary:
             return "skipped"
         return "findings" if self.findings else "clean"
 
-    def span(self, first: datetime | None, last: datetime | None) -> None:
-        """Extend by the next piece of the file read: its first and last record times."""
-        self.first = self.first or first
-        self.last = last or self.last
+    def span(self, first: Found | None, last: Found | None) -> None:
+        """Extend by the next piece of the file read: the times of its first and last records."""
+        if first is not None and not self.spanned:
+            self.first, self.spanned = first[0], True
+        if last is not None:
+            self.last = last[0]
 
     def as_dict(self) -> dict:
         return {
@@ -75,6 +83,7 @@ class FileSummary:
             "last": _iso(self.last),
             "error": self.error,
             "skipped": self.skipped,
+            "host": {"name": self.host, "source": self.host_source, "logged_on_findings": self.logged_host},
         }
 
 
@@ -82,43 +91,46 @@ def _iso(t: datetime | None) -> str | None:
     return t.isoformat() if t else None
 
 
-def _time_of(line: bytes, fmt: LogFormat) -> datetime | None:
+Found = tuple[datetime | None]  # a record was found; its time (None: the format logs none)
+
+
+def _record_time(line: bytes, fmt) -> Found | None:
     rec = fmt.parse(line) if line.strip() else None
-    return rec.time if rec is not None else None
+    return None if rec is None else (rec.time,)
 
 
-def first_time(chunk: bytes, fmt: LogFormat | None) -> datetime | None:
-    """The time of the chunk's first record that has one (``None`` without a ``%t``)."""
-    if fmt is None or not fmt.has_time:
+def first_record_time(chunk: bytes, fmt) -> Found | None:
+    """The time of the chunk's first record (``None`` when it has none)."""
+    if fmt is None:
         return None
     start = 0
     while start < len(chunk):
         end = chunk.find(b"\n", start)
         end = len(chunk) if end < 0 else end
-        if (t := _time_of(chunk[start:end], fmt)) is not None:
-            return t
+        if (found := _record_time(chunk[start:end], fmt)) is not None:
+            return found
         start = end + 1
     return None
 
 
-def last_time(chunk: bytes, fmt: LogFormat | None) -> datetime | None:
-    """The time of the chunk's last record that has one. With `first_time`, the time span a
-    file covers is the times of its first and last records: the same for any chunking, so
-    for any engine and number of jobs."""
-    if fmt is None or not fmt.has_time:
+def last_record_time(chunk: bytes, fmt) -> Found | None:
+    """The time of the chunk's last record. With `first_record_time`, the time span a file
+    covers is the times of its first and last records: the same for any chunking, so for any
+    engine and number of jobs; each costs one parse in the usual chunk."""
+    if fmt is None:
         return None
     end = len(chunk) - chunk.endswith(b"\n")
     while end >= 0:
         start = chunk.rfind(b"\n", 0, end) + 1
-        if (t := _time_of(chunk[start:end], fmt)) is not None:
-            return t
+        if (found := _record_time(chunk[start:end], fmt)) is not None:
+            return found
         end = start - 1
     return None
 
 
 @dataclass(slots=True)
 class ScanOptions:
-    log_format: str | None = None  # preset name or LogFormat string; None: detect per file
+    log_format: str | None = None  # a format name or string (dropscan.formats); None: detect per file
     signatures: SignatureSet | None = None  # None: the built-in pack
     jobs: int = 1
     fast: bool = True
@@ -126,6 +138,13 @@ class ScanOptions:
     since: datetime | None = None
     until: datetime | None = None
     chunk_size: int = CHUNK_SIZE
+    trusted_proxies: tuple[str, ...] = ()  # --trusted-proxy CIDRs (see dropscan.attribution)
+    host: str | None = None  # --host
+    host_from: str | None = None  # --host-from pattern
+    named: tuple[str, ...] = ()  # the paths named on the command line (the path rule reads below them)
+
+    def host_rule(self) -> HostRule:
+        return HostRule(self.host, self.host_from, list(self.named))
 
     def sigs(self) -> SignatureSet:
         if self.signatures is None:
@@ -151,20 +170,22 @@ class ScannerSpec:
     digest: str
     fast: bool
     compile_now: bool = True
+    trusted: tuple[Network, ...] = ()
 
     @classmethod
-    def of(cls, sigs: SignatureSet, fast: bool) -> ScannerSpec:
-        return cls(tuple(sigs.documents), sigs.digest, fast, sigs.compile_now)
+    def of(cls, sigs: SignatureSet, fast: bool, trusted: tuple[Network, ...] = ()) -> ScannerSpec:
+        return cls(tuple(sigs.documents), sigs.digest, fast, sigs.compile_now, trusted)
 
 
-_SCANNERS: dict[tuple[str, bool], Scanner] = {}
+_SCANNERS: dict[tuple, Scanner] = {}
 
 
 def get_scanner(spec: ScannerSpec, sigs: SignatureSet | None = None) -> Scanner:
-    key = (spec.digest, spec.fast)
+    key = (spec.digest, spec.fast, spec.trusted)
     sc = _SCANNERS.get(key)
     if sc is None:
-        sc = _SCANNERS[key] = Scanner(sigs or SignatureSet(list(spec.documents), spec.compile_now), fast=spec.fast)
+        sigs = sigs or SignatureSet(list(spec.documents), spec.compile_now)
+        sc = _SCANNERS[key] = Scanner(sigs, fast=spec.fast, trusted=spec.trusted)
     return sc
 
 
@@ -173,6 +194,12 @@ def in_window(f: Finding, since: datetime | None, until: datetime | None) -> boo
     if f.timestamp is None:
         return True
     return (since is None or f.timestamp >= since) and (until is None or f.timestamp < until)
+
+
+def name_host(f: Finding, hosts: HostRule) -> Finding:
+    """Set the finding's receiving host (`dropscan.hosts`)."""
+    f.host = hosts(f)
+    return f
 
 
 # --- one unit of work ----------------------------------------------------------------------
@@ -192,8 +219,8 @@ class UnitResult:
     findings_file: str | None = None
     rejects_file: str | None = None
     error: str | None = None
-    first: datetime | None = None
-    last: datetime | None = None
+    first: Found | None = None  # its first and last records' times (`first_record_time`)
+    last: Found | None = None
 
 
 def scan_unit(spec: ScannerSpec, unit: Unit, opts: ScanOptions, tmpdir: str | None) -> UnitResult:
@@ -202,6 +229,7 @@ def scan_unit(spec: ScannerSpec, unit: Unit, opts: ScanOptions, tmpdir: str | No
     without one (Dask workers on other machines), they travel in the result."""
     scanner = get_scanner(spec)
     fmt = compile_format(unit.format) if unit.format else None
+    hosts = opts.host_rule()
     total = ChunkResult()
     span = FileSummary(unit.path)  # only its time span
     rej = None
@@ -220,16 +248,22 @@ def scan_unit(spec: ScannerSpec, unit: Unit, opts: ScanOptions, tmpdir: str | No
                     rej = tempfile.NamedTemporaryFile("wb", dir=tmpdir, suffix=".rej", delete=False)
                 rej.writelines(x if x.endswith(b"\n") else x + b"\n" for x in r.rejects)
                 r.rejects = []
-            r.findings = [f for f in r.findings if in_window(f, opts.since, opts.until)]
+            r.findings = [name_host(f, hosts) for f in r.findings if in_window(f, opts.since, opts.until)]
             if r.records:
-                span.span(None if span.first else first_time(chunk, fmt), last_time(chunk, fmt))
+                span.span(first_record_time(chunk, fmt) if not span.spanned else None, last_record_time(chunk, fmt))
             total.add(r)
     except InputError as e:
         error = str(e)
     finally:
         if rej is not None:
             rej.close()
-    result = UnitResult(total, rejects_file=rej.name if rej else None, error=error, first=span.first, last=span.last)
+    result = UnitResult(
+        total,
+        rejects_file=rej.name if rej else None,
+        error=error,
+        first=(span.first,) if span.spanned else None,
+        last=(span.last,) if span.spanned else None,
+    )
     if tmpdir is not None and len(total.findings) > SPILL_FINDINGS:
         with tempfile.NamedTemporaryFile("wb", dir=tmpdir, suffix=".pkl", delete=False) as fh:
             pickle.dump(total.findings, fh, protocol=pickle.HIGHEST_PROTOCOL)
@@ -257,8 +291,11 @@ class Scan:
         self.sources = sources
         self.files: list[FileSummary] = []
         sigs = self.options.sigs()
-        self.spec = ScannerSpec.of(sigs, self.options.fast)
+        if not self.options.named:
+            self.options.named = tuple(paths)
+        self.spec = ScannerSpec.of(sigs, self.options.fast, parse_networks(self.options.trusted_proxies))
         self.scanner = get_scanner(self.spec, sigs)
+        self.hosts = self.options.host_rule()
         self._fixed_format = compile_format(self.options.log_format) if self.options.log_format else None
 
     @property
@@ -310,10 +347,20 @@ class Scan:
         return total
 
     # one process, streaming
+    def _new_summary(self, path: str) -> FileSummary:
+        s = FileSummary(path)
+        s.host, s.host_source = self.hosts.source(path)
+        self.files.append(s)
+        return s
+
+    def _take(self, s: FileSummary, f: Finding) -> Finding:
+        s.findings += 1
+        if f.vhost:
+            s.logged_host += 1
+        return name_host(f, self.hosts)
+
     def _scan_inline(self, src: Source, summary: FileSummary | None = None) -> Iterator[Finding]:
-        s = summary or FileSummary(src.path)
-        if summary is None:
-            self.files.append(s)
+        s = summary or self._new_summary(src.path)
         opts = self.options
         fmt = self._fixed_format
         resume = src.resume
@@ -345,13 +392,12 @@ class Scan:
                 )
                 self._account(s, r)
                 if r.records:
-                    s.span(None if s.first else first_time(chunk, fmt), last_time(chunk, fmt))
+                    s.span(first_record_time(chunk, fmt) if not s.spanned else None, last_record_time(chunk, fmt))
                 for line in r.rejects:
                     self.on_reject(src.path, line)
                 for f in r.findings:
                     if in_window(f, opts.since, opts.until):
-                        s.findings += 1
-                        yield f
+                        yield self._take(s, f)
                 s.end = off + len(chunk)  # only once every finding of the chunk was taken
         except InputError as e:
             s.error = str(e)
@@ -375,7 +421,7 @@ class Scan:
         s.rejected += r.rejected
         s.timeouts += r.timeouts
 
-    def _check(self, s: FileSummary, fmt: LogFormat | None) -> None:
+    def _check(self, s: FileSummary, fmt) -> None:
         if s.error is None and s.lines and not s.records and fmt is not None:
             s.error = f"{s.path}: no line matches the log format {fmt.name!r}"
 
@@ -388,7 +434,7 @@ class Scan:
                 yield src, None
                 continue
             fmt, seen, error = (self._fixed_format, True, None) if self._fixed_format else self._detect(src)
-            spec = fmt.name if fmt else None  # a preset name, or the LogFormat string itself
+            spec = fmt.name if fmt else None  # a name that compiles again (dropscan.formats)
             if fmt is None and seen:
                 yield src, Unit(src.path, None, unrecognised=True, read_error=error)
                 continue
@@ -403,7 +449,7 @@ class Scan:
             else:
                 yield src, Unit(src.path, spec)
 
-    def _detect(self, src: Source) -> tuple[LogFormat | None, bool, str | None]:
+    def _detect(self, src: Source) -> tuple[object | None, bool, str | None]:
         """The file's format, whether it had any bytes to tell (an empty or unreadable file is
         no unrecognised one: the scan says what it is), and for an unrecognised one the read
         error right after its first lines, if any."""
@@ -451,8 +497,7 @@ class Scan:
                 if current is None or current.path != src.path or unit is None or unit.start in (None, 0):
                     if current is not None:
                         self._check(current, None if current.format is None else compile_format(current.format))
-                    current = FileSummary(src.path)
-                    self.files.append(current)
+                    current = self._new_summary(src.path)
                 if unit is None:  # stdin is read here, in order
                     yield from self._scan_inline(src, current)
                     continue
@@ -471,8 +516,7 @@ class Scan:
                         self.on_reject(src.path, line)
                 for f in _take_findings(res):
                     f.line_no += base
-                    current.findings += 1
-                    yield f
+                    yield self._take(current, f)
             if current is not None:
                 self._check(current, None if current.format is None else compile_format(current.format))
 

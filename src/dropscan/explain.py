@@ -9,12 +9,13 @@ the resulting finding. The same functions as the scan itself, nothing re-impleme
 from __future__ import annotations
 
 from .egress import Destination
-from .logformat import LogFormat, detect_format
+from .formats import detect_format
+from .logformat import Format
 from .match import field_kind
 from .scanner import Scanner, build_finding
 
 
-def explain_line(line: bytes, scanner: Scanner, fmt: LogFormat | None = None) -> dict:
+def explain_line(line: bytes, scanner: Scanner, fmt: Format | None = None) -> dict:
     detected = fmt is None
     if fmt is None:
         fmt = detect_format([line])

@@ -57,6 +57,8 @@ class Finding:
     severity: str
     egress: list[Destination] = field(default_factory=list)
     view: str = "url"  # the decoding view the primary signature matched on
+    peer_ip: str | None = None  # the connection as logged; client_ip is the client behind trusted proxies
+    host: str | None = None  # the receiving host (`dropscan.hosts`): logged, --host, --host-from, or the path
 
     @property
     def answered(self) -> bool:
@@ -71,7 +73,9 @@ class Finding:
             "offset": self.offset,
             "timestamp": self.timestamp.isoformat() if self.timestamp else None,
             "vhost": self.vhost,
+            "host": self.host,
             "client_ip": self.client_ip,
+            "peer_ip": self.peer_ip,
             "method": self.method,
             "request": self.request,
             "status": self.status,
@@ -110,6 +114,8 @@ class Finding:
             severity=r["severity"],
             egress=[Destination(**d) for d in r.get("egress", [])],
             view=r.get("view", "url"),
+            peer_ip=r.get("peer_ip"),
+            host=r.get("host"),
         )
 
 
@@ -121,7 +127,9 @@ FRAME_COLUMNS: dict[str, str] = {
     "line_no": "Int64",
     "offset": "Int64",
     "vhost": "str",
+    "host": "str",
     "client_ip": "str",
+    "peer_ip": "str",
     "method": "category:method",
     "request": "str",
     "status": "Int16",
@@ -156,7 +164,9 @@ def flat_row(f: Finding) -> dict:
         "line_no": f.line_no,
         "offset": f.offset,
         "vhost": f.vhost,
+        "host": f.host,
         "client_ip": f.client_ip,
+        "peer_ip": f.peer_ip,
         "method": method if method in HTTP_METHODS or method is None else "OTHER",
         "request": f.request,
         "status": f.status,

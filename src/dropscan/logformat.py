@@ -25,6 +25,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
 from functools import lru_cache
+from typing import Protocol
 
 from .errors import UsageError
 
@@ -33,6 +34,7 @@ from .errors import UsageError
 QUOTED = rb'[^"\\\n]*(?:\\[^\n][^"\\\n]*)*'
 # A field outside quotes: no space and no line break.
 WORD = rb"[^ \r\n]+"
+WORD_LIST = rb"[^ \r\n]*[^ ,\r\n](?:, [^ \r\n]*[^ ,\r\n])*"  # items never end with ",": one way to split
 NUMBER = rb"(?:[0-9]+|-)"
 SIGNED = rb"(?:-?[0-9]+|-)"
 STATUS = rb"(?:[0-9]{3}|-)"
@@ -67,7 +69,9 @@ class Record:
 
     vhost: str | None = None
     server_port: int | None = None
-    client: str | None = None
+    client: str | None = None  # the connecting peer as logged (%h / %a, a balancer's client field)
+    #: a proxy chain as logged (X-Forwarded-For: ``client, proxy1, proxy2``), for client attribution
+    forwarded_for: str | None = None
     time: datetime | None = None
     request: str | None = None
     method: str | None = None
@@ -95,6 +99,24 @@ class Record:
             if value:
                 out.append((name, value, self.raw.get(name, b"")))
         return out
+
+
+class Format(Protocol):
+    """What the scanner needs of a log format (implemented by `LogFormat` and by the families
+    of `dropscan.formats`): a name that compiles again, the chunk grammar, a parser that agrees
+    with it, and what the prefilter must add to stay sound for it."""
+
+    name: str
+    format: str  # key of the compiled grammar
+    grammar: bytes  # (?:LINE\r?\n)* over a chunk
+    line_grammar: bytes
+    unquoted_inspected: bool  # a raw double quote may sit inside an inspected field
+    markers: tuple[bytes, ...]  # prefilter markers for escapes the parser undoes
+    query_sep: bool  # path and query are two fields the parser joins with "?"
+
+    def parse(self, line: bytes) -> Record | None: ...
+
+    def match(self, line: bytes) -> bool: ...
 
 
 # --- Apache unescaping -----------------------------------------------------------------
@@ -195,6 +217,8 @@ _TIME_KEYWORDS = {
     "usec": rb"[0-9]+",
     "msec_frac": rb"[0-9]{3}",
     "usec_frac": rb"[0-9]{6}",
+    # not Apache's: nginx's $time_iso8601 (2026-11-27T07:02:11+01:00), see dropscan.formats.nginx
+    "iso8601": rb"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:Z|[+-][0-9]{2}:[0-9]{2})",
 }
 
 
@@ -223,6 +247,11 @@ def _assemble_time(parts: list[tuple[str, bytes]]) -> datetime | None:
         key = spec.split(":", 1)[1] if spec.startswith(("begin:", "end:")) else spec
         if key == "":  # plain %t inside a multi-part format
             return parse_clf_time(raw)
+        if key == "iso8601":
+            try:
+                return datetime.fromisoformat(value)
+            except ValueError:
+                return None
         if key in ("sec", "msec", "usec"):
             scale = {"sec": 1, "msec": 1_000, "usec": 1_000_000}[key]
             epoch = int(value) / scale
@@ -267,6 +296,8 @@ def _field_regex(f: _Field) -> bytes:
         return NUMBER
     if c in "DT":
         return SIGNED
+    if c == "n" and not f.quoted:
+        return WORD_LIST  # a note may be a value list, as nginx logs $upstream_addr
     return QUOTED if f.quoted else WORD
 
 
@@ -309,8 +340,9 @@ class LogFormat:
         #: whether an inspected field (request, header, cookie) is written without quotes, so
         #: that a raw double quote can sit inside it (see prefilter.RAW_QUOTE_MARKER)
         self.unquoted_inspected = any(not f.quoted and f.code in "rUqiC" for f in self.fields)
-        #: whether records carry a time (``%t``), for the time span a scan covered
-        self.has_time = any(f.code == "t" for f in self.fields)
+        #: prefilter markers of escapes this parser undoes beyond Apache's (none: a backslash is one)
+        self.markers: tuple[bytes, ...] = ()
+        self.query_sep = False  # path and query are never two fields joined by the parser
         #: the grammar of one line, without line terminator and without groups
         self.line_grammar = b"".join(plain)
         #: a chunk of complete lines: every line of the chunk must be a record
@@ -442,10 +474,25 @@ def _builder(f: _Field, directives: set[str], final_status: bool) -> Callable[[R
                 setattr(rec, name, v)
             else:
                 rec.headers[name] = v
+                if c == "i" and key == "x-forwarded-for":
+                    rec.forwarded_for = v
+                elif c == "i" and key == "host" and "v" not in directives and "V" not in directives:
+                    rec.vhost = host_only(v)
             rec.raw[name] = raw
 
         return h
     return lambda rec, raw, s: None  # logged but not inspected (%D, %P, %{X}e …)
+
+
+def host_only(value: str) -> str | None:
+    """A logged ``Host`` value without its port (``Shop.example:8080`` -> ``Shop.example``,
+    ``[2001:db8::1]:443`` -> ``2001:db8::1``); ``None`` when empty or ``-``."""
+    v = value.strip()
+    if v.startswith("["):
+        v = v[1 : v.find("]")] if "]" in v else v[1:]
+    elif v.count(":") == 1:
+        v = v.split(":", 1)[0]
+    return v or None if v != "-" else None
 
 
 _METHOD_SHAPE = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,31}")

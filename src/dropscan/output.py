@@ -172,9 +172,15 @@ def summary_text(summary: dict) -> str:
     )
     for f in summary["files"]:
         status = f["status"].upper() if f["status"] == "failed" else f["status"]
+        host = f.get("host") or {}
+        named = f", host {term(host['name'])} ({host['source']})" if host.get("name") else ""
+        if host.get("logged_on_findings"):
+            named = f", host logged on the line ({host['logged_on_findings']:,} finding(s))" + named.replace(
+                ", host", ", else"
+            )
         lines.append(
             f"  {status}: {term(f['path'])}: {term(f['format'] or '-')}, {f['lines']:,} lines, "
-            f"{f['records']:,} records, {f['rejected']:,} rejected, {f['findings']:,} finding(s)"
+            f"{f['records']:,} records, {f['rejected']:,} rejected, {f['findings']:,} finding(s){named}"
             + (f" ({term(f['skipped'])})" if f["skipped"] else "")
         )
     for e in summary.get("errors", []):

@@ -51,7 +51,7 @@ import re
 from collections.abc import Iterable
 
 from .decode import B64_HINTS, SPACE_ABSORBING
-from .logformat import LogFormat
+from .logformat import Format
 from .signatures import SignatureSet
 
 try:  # hyperscan has wheels for x86_64/aarch64 Linux, macOS and Windows
@@ -72,12 +72,12 @@ def _hex(c: str) -> set[bytes]:
     return {b"%02x" % ord(v) for v in {c.lower(), c.upper()}}
 
 
-def _char(c: str, last: bool = True) -> bytes:
+def _char(c: str, last: bool = True, query_sep: bool = False) -> bytes:
     if c == " ":
         return _SPACE
     raw = re.escape(c).encode()
     if c in COMMON_ENCODED:
-        raw = b"(?:" + raw + b"|%" + b"|%".join(sorted(_hex(c))) + b")"
+        raw = b"(?:" + raw + b"|%" + b"|%".join(sorted(_hex(c))) + (b"|[ \t]" if c == "?" and query_sep else b"") + b")"
     if c in SPACE_ABSORBING and not last:  # the cmd view drops whitespace after a separator
         raw += b"(?:" + _SPACE + b")?"
     return raw
@@ -127,7 +127,7 @@ _TRAILING_SPACE = (
 _IMPLIED = ("\n", "\r", "\v", "\f", "`", "$(")
 
 
-def _pieces(keyword: str) -> list[bytes] | None:
+def _pieces(keyword: str, query_sep: bool = False) -> list[bytes] | None:
     """The raw-line regex of a keyword, one piece per character (the last piece of a keyword
     ending in spaces is `_TRAILING_SPACE`), or None when markers alone pass every line that can
     produce it (a line break inside a log line only exists escaped or encoded; a backtick or
@@ -136,8 +136,8 @@ def _pieces(keyword: str) -> list[bytes] | None:
         return None
     if keyword.endswith(" ") and keyword.strip():
         stem = keyword.rstrip(" ")
-        return [_char(c, i == len(stem) - 1) for i, c in enumerate(stem)] + [_TRAILING_SPACE]
-    return [_char(c, i == len(keyword) - 1) for i, c in enumerate(keyword)]
+        return [_char(c, i == len(stem) - 1, query_sep) for i, c in enumerate(stem)] + [_TRAILING_SPACE]
+    return [_char(c, i == len(keyword) - 1, query_sep) for i, c in enumerate(keyword)]
 
 
 # Keywords that begin alike are compiled as one alternation: hyperscan's compile time grows with
@@ -145,12 +145,18 @@ def _pieces(keyword: str) -> list[bytes] | None:
 GROUP_SIZE = 256
 
 
-def expressions(sigs: SignatureSet, raw_quotes: bool = False) -> list[bytes]:
-    """Every prefilter expression for a signature set (keywords, base64 hints, markers)."""
+def expressions(
+    sigs: SignatureSet, raw_quotes: bool = False, extra: tuple[bytes, ...] = (), query_sep: bool = False
+) -> list[bytes]:
+    """Every prefilter expression for a signature set (keywords, base64 hints, markers), plus a
+    log format's own markers (``extra``: the escapes its parser undoes, e.g. HAProxy's ``#XX``).
+    ``query_sep``: the format logs path and query as two fields (W3C ``cs-uri-stem`` and
+    ``cs-uri-query``) that the parser joins with ``?``, so a keyword's ``?`` may be the space or
+    tab between them in the raw line."""
     words = sorted(set(sigs.keyword_index) | set(B64_HINTS))
     groups: dict[bytes, list[bytes]] = {}
     for w in words:
-        pieces = _pieces(w)
+        pieces = _pieces(w, query_sep)
         if pieces is not None:
             groups.setdefault(pieces[0], []).append(b"".join(pieces[1:]))
     pats = [
@@ -159,7 +165,7 @@ def expressions(sigs: SignatureSet, raw_quotes: bool = False) -> list[bytes]:
         for i in range(0, len(tails), GROUP_SIZE)
     ]
     markers = [*STATIC_MARKERS, _encoded_markers({c for w in words for c in w})]
-    return pats + markers + ([RAW_QUOTE_MARKER] if raw_quotes else [])
+    return pats + markers + ([RAW_QUOTE_MARKER] if raw_quotes else []) + list(extra)
 
 
 def _cache_dir() -> str | None:
@@ -224,10 +230,12 @@ class Prefilter:
     SLICE = 1 << 16
     MATCH_LIMIT = 1 << 12
 
-    def __init__(self, sigs: SignatureSet, raw_quotes: bool = False):
+    def __init__(
+        self, sigs: SignatureSet, raw_quotes: bool = False, extra: tuple[bytes, ...] = (), query_sep: bool = False
+    ):
         if not HAVE_HYPERSCAN:
             raise RuntimeError("hyperscan is not installed")
-        self.expressions = expressions(sigs, raw_quotes)
+        self.expressions = expressions(sigs, raw_quotes, extra, query_sep)
         self._db = _compile(self.expressions, hyperscan.HS_FLAG_CASELESS)
 
     def passes(self, data: bytes) -> bool:
@@ -283,7 +291,7 @@ class GrammarCheck:
 
     WALK_BLOCK = 1 << 20
 
-    def __init__(self, fmt: LogFormat, use_hyperscan: bool = True):
+    def __init__(self, fmt: Format, use_hyperscan: bool = True):
         self.fmt = fmt
         self._rx = re.compile(fmt.grammar)
         self._db = None

@@ -15,10 +15,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from .attribution import Network, attribute
 from .decode import View, views
 from .egress import add_destination
 from .findings import Finding
-from .logformat import LogFormat, Record, apache_unescape, strip_eol
+from .logformat import Format, Record, apache_unescape, strip_eol
 from .match import Hit, Matcher, MatchStats
 from .prefilter import HAVE_HYPERSCAN, GrammarCheck, Prefilter, line_spans, line_starts
 from .signatures import CATEGORIES, SEVERITIES, SignatureSet
@@ -53,24 +54,25 @@ class LineAnalysis:
 
 
 class Scanner:
-    def __init__(self, sigs: SignatureSet, fast: bool = True):
+    def __init__(self, sigs: SignatureSet, fast: bool = True, trusted: tuple[Network, ...] = ()):
         self.sigs = sigs
+        self.trusted = trusted  # proxies whose X-Forwarded-For entries are believed (see attribution)
         self.matcher = Matcher(sigs)
         self.fast = fast and HAVE_HYPERSCAN
-        self._prefilters: dict[bool, Prefilter] = {}
+        self._prefilters: dict[tuple, Prefilter] = {}
         self._grammars: dict[str, GrammarCheck] = {}
 
-    def prefilter(self, fmt: LogFormat | None) -> Prefilter | None:
+    def prefilter(self, fmt: Format | None) -> Prefilter | None:
         """The prefilter for a format (None on the full path)."""
         if not self.fast:
             return None
-        raw_quotes = fmt is not None and fmt.unquoted_inspected
-        pf = self._prefilters.get(raw_quotes)
+        key = (fmt.unquoted_inspected, fmt.markers, fmt.query_sep) if fmt is not None else (False, (), False)
+        pf = self._prefilters.get(key)
         if pf is None:
-            pf = self._prefilters[raw_quotes] = Prefilter(self.sigs, raw_quotes)
+            pf = self._prefilters[key] = Prefilter(self.sigs, *key)
         return pf
 
-    def grammar(self, fmt: LogFormat) -> GrammarCheck:
+    def grammar(self, fmt: Format) -> GrammarCheck:
         g = self._grammars.get(fmt.format)
         if g is None:
             g = self._grammars[fmt.format] = GrammarCheck(fmt, use_hyperscan=self.fast)
@@ -78,7 +80,7 @@ class Scanner:
 
     # --- one line ------------------------------------------------------------------------
     def analyse(
-        self, line: bytes, fmt: LogFormat | None, is_record: bool | None = None, skip_fields: bool = False
+        self, line: bytes, fmt: Format | None, is_record: bool | None = None, skip_fields: bool = False
     ) -> LineAnalysis:
         """Parse, decode and match one line (``is_record=None``: let the parser decide).
 
@@ -107,7 +109,7 @@ class Scanner:
     def scan_line(
         self,
         line: bytes,
-        fmt: LogFormat | None,
+        fmt: Format | None,
         *,
         log_file: str = "-",
         line_no: int = 1,
@@ -119,13 +121,13 @@ class Scanner:
         a = self.analyse(line, fmt, is_record, skip_fields)
         if not a.hits:
             return None, a.timeouts
-        return build_finding(a, log_file, line_no, offset), a.timeouts
+        return build_finding(a, log_file, line_no, offset, self.trusted), a.timeouts
 
     # --- a chunk ---------------------------------------------------------------------------
     def scan_chunk(
         self,
         chunk: bytes,
-        fmt: LogFormat | None,
+        fmt: Format | None,
         *,
         log_file: str,
         offset: int = 0,
@@ -160,18 +162,10 @@ class Scanner:
         for s, e in line_spans(chunk, starts):
             number += chunk.count(b"\n", pos, s)
             pos = s
-            finding, timeouts = self.scan_line(
-                chunk[s:e],
-                fmt,
-                log_file=log_file,
-                line_no=number,
-                offset=offset + s,
-                is_record=s not in rejected_starts,
-                skip_fields=pf is not None,
-            )
-            res.timeouts += timeouts
-            if finding is not None:
-                res.findings.append(finding)
+            a = self.analyse(chunk[s:e], fmt, s not in rejected_starts, pf is not None)
+            res.timeouts += a.timeouts
+            if a.hits:
+                res.findings.append(build_finding(a, log_file, number, offset + s, self.trusted))
         res.lines = number - line_no + chunk.count(b"\n", pos)  # one counting pass over the chunk
         res.records = res.lines - res.rejected
         return res
@@ -186,7 +180,9 @@ def primary_hit(hits: list[Hit]) -> Hit:
     return max(hits, key=lambda h: (h.rank, bool(h.destinations), -_CATEGORY_ORDER[h.sig.category]))
 
 
-def build_finding(a: LineAnalysis, log_file: str, line_no: int, offset: int) -> Finding:
+def build_finding(
+    a: LineAnalysis, log_file: str, line_no: int, offset: int, trusted: tuple[Network, ...] = ()
+) -> Finding:
     hits = sorted(a.hits, key=lambda h: (-h.rank, _CATEGORY_ORDER[h.sig.category]))
     primary = primary_hit(hits)
     rank = primary.rank
@@ -209,7 +205,8 @@ def build_finding(a: LineAnalysis, log_file: str, line_no: int, offset: int) -> 
         offset=offset,
         timestamp=rec.time if rec else None,
         vhost=rec.vhost if rec else None,
-        client_ip=rec.client if rec else None,
+        client_ip=attribute(rec.client, rec.forwarded_for, trusted) if rec else None,
+        peer_ip=rec.client if rec else None,
         method=rec.method if rec else None,
         request=rec.request if rec else None,
         status=rec.status if rec else None,

@@ -21,9 +21,11 @@ import stat
 import sys
 import zlib
 from collections.abc import Iterator
+from contextlib import closing
 from dataclasses import dataclass
 from typing import BinaryIO
 
+from . import archives
 from .errors import InputError
 
 try:  # ISA-L's inflate is 2-3x faster than zlib's; same API, optional
@@ -151,7 +153,12 @@ def open_blocks(source: Source, plain_block: int = READ_SIZE) -> Iterator[bytes]
     boundary, which `read_chunks` passes on without copying."""
     name = "<stdin>" if source.is_stdin else source.path
     try:
-        f = sys.stdin.buffer if source.is_stdin else open(source.path, "rb")
+        if source.is_stdin:
+            f = sys.stdin.buffer
+        elif archives.split(source.path) is not None and not os.path.exists(source.path):
+            f = archives.open_member(source.path)
+        else:
+            f = open(source.path, "rb")
     except OSError as e:
         raise InputError(f"{name}: cannot open: {e.strerror or e}") from None
     try:
@@ -181,7 +188,10 @@ def open_blocks(source: Source, plain_block: int = READ_SIZE) -> Iterator[bytes]
 
 def _is_device(f: BinaryIO) -> bool:
     """Character and block devices (``/dev/zero`` never ends); FIFOs and files are logs' ways."""
-    mode = os.fstat(f.fileno()).st_mode
+    try:
+        mode = os.fstat(f.fileno()).st_mode
+    except (AttributeError, OSError, ValueError):  # an archive member: no file descriptor of its own
+        return False
     return stat.S_ISCHR(mode) or stat.S_ISBLK(mode)
 
 
@@ -190,8 +200,10 @@ def _replaced(f: BinaryIO, resume: Resume) -> bool:
     planning and opening. Reading it from the planned offset would skip the new file's first
     lines; reading nothing is safe, as the state still knows the planned file by its
     fingerprint and the next run reads it wherever it went (and this one from its start)."""
+    if resume.ident is None:  # nothing planned for (an archive member has no inode of its own)
+        return False
     st = os.fstat(f.fileno())
-    return resume.ident is not None and (st.st_dev, st.st_ino) != tuple(resume.ident)
+    return (st.st_dev, st.st_ino) != tuple(resume.ident)
 
 
 def _plain(f: BinaryIO, name: str, first: bytes, plain_block: int) -> Iterator[bytes]:
@@ -383,7 +395,7 @@ def split_ranges(size: int, parts: int, min_part: int = 32 << 20) -> list[tuple[
 
 
 # --- expanding paths ---------------------------------------------------------------------------
-_ROTATION = re.compile(r"^(?P<base>.+?)(?:\.(?P<num>\d+)|-(?P<date>\d{8}(?:\d{2})?))?$")
+_ROTATION = re.compile(r"^(?P<base>.+?)(?:\.(?P<num>\d+)|-(?P<date>\d{8}(?:\d{2})?))?$", re.DOTALL)
 _LOGLIKE = re.compile(r"(?:access|\.log$|_log$)", re.IGNORECASE)
 
 
@@ -438,6 +450,23 @@ def _worth_opening(path: str) -> bool:
         return True
 
 
+def _archive_members(path: str) -> list[Source]:
+    """The log-like members of an archive (`dropscan.archives`), rotated sets oldest first
+    within each folder; [] when ``path`` is no archive (or an unreadable one: it is then read,
+    and fails, as a file)."""
+    try:
+        with closing(open_blocks(Source(path))) as blocks:
+            head = next(blocks, b"")[:512]
+        which = archives.kind(path, head)
+        if which is None:
+            return []
+        names = archives.members(path, which)
+    except (InputError, OSError, EOFError, ValueError):
+        return []
+    found = [f"{path}{archives.SEP}/{n.lstrip('/')}" for n in names if is_log_like(n.rsplit("/", 1)[-1])]
+    return [Source(m, walked=True) for m in sorted(found, key=rotation_key)]  # found, not named
+
+
 def expand_paths(paths: list[str]) -> tuple[list[Source], list[str]]:
     """Sources for the given paths, and one error line for each path that yields nothing."""
     sources: list[Source] = []
@@ -457,16 +486,18 @@ def expand_paths(paths: list[str]) -> tuple[list[Source], list[str]]:
                 )
             if not found:
                 errors.append(f"{p}: no access-log files in this directory")
-            sources.extend(Source(f, walked=True) for f in sorted(found, key=rotation_key))
+            for f in sorted(found, key=rotation_key):
+                sources.extend(_archive_members(f) or [Source(f, walked=True)])
             continue
         if os.path.exists(p):
-            sources.append(Source(p))
+            sources.extend(_archive_members(p) or [Source(p)])
             continue
         if glob.has_magic(p):
             matched = sorted((m for m in glob.glob(p, recursive=True) if os.path.isfile(m)), key=rotation_key)
             if not matched:
                 errors.append(f"{p}: no file matches this pattern")
-            sources.extend(Source(m) for m in matched)
+            for m in matched:
+                sources.extend(_archive_members(m) or [Source(m)])
             continue
         errors.append(f"{p}: no such file or directory")
     seen: set[str] = set()
