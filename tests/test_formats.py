@@ -240,7 +240,8 @@ def test_trusted_proxy_on_the_command_line_and_in_the_frame(tmp_path):
     df = dropscan.scan_frame(str(log), trusted_proxies=["10.0.0.0/8"])
     assert list(df["client_ip"]) == ["203.0.113.9"] and list(df["peer_ip"]) == ["10.0.0.7"]
     assert list(df["host"]) == ["localhost"]
-    empty = dropscan.scan_frame(str(tmp_path / "none"))
+    (tmp_path / "empty.log").write_bytes(b"")  # read, and empty (a path that does not exist raises)
+    empty = dropscan.scan_frame(str(tmp_path / "empty.log"))
     assert df[["host", "peer_ip"]].dtypes.equals(empty[["host", "peer_ip"]].dtypes)
     p = dropscan_main("scan", str(log), "--trusted-proxy", "10.0.0.0/33")
     assert p.returncode == 2 and "--trusted-proxy" in p.stderr and "Traceback" not in p.stderr

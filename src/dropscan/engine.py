@@ -95,8 +95,12 @@ Found = tuple[datetime | None]  # a record was found; its time (None: the format
 
 
 def _record_time(line: bytes, fmt) -> Found | None:
+    """``(time,)`` of a line that is a request record; ``None`` for any other line (a W3C
+    ``#Fields`` header parses, as an empty record)."""
     rec = fmt.parse(line) if line.strip() else None
-    return None if rec is None else (rec.time,)
+    if rec is None or (rec.time is None and rec.request is None and rec.target is None):
+        return None
+    return (rec.time,)
 
 
 def first_record_time(chunk: bytes, fmt) -> Found | None:
