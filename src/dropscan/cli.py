@@ -52,6 +52,7 @@ class OutFormat(StrEnum):
     jsonl = "jsonl"
     csv = "csv"
     parquet = "parquet"
+    ecs = "ecs"
 
 
 class Engine(StrEnum):
@@ -116,6 +117,16 @@ def _atomic(stack: ExitStack, path: str, mode: str, **kwargs):
 def _commit(stack: ExitStack) -> None:
     for out in stack.outputs:
         out.commit()
+
+
+def _load_sigma(path: str):
+    """The Sigma rules of ``scan --sigma``; each rule that cannot run is named once, on stderr."""
+    from .sigma.load import load_rules
+
+    pack = load_rules(path)
+    for f, rule, why in pack.not_applicable:
+        _warn(f"Sigma rule {rule} ({f}) not applicable: {why}")
+    return pack
 
 
 def _jobs(value: int | None) -> int:
@@ -216,6 +227,12 @@ def scan(
         typer.Option("--follow", "-F", help="Keep scanning as the logs grow, across rotation (stop with SIGTERM/^C)."),
     ] = False,
     interval: Annotated[float, typer.Option("--interval", help="Seconds between polls with --follow.")] = 1.0,
+    sigma: Annotated[
+        str | None,
+        typer.Option(
+            "--sigma", help="Also run the Sigma rules (category webserver) in this file or directory [dropscan[sigma]]."
+        ),
+    ] = None,
 ) -> None:
     """Scan access logs; print one finding per request that carried an injected command."""
     from .engine import Scan, ScanOptions
@@ -232,6 +249,8 @@ def scan(
         raise UsageError("--follow writes findings as they arrive: not with --format parquet or --summary")
     if interval <= 0:
         raise UsageError("--interval must be more than 0 seconds")
+    if sigma and out_format == "parquet":
+        raise UsageError("--sigma: the parquet schema's rule ids are the signature pack's; use jsonl, csv or ecs")
     if scheduler and engine != Engine.dask:
         raise UsageError("--scheduler needs --engine dask")
     if (state or follow) and engine == Engine.dask:
@@ -253,6 +272,7 @@ def scan(
         trusted_proxies=tuple(trusted_proxy or ()),
         host=host,
         host_from=host_from,
+        sigma=_load_sigma(sigma) if sigma else None,
     )
     with ExitStack() as stack:
         stack.outputs = []
@@ -360,6 +380,10 @@ def _open_writer(stack: ExitStack, out_format: str, output: str | None, defanged
         return TableWriter(stream, defanged=defanged, color=_color(stream))
     if out_format == "csv":
         return CsvWriter(stream, defanged=defanged)
+    if out_format == "ecs":
+        from .exports.ecs import EcsWriter
+
+        return EcsWriter(stream, opts.sigs())
     return JsonlWriter(stream)
 
 
@@ -380,13 +404,10 @@ class Firewall(StrEnum):
 _REPORT_EXT = {".html": "html", ".htm": "html", ".md": "markdown", ".markdown": "markdown", ".json": "json"}
 
 
-def _egress_report(
-    paths, log_format, signatures, jobs, hosts, since=None, until=None, inc=None, **firewall
-):  # hosts: (--host, --host-from, --trusted-proxy)
-    """The two steps every egress command shares: which findings (a Scan, incremental with
-    ``inc``), then the report. Returns (run, report)."""
+def _findings_run(paths, log_format, signatures, jobs, hosts, since=None, until=None, inc=None):
+    """Which findings: a Scan, incremental with ``inc`` (shared by report, rules and iocs).
+    ``hosts``: (--host, --host-from, --trusted-proxy)."""
     from .engine import Scan, ScanOptions
-    from .report import build_report
     from .timeutil import parse_when
 
     opts = ScanOptions(
@@ -399,7 +420,15 @@ def _egress_report(
         host_from=hosts[1],
         trusted_proxies=tuple(hosts[2] or ()),
     )
-    run = inc.scan(paths, opts) if inc else Scan(paths, opts)
+    return inc.scan(paths, opts) if inc else Scan(paths, opts)
+
+
+def _egress_report(paths, log_format, signatures, jobs, hosts, since=None, until=None, inc=None, **firewall):
+    """The two steps every egress command shares: which findings, then the report.
+    Returns (run, report)."""
+    from .report import build_report
+
+    run = _findings_run(paths, log_format, signatures, jobs, hosts, since, until, inc)
     return run, build_report(run, host=hosts[0], scan_summary=run.summary, **firewall)
 
 
@@ -566,6 +595,111 @@ def rules(
     raise typer.Exit(EXIT_ERROR if rep.errors else EXIT_CLEAN)
 
 
+# --- iocs --------------------------------------------------------------------------------------
+class IocFormat(StrEnum):
+    stix = "stix"
+    misp = "misp"
+    csv = "csv"
+    txt = "txt"
+
+
+class IocKind(StrEnum):
+    ip = "ip"
+    domain = "domain"
+
+
+class Tlp(StrEnum):
+    clear = "clear"
+    green = "green"
+    amber = "amber"
+    red = "red"
+
+
+@app.command()
+def iocs(
+    paths: PathsArg,
+    fmt: Annotated[IocFormat, typer.Option("--format", "-f", help="stix (2.1 bundle), misp (event JSON), csv, txt.")],
+    output: Annotated[str | None, typer.Option("--output", "-o", help="Write here (default stdout).")] = None,
+    only: Annotated[
+        IocKind | None, typer.Option("--only", help="Only IP literals or only names (txt and csv).")
+    ] = None,
+    tlp: Annotated[Tlp, typer.Option("--tlp", help="TLP marking of STIX and MISP output.")] = Tlp.amber,
+    host: HostOpt = None,
+    host_from: HostFromOpt = None,
+    trusted_proxy: TrustedProxyOpt = None,
+    log_format: LogFormatOpt = None,
+    signatures: SignaturesOpt = None,
+    jobs: JobsOpt = None,
+    since: SinceOpt = None,
+    until: UntilOpt = None,
+    state: StateOpt = None,
+    reset_state: ResetStateOpt = False,
+) -> None:
+    """The destinations found, as indicators of compromise for threat-intel platforms and
+    blocklists (STIX 2.1 and MISP need dropscan[intel]); see docs/interop.md."""
+    from .engine import default_signatures
+    from .exports import text
+    from .exports.indicators import collect
+    from .extras import require
+    from .hosts import HostRule
+    from .safety import term
+    from .state import Incremental
+
+    if fmt in (IocFormat.stix, IocFormat.misp):  # before scanning: a missing extra costs nothing
+        require({"stix": "stix2", "misp": "pymisp"}[fmt.value], "intel", f"{fmt.value.upper()} output")
+        if only:
+            raise UsageError("--only applies to -f txt and csv")
+    if reset_state and not state:
+        raise UsageError("--reset-state needs --state FILE")
+    _preflight(paths, {"--output": output, "--state": state})
+    with ExitStack() as stack:
+        stack.outputs = []
+        inc = stack.enter_context(Incremental(state, reset=reset_state)) if state else None
+        run = _findings_run(paths, log_format, signatures, jobs, (host, host_from, trusted_proxy), since, until, inc)
+        findings = list(run)
+        found = collect(findings, HostRule(host))
+        sigs = _load_sigs(signatures) or default_signatures()
+        kind = only.value if only else None
+        if fmt is IocFormat.stix:
+            from .exports.stix import bundle
+
+            out = bundle(found, sigs, tlp.value).serialize(pretty=True) + "\n"
+        elif fmt is IocFormat.misp:
+            from .exports.misp import event, to_json
+
+            out = to_json(event(found, findings, sigs, tlp.value))
+        elif fmt is IocFormat.csv:
+            out = text.to_csv(found, kind)
+        else:
+            out = text.txt(found, kind)
+        if output and output != "-":
+            _atomic(stack, output, "w", encoding="utf-8").write(out)
+            _commit(stack)
+        else:
+            sys.stdout.write(out)
+        if inc is not None:
+            inc.commit(run, outputs=[output if output and output != "-" else None])
+            for w in inc.warnings:
+                _warn(w)
+    result = run.summary()
+    t = result["totals"]
+    sys.stderr.write(
+        f"dropscan: {len(found.actionable)} indicator(s) from {found.findings} finding(s) "
+        f"({found.with_destinations} naming a destination) in {t['files']} file(s), {t['lines']:,} lines"
+        + (
+            f"; {len(found.internal)} private/reserved destination(s) not exported as indicators"
+            if found.internal
+            else ""
+        )
+        + (f"; {found.unparsed} finding(s) on lines that are not requests give none" if found.unparsed else "")
+        + (f"; written to {term(output)}" if output and output != "-" else "")
+        + "\n"
+    )
+    for e in result["errors"]:
+        _err(e)
+    raise typer.Exit(EXIT_ERROR if result["errors"] else (EXIT_FINDINGS if found.findings else EXIT_CLEAN))
+
+
 # --- explain -------------------------------------------------------------------------------------
 @app.command()
 def explain(
@@ -665,6 +799,25 @@ def signatures_test(
         f"{len(lint)} lint failure(s)\n"
     )
     raise typer.Exit(EXIT_FINDINGS if failures or lint else EXIT_CLEAN)
+
+
+@sig_app.command("export")
+def signatures_export(
+    sigma: Annotated[
+        str, typer.Option("--sigma", help="Write one Sigma rule (category webserver) per signature here.")
+    ],
+    path: Annotated[str | None, typer.Argument(help="Signature directory or file [default: built-in].")] = None,
+) -> None:
+    """Write the signatures as Sigma rules for SIEMs (see docs/interop.md for what they lose)."""
+    from .engine import default_signatures
+    from .exports.sigma_export import export
+    from .safety import term
+
+    if path and os.path.exists(sigma) and os.path.samefile(os.path.realpath(path), os.path.realpath(sigma)):
+        raise UsageError("--sigma: write the rules elsewhere than the signature pack they come from")
+    sigs = _load_sigs(path) or default_signatures()
+    written = export(sigs, sigma)
+    sys.stdout.write(f"{len(written)} Sigma rule(s) from {len(sigs)} signature(s) written to {term(sigma)}\n")
 
 
 def main() -> None:

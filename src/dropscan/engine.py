@@ -26,6 +26,7 @@ from .findings import Finding
 from .formats import compile_format, detect_format
 from .hosts import HostRule
 from .scanner import ChunkResult, Scanner
+from .sigma.load import SigmaPack
 from .signatures import SignatureSet
 from .sources import CHUNK_SIZE, Source, expand_paths, open_blocks, read_chunks, read_range, split_ranges
 
@@ -146,6 +147,7 @@ class ScanOptions:
     host: str | None = None  # --host
     host_from: str | None = None  # --host-from pattern
     named: tuple[str, ...] = ()  # the paths named on the command line (the path rule reads below them)
+    sigma: SigmaPack | None = None  # Sigma rules to run next to the signatures (scan --sigma)
 
     def host_rule(self) -> HostRule:
         return HostRule(self.host, self.host_from, list(self.named))
@@ -175,21 +177,24 @@ class ScannerSpec:
     fast: bool
     compile_now: bool = True
     trusted: tuple[Network, ...] = ()
+    sigma: SigmaPack | None = None
 
     @classmethod
-    def of(cls, sigs: SignatureSet, fast: bool, trusted: tuple[Network, ...] = ()) -> ScannerSpec:
-        return cls(tuple(sigs.documents), sigs.digest, fast, sigs.compile_now, trusted)
+    def of(
+        cls, sigs: SignatureSet, fast: bool, trusted: tuple[Network, ...] = (), sigma: SigmaPack | None = None
+    ) -> ScannerSpec:
+        return cls(tuple(sigs.documents), sigs.digest, fast, sigs.compile_now, trusted, sigma)
 
 
 _SCANNERS: dict[tuple, Scanner] = {}
 
 
 def get_scanner(spec: ScannerSpec, sigs: SignatureSet | None = None) -> Scanner:
-    key = (spec.digest, spec.fast, spec.trusted)
+    key = (spec.digest, spec.fast, spec.trusted, spec.sigma.digest if spec.sigma else None)
     sc = _SCANNERS.get(key)
     if sc is None:
         sigs = sigs or SignatureSet(list(spec.documents), spec.compile_now)
-        sc = _SCANNERS[key] = Scanner(sigs, fast=spec.fast, trusted=spec.trusted)
+        sc = _SCANNERS[key] = Scanner(sigs, fast=spec.fast, trusted=spec.trusted, sigma=spec.sigma)
     return sc
 
 
@@ -297,7 +302,9 @@ class Scan:
         sigs = self.options.sigs()
         if not self.options.named:
             self.options.named = tuple(paths)
-        self.spec = ScannerSpec.of(sigs, self.options.fast, parse_networks(self.options.trusted_proxies))
+        self.spec = ScannerSpec.of(
+            sigs, self.options.fast, parse_networks(self.options.trusted_proxies), self.options.sigma
+        )
         self.scanner = get_scanner(self.spec, sigs)
         self.hosts = self.options.host_rule()
         self._fixed_format = compile_format(self.options.log_format) if self.options.log_format else None
@@ -323,12 +330,15 @@ class Scan:
         errors = list(self.errors) + [f.error for f in self.files if f.error]
         if self.files and all(f.skipped for f in self.files):
             errors.append(f"no recognised access log among the {len(self.files)} file(s) found: all skipped")
-        return {
+        out = {
             "complete": not errors,
             "errors": errors,
             "totals": self.totals,
             "files": [f.as_dict() for f in self.files],
         }
+        if self.options.sigma is not None:
+            out["sigma"] = self.options.sigma.summary()
+        return out
 
     def __iter__(self) -> Iterator[Finding]:
         resumed = any(src.resume is not None for src in self.sources)

@@ -183,6 +183,12 @@ def summary_text(summary: dict) -> str:
             f"{f['records']:,} records, {f['rejected']:,} rejected, {f['findings']:,} finding(s){named}"
             + (f" ({term(f['skipped'])})" if f["skipped"] else "")
         )
+    sigma = summary.get("sigma")
+    if sigma:
+        lines.append(
+            f"  sigma: {sigma['rules']} rule(s) run from {sigma['files']} file(s), "
+            f"{len(sigma['not_applicable'])} not applicable; prefilter {sigma['prefilter']}"
+        )
     for e in summary.get("errors", []):
         lines.append(f"  error: {term(e)}")
     return "\n".join(lines)

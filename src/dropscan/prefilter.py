@@ -146,14 +146,19 @@ GROUP_SIZE = 256
 
 
 def expressions(
-    sigs: SignatureSet, raw_quotes: bool = False, extra: tuple[bytes, ...] = (), query_sep: bool = False
+    sigs: SignatureSet,
+    raw_quotes: bool = False,
+    extra: tuple[bytes, ...] = (),
+    query_sep: bool = False,
+    keywords: frozenset[str] = frozenset(),
 ) -> list[bytes]:
     """Every prefilter expression for a signature set (keywords, base64 hints, markers), plus a
     log format's own markers (``extra``: the escapes its parser undoes, e.g. HAProxy's ``#XX``).
     ``query_sep``: the format logs path and query as two fields (W3C ``cs-uri-stem`` and
     ``cs-uri-query``) that the parser joins with ``?``, so a keyword's ``?`` may be the space or
-    tab between them in the raw line."""
-    words = sorted(set(sigs.keyword_index) | set(B64_HINTS))
+    tab between them in the raw line. ``keywords``: more keywords (lower-case ASCII, held to the
+    same argument as signature keywords): the Sigma rules' literals."""
+    words = sorted(set(sigs.keyword_index) | set(B64_HINTS) | keywords)
     groups: dict[bytes, list[bytes]] = {}
     for w in words:
         pieces = _pieces(w, query_sep)
@@ -231,11 +236,16 @@ class Prefilter:
     MATCH_LIMIT = 1 << 12
 
     def __init__(
-        self, sigs: SignatureSet, raw_quotes: bool = False, extra: tuple[bytes, ...] = (), query_sep: bool = False
+        self,
+        sigs: SignatureSet,
+        raw_quotes: bool = False,
+        extra: tuple[bytes, ...] = (),
+        query_sep: bool = False,
+        keywords: frozenset[str] = frozenset(),
     ):
         if not HAVE_HYPERSCAN:
             raise RuntimeError("hyperscan is not installed")
-        self.expressions = expressions(sigs, raw_quotes, extra, query_sep)
+        self.expressions = expressions(sigs, raw_quotes, extra, query_sep, keywords)
         self._db = _compile(self.expressions, hyperscan.HS_FLAG_CASELESS)
 
     def passes(self, data: bytes) -> bool:

@@ -22,6 +22,8 @@ from .findings import Finding
 from .logformat import Format, Record, apache_unescape, strip_eol
 from .match import Hit, Matcher, MatchStats
 from .prefilter import HAVE_HYPERSCAN, GrammarCheck, Prefilter, line_spans, line_starts
+from .sigma.load import SigmaPack
+from .sigma.run import SigmaHit, match_record
 from .signatures import CATEGORIES, SEVERITIES, SignatureSet
 
 
@@ -54,11 +56,16 @@ class LineAnalysis:
 
 
 class Scanner:
-    def __init__(self, sigs: SignatureSet, fast: bool = True, trusted: tuple[Network, ...] = ()):
+    def __init__(
+        self, sigs: SignatureSet, fast: bool = True, trusted: tuple[Network, ...] = (), sigma: SigmaPack | None = None
+    ):
         self.sigs = sigs
         self.trusted = trusted  # proxies whose X-Forwarded-For entries are believed (see attribution)
         self.matcher = Matcher(sigs)
-        self.fast = fast and HAVE_HYPERSCAN
+        self.sigma = sigma if sigma is not None and sigma.rules else None
+        # Sigma rules' literals feed the prefilter; a pack with a rule that has none takes the full path
+        self.fast = fast and HAVE_HYPERSCAN and (self.sigma is None or self.sigma.keywords is not None)
+        self._sigma_keywords = self.sigma.keywords if self.sigma is not None and self.sigma.keywords else frozenset()
         self._prefilters: dict[tuple, Prefilter] = {}
         self._grammars: dict[str, GrammarCheck] = {}
 
@@ -69,7 +76,7 @@ class Scanner:
         key = (fmt.unquoted_inspected, fmt.markers, fmt.query_sep) if fmt is not None else (False, (), False)
         pf = self._prefilters.get(key)
         if pf is None:
-            pf = self._prefilters[key] = Prefilter(self.sigs, *key)
+            pf = self._prefilters[key] = Prefilter(self.sigs, *key, keywords=self._sigma_keywords)
         return pf
 
     def grammar(self, fmt: Format) -> GrammarCheck:
@@ -119,9 +126,23 @@ class Scanner:
     ) -> tuple[Finding | None, int]:
         """(finding or None, regex timeouts) for one line."""
         a = self.analyse(line, fmt, is_record, skip_fields)
-        if not a.hits:
-            return None, a.timeouts
-        return build_finding(a, log_file, line_no, offset, self.trusted), a.timeouts
+        finding, more = self.finding(a, log_file, line_no, offset)
+        return finding, a.timeouts + more
+
+    def finding(self, a: LineAnalysis, log_file: str, line_no: int, offset: int) -> tuple[Finding | None, int]:
+        """The finding of an analysed line: its signature hits, then the Sigma rules (on records
+        only), and the Sigma rules' regex timeouts."""
+        sigma_hits: list[SigmaHit] = []
+        timeouts = 0
+        if self.sigma is not None and a.record is not None:
+            sigma_hits, timeouts = match_record(self.sigma, a.record, {name: vs for name, _t, vs in a.fields})
+        if a.hits:
+            finding = build_finding(a, log_file, line_no, offset, self.trusted)
+            finding.rule_ids.extend(h.rule.rule_id for h in sigma_hits)
+            return finding, timeouts
+        if sigma_hits:
+            return sigma_finding(a, sigma_hits, log_file, line_no, offset, self.trusted), timeouts
+        return None, timeouts
 
     # --- a chunk ---------------------------------------------------------------------------
     def scan_chunk(
@@ -163,9 +184,10 @@ class Scanner:
             number += chunk.count(b"\n", pos, s)
             pos = s
             a = self.analyse(chunk[s:e], fmt, s not in rejected_starts, pf is not None)
-            res.timeouts += a.timeouts
-            if a.hits:
-                res.findings.append(build_finding(a, log_file, number, offset + s, self.trusted))
+            finding, more = self.finding(a, log_file, number, offset + s)
+            res.timeouts += a.timeouts + more
+            if finding is not None:
+                res.findings.append(finding)
         res.lines = number - line_no + chunk.count(b"\n", pos)  # one counting pass over the chunk
         res.records = res.lines - res.rejected
         return res
@@ -220,4 +242,40 @@ def build_finding(
         severity=SEVERITIES[rank],
         egress=egress,
         view=view.name,
+    )
+
+
+def sigma_finding(
+    a: LineAnalysis, hits: list[SigmaHit], log_file: str, line_no: int, offset: int, trusted: tuple[Network, ...] = ()
+) -> Finding:
+    """A finding only Sigma rules matched: category ``sigma``, the highest rule level as its
+    severity, rule ids ``sigma:<id>`` (highest level first), no destinations (a Sigma rule
+    says nothing about where a payload would connect)."""
+    hits = sorted(hits, key=lambda h: -SEVERITIES.index(h.rule.severity))
+    rec = a.record
+    assert rec is not None  # Sigma rules only run on records
+    field = hits[0].field
+    text = {"target": rec.target, "user_agent": rec.user_agent, "referer": rec.referer}.get(field) or ""
+    shown = next((vs[0].text for name, _t, vs in a.fields if name == field), text)
+    return Finding(
+        log_file=log_file,
+        line_no=line_no,
+        offset=offset,
+        timestamp=rec.time,
+        vhost=rec.vhost,
+        client_ip=attribute(rec.client, rec.forwarded_for, trusted),
+        peer_ip=rec.client,
+        method=rec.method,
+        request=rec.request,
+        status=rec.status,
+        bytes=rec.bytes,
+        user_agent=rec.user_agent,
+        referer=rec.referer,
+        field=field,
+        decoded=shown,
+        rule_ids=[h.rule.rule_id for h in hits],
+        category="sigma",
+        severity=hits[0].rule.severity,
+        egress=[],
+        view="url",
     )

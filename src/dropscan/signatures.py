@@ -33,7 +33,19 @@ import yaml
 
 from .errors import UsageError
 
-CATEGORIES = ("dropper", "reverse-shell", "jndi", "shellshock", "rfi", "ssrf", "expression", "rce", "rce-probe")
+# "sigma": a finding only a Sigma rule (``scan --sigma``) matched; no built-in signature has it
+CATEGORIES = (
+    "dropper",
+    "reverse-shell",
+    "jndi",
+    "shellshock",
+    "rfi",
+    "ssrf",
+    "expression",
+    "rce",
+    "rce-probe",
+    "sigma",
+)
 SEVERITIES = ("low", "medium", "high", "critical")
 FIELD_KINDS = ("target", "user_agent", "referer", "header", "line")
 EXTRACT_MODES = ("groups", "argv", "argv-list", "none")
