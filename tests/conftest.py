@@ -9,10 +9,16 @@ import tempfile
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 from typer.testing import CliRunner
 
 from dropscan.engine import default_signatures
 from dropscan.scanner import Scanner
+
+# No property test may depend on the machine's speed: hypothesis' default 200 ms deadline per
+# example fails a loaded machine, not the code. Tests that want a fixed set of examples say so.
+settings.register_profile("dropscan", deadline=None)
+settings.load_profile("dropscan")
 
 # compiled hyperscan databases: a per-session cache, never the user's ~/.cache
 os.environ.setdefault("DROPSCAN_CACHE_DIR", tempfile.mkdtemp(prefix="dropscan-test-cache-"))

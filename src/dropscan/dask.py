@@ -89,7 +89,7 @@ class DaskScan(Scan):
         self.scheduler = scheduler
         self.partition_size = partition_size
 
-    def __iter__(self) -> Iterator[Finding]:
+    def _findings(self) -> Iterator[Finding]:
         yield from self._scan_pool()
 
     def units(self) -> Iterator[tuple[Source, Unit | None]]:

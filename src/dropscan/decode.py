@@ -22,7 +22,11 @@ shell, PHP or log4j would finally see. Each view undoes one family of tricks, an
 
 Matching is case-insensitive, so no view folds case (destinations keep their spelling).
 Every step is bounded: fields are cut at `MAX_FIELD` characters before decoding, percent
-decoding stops after `MAX_ROUNDS` rounds, lookups deeper than `MAX_LOOKUP_DEPTH` stay literal.
+decoding stops after `MAX_ROUNDS` rounds, lookups deeper than `MAX_LOOKUP_DEPTH` stay literal,
+base64 is tried on `MAX_B64_BLOBS` blobs to `MAX_B64_DEPTH` levels, brace lists grow a field by
+`MAX_FIELD` characters at most. A bound never passes silently: each function takes an optional
+``note`` callback and calls it with `FIELD_CUT` or `DECODE_DEPTH` when text was left unread or
+undecoded (the scanner reports such lines as ``unscanned``).
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from __future__ import annotations
 import base64
 import binascii
 import re
+from collections.abc import Callable
 from typing import NamedTuple
 from urllib.parse import unquote
 
@@ -38,6 +43,9 @@ MAX_ROUNDS = 8
 MAX_LOOKUP_DEPTH = 64
 MAX_B64_DEPTH = 2
 MAX_B64_BLOBS = 8
+FIELD_CUT = "field-cut"  # a field longer than MAX_FIELD: the rest is not decoded or matched
+DECODE_DEPTH = "decode-depth"  # encoding layers, lookups, blobs or brace lists past their bound
+Note = Callable[[str], None] | None
 
 # Text that makes the base64 view look for blobs. The fast prefilter passes any line that
 # contains one of these (possibly encoded), which keeps the prefilter sound.
@@ -110,24 +118,34 @@ def _entity(m: re.Match[str]) -> str:
     return _NAMED[m.group(3).lower()]
 
 
-def url_decode(text: str) -> str:
+def _url_round(s: str) -> str:
+    if "%" in s:
+        if "%u" in s or "%U" in s:
+            s = _PCT_U.sub(lambda m: _chr(int(m.group(1), 16)), s)
+        s = unquote(s, errors="backslashreplace")
+    if "\\" in s:
+        s = _JS_U.sub(lambda m: _chr(int(m.group(1), 16)), s)
+    if "&" in s:
+        s = _ENTITY.sub(_entity, s)
+    return s
+
+
+def url_decode(text: str, note: Note = None) -> str:
     """Percent-, ``%u``-, ``\\uXXXX``- and entity-decode to a fixed point (at most `MAX_ROUNDS`
     rounds): JSON bodies carry ``\\u0024{jndi:`` as often as URLs carry ``%24%7Bjndi:``."""
     s = text[:MAX_FIELD]
+    if note is not None and len(text) > MAX_FIELD:
+        note(FIELD_CUT)
     if "+" in s:
         s = s.replace("+", " ")  # form encoding: only the literal '+' of the first layer
     for _ in range(MAX_ROUNDS):
         before = s
-        if "%" in s:
-            if "%u" in s or "%U" in s:
-                s = _PCT_U.sub(lambda m: _chr(int(m.group(1), 16)), s)
-            s = unquote(s, errors="backslashreplace")
-        if "\\" in s:
-            s = _JS_U.sub(lambda m: _chr(int(m.group(1), 16)), s)
-        if "&" in s:
-            s = _ENTITY.sub(_entity, s)
+        s = _url_round(s)
         if s == before:
             break
+    else:
+        if note is not None and _url_round(s) != s:
+            note(DECODE_DEPTH)
     return s.replace("\x00", "") if "\x00" in s else s
 
 
@@ -170,7 +188,7 @@ def _ansi(m: re.Match[str]) -> str:
     return _chr(int(m.group(3), 8) & 0xFF)
 
 
-def _expand_braces(s: str) -> str:
+def _expand_braces(s: str, note: Note = None) -> str:
     """Brace lists distributed over their word, adding at most `MAX_FIELD` characters in all:
     each item repeats the word around the list, so a long word and many items would grow
     quadratically (128 Ki letters and 64 Ki commas: 8 G characters). Lists past the room stay
@@ -182,6 +200,8 @@ def _expand_braces(s: str) -> str:
         pre, items, post = m.group(1), m.group(2).split(","), m.group(3)
         grows = len(items) * (len(pre) + len(post) + 1) + len(m.group(2)) - len(m.group())
         if grows > room:
+            if note is not None:
+                note(DECODE_DEPTH)
             return m.group()
         room -= max(grows, 0)
         return " ".join(w for w in (pre + item + post for item in items) if w)
@@ -189,7 +209,7 @@ def _expand_braces(s: str) -> str:
     return _BRACES.sub(words, s)
 
 
-def cmd_normalise(url_text: str) -> str:
+def cmd_normalise(url_text: str, note: Note = None) -> str:
     """What a shell would run: escapes decoded, IFS and brace lists expanded, quotes removed,
     ``$(printf ...)`` replaced by what it prints."""
     s = url_text
@@ -203,7 +223,7 @@ def cmd_normalise(url_text: str) -> str:
     elif "``" in s:
         s = _EMPTY_EXPANSION.sub("", s)
     if "{" in s and "," in s:
-        s = _expand_braces(s)
+        s = _expand_braces(s, note)
     if "^" in s:
         s = _WORD_CARET.sub("", s)
     if "[" in s:
@@ -264,7 +284,7 @@ def _evaluate(inner: str, depth: int) -> str:
     return ""  # env:, sys:, unknown lookups: empty at the attacker's target too
 
 
-def resolve_lookups(text: str, _depth: int = 0) -> str:
+def resolve_lookups(text: str, _depth: int = 0, note: Note = None) -> str:
     """Resolve nested log4j ``${...}`` lookups innermost first; ``${jndi:...}`` is kept."""
     if "${" not in text:
         return text
@@ -277,6 +297,8 @@ def resolve_lookups(text: str, _depth: int = 0) -> str:
             if len(stack) <= MAX_LOOKUP_DEPTH:
                 stack.append([])
             else:
+                if note is not None:
+                    note(DECODE_DEPTH)
                 stack[-1].append("${")
         elif len(stack) > 1:
             inner = "".join(stack.pop())
@@ -325,7 +347,7 @@ def decode_b64(blob: str, min_len: int = 4) -> str | None:
     return text if _printable(text, min_len) else None
 
 
-def b64_texts(text: str) -> list[str]:
+def b64_texts(text: str, note: Note = None) -> list[str]:
     """Printable texts hidden in base64 blobs next to a named decoder."""
     low = text.lower()
     if not any(h in low for h in B64_HINTS):
@@ -341,6 +363,8 @@ def b64_texts(text: str) -> list[str]:
                 continue
             tried += 1
             if tried > MAX_B64_BLOBS:
+                if note is not None:
+                    note(DECODE_DEPTH)
                 return out
             decoded = decode_b64(candidate)
             if decoded and decoded not in out:
@@ -361,25 +385,28 @@ def _after_last_slashes(blob: str, n: int) -> list[str]:
 
 
 # --- all views of a field ----------------------------------------------------------------
-def views(text: str, _depth: int = 0) -> list[View]:
-    """Every normalised view of ``text``, most readable first, without duplicates."""
-    url = url_decode(text)
+def views(text: str, note: Note = None, _depth: int = 0) -> list[View]:
+    """Every normalised view of ``text``, most readable first, without duplicates; ``note`` is
+    called with the name of each bound reached (`FIELD_CUT`, `DECODE_DEPTH`)."""
+    url = url_decode(text, note)
     out = [View("url", url)]
-    cmd = cmd_normalise(url)
+    cmd = cmd_normalise(url, note)
     if cmd != url:
         out.append(View("cmd", cmd))
     if "${" in url:
-        jndi = resolve_lookups(url)
+        jndi = resolve_lookups(url, note=note)
         if jndi != url and jndi != cmd:
             out.append(View("jndi", jndi))
     if _depth < MAX_B64_DEPTH:
         seen = {v.text for v in out}
         for source in list(out):
-            for decoded in b64_texts(source.text):
+            for decoded in b64_texts(source.text, note):
                 if decoded in seen:
                     continue
                 seen.add(decoded)
-                for v in views(decoded, _depth + 1):
+                for v in views(decoded, note, _depth + 1):
                     name = "base64" if v.name == "url" else f"base64+{v.name}"
                     out.append(View(name, v.text))
+    elif note is not None and any(b64_texts(v.text) for v in out):
+        note(DECODE_DEPTH)  # base64 inside base64 inside base64: not decoded further
     return out

@@ -43,13 +43,14 @@ class FileSummary:
     records: int = 0
     rejected: int = 0
     findings: int = 0
-    timeouts: int = 0
+    unscanned: int = 0  # lines a deterministic bound stopped short (each one is also a finding)
     error: str | None = None
     skipped: str | None = None  # why a file found in a directory walk was not scanned
     first: datetime | None = None  # the times of its first and last records (see `last_record_time`)
     last: datetime | None = None
     spanned: bool = False  # its first record was seen (``first`` is its time)
     end: int | None = None  # one-process path: decompressed offset just past the last line scanned
+    finished: bool = False  # one-process path: read to its end, without an error
     host: str | None = None  # the receiving host of the lines that log none, and where it came from
     host_source: str | None = None
     logged_host: int = 0  # findings whose receiving host was logged on the line itself
@@ -79,7 +80,7 @@ class FileSummary:
             "records": self.records,
             "rejected": self.rejected,
             "findings": self.findings,
-            "regex_timeouts": self.timeouts,
+            "unscanned": self.unscanned,
             "first": _iso(self.first),
             "last": _iso(self.last),
             "error": self.error,
@@ -175,7 +176,6 @@ class ScannerSpec:
     documents: tuple[tuple[str, str], ...]
     digest: str
     fast: bool
-    compile_now: bool = True
     trusted: tuple[Network, ...] = ()
     sigma: SigmaPack | None = None
 
@@ -183,7 +183,7 @@ class ScannerSpec:
     def of(
         cls, sigs: SignatureSet, fast: bool, trusted: tuple[Network, ...] = (), sigma: SigmaPack | None = None
     ) -> ScannerSpec:
-        return cls(tuple(sigs.documents), sigs.digest, fast, sigs.compile_now, trusted, sigma)
+        return cls(tuple(sigs.documents), sigs.digest, fast, trusted, sigma)
 
 
 _SCANNERS: dict[tuple, Scanner] = {}
@@ -193,7 +193,7 @@ def get_scanner(spec: ScannerSpec, sigs: SignatureSet | None = None) -> Scanner:
     key = (spec.digest, spec.fast, spec.trusted, spec.sigma.digest if spec.sigma else None)
     sc = _SCANNERS.get(key)
     if sc is None:
-        sigs = sigs or SignatureSet(list(spec.documents), spec.compile_now)
+        sigs = sigs or SignatureSet(list(spec.documents))
         sc = _SCANNERS[key] = Scanner(sigs, fast=spec.fast, trusted=spec.trusted, sigma=spec.sigma)
     return sc
 
@@ -241,7 +241,7 @@ def scan_unit(spec: ScannerSpec, unit: Unit, opts: ScanOptions, tmpdir: str | No
     hosts = opts.host_rule()
     total = ChunkResult()
     span = FileSummary(unit.path)  # only its time span
-    rej = None
+    rej = spill = None
     error = None
     try:
         if unit.start is not None:
@@ -249,23 +249,30 @@ def scan_unit(spec: ScannerSpec, unit: Unit, opts: ScanOptions, tmpdir: str | No
         else:
             chunks = read_chunks(open_blocks(Source(unit.path), opts.chunk_size), opts.chunk_size)
         for chunk, off in chunks:
-            r = scanner.scan_chunk(
+            before = total.records
+            for r in scanner.scan_pieces(
                 chunk, fmt, log_file=unit.path, offset=off, line_no=total.lines + 1, keep_rejects=opts.keep_rejects
-            )
-            if r.rejects and tmpdir is not None:
-                if rej is None:
-                    rej = tempfile.NamedTemporaryFile("wb", dir=tmpdir, suffix=".rej", delete=False)
-                rej.writelines(x if x.endswith(b"\n") else x + b"\n" for x in r.rejects)
-                r.rejects = []
-            r.findings = [name_host(f, hosts) for f in r.findings if in_window(f, opts.since, opts.until)]
-            if r.records:
+            ):
+                if r.rejects and tmpdir is not None:
+                    if rej is None:
+                        rej = tempfile.NamedTemporaryFile("wb", dir=tmpdir, suffix=".rej", delete=False)
+                    rej.writelines(x if x.endswith(b"\n") else x + b"\n" for x in r.rejects)
+                    r.rejects = []
+                r.findings = [name_host(f, hosts) for f in r.findings if in_window(f, opts.since, opts.until)]
+                total.add(r)
+                if tmpdir is not None and len(total.findings) > SPILL_FINDINGS:  # spilled as they come
+                    if spill is None:
+                        spill = tempfile.NamedTemporaryFile("wb", dir=tmpdir, suffix=".pkl", delete=False)
+                    pickle.dump(total.findings, spill, protocol=pickle.HIGHEST_PROTOCOL)
+                    total.findings = []
+            if total.records > before:
                 span.span(first_record_time(chunk, fmt) if not span.spanned else None, last_record_time(chunk, fmt))
-            total.add(r)
     except InputError as e:
         error = str(e)
     finally:
-        if rej is not None:
-            rej.close()
+        for fh in (rej, spill):
+            if fh is not None:
+                fh.close()
     result = UnitResult(
         total,
         rejects_file=rej.name if rej else None,
@@ -273,10 +280,10 @@ def scan_unit(spec: ScannerSpec, unit: Unit, opts: ScanOptions, tmpdir: str | No
         first=(span.first,) if span.spanned else None,
         last=(span.last,) if span.spanned else None,
     )
-    if tmpdir is not None and len(total.findings) > SPILL_FINDINGS:
-        with tempfile.NamedTemporaryFile("wb", dir=tmpdir, suffix=".pkl", delete=False) as fh:
+    if spill is not None:  # the last findings follow the spilled ones, in order
+        with open(spill.name, "ab") as fh:
             pickle.dump(total.findings, fh, protocol=pickle.HIGHEST_PROTOCOL)
-        result.findings_file, total.findings = fh.name, []
+        result.findings_file, total.findings = spill.name, []
     return result
 
 
@@ -293,6 +300,7 @@ class Scan:
     ):
         self.options = options or ScanOptions()
         self.on_reject = on_reject
+        self.on_unscanned: Callable[[Finding], None] | None = None  # told of each line a bound cut short
         if sources is None:
             sources, self.errors = expand_paths(paths)
         else:
@@ -312,9 +320,8 @@ class Scan:
     @property
     def totals(self) -> dict:
         t = {
-            k: sum(getattr(f, k) for f in self.files) for k in ("lines", "records", "rejected", "findings", "timeouts")
+            k: sum(getattr(f, k) for f in self.files) for k in ("lines", "records", "rejected", "findings", "unscanned")
         }
-        t["regex_timeouts"] = t.pop("timeouts")
         t["files"] = len(self.files)
         t["errors"] = len(self.errors) + sum(1 for f in self.files if f.error)
         for status in ("clean", "findings", "failed", "skipped"):
@@ -341,6 +348,12 @@ class Scan:
         return out
 
     def __iter__(self) -> Iterator[Finding]:
+        for f in self._findings():
+            if self.on_unscanned is not None and f.unscanned:
+                self.on_unscanned(f)
+            yield f
+
+    def _findings(self) -> Iterator[Finding]:
         resumed = any(src.resume is not None for src in self.sources)
         if self.options.jobs > 1 and not resumed and self._input_size() >= POOL_MIN_BYTES:
             yield from self._scan_pool()
@@ -396,23 +409,25 @@ class Scan:
                         self._unrecognised(s, src, _read_error(chunks))
                         break  # never scanned as raw text: nothing is acted on from what is not a log
                 s.format = fmt.name if fmt else None
-                r = self.scanner.scan_chunk(
+                before = s.records
+                for r in self.scanner.scan_pieces(
                     chunk,
                     fmt,
                     log_file=src.path,
                     offset=off,
                     line_no=base + s.lines + 1,
                     keep_rejects=opts.keep_rejects and self.on_reject is not None,
-                )
-                self._account(s, r)
-                if r.records:
+                ):
+                    self._account(s, r)
+                    for line in r.rejects:
+                        self.on_reject(src.path, line)
+                    for f in r.findings:
+                        if in_window(f, opts.since, opts.until):
+                            yield self._take(s, f)
+                if s.records > before:
                     s.span(first_record_time(chunk, fmt) if not s.spanned else None, last_record_time(chunk, fmt))
-                for line in r.rejects:
-                    self.on_reject(src.path, line)
-                for f in r.findings:
-                    if in_window(f, opts.since, opts.until):
-                        yield self._take(s, f)
                 s.end = off + len(chunk)  # only once every finding of the chunk was taken
+            s.finished = s.error is None
         except InputError as e:
             s.error = str(e)
         self._check(s, fmt)
@@ -433,7 +448,7 @@ class Scan:
         s.lines += r.lines
         s.records += r.records
         s.rejected += r.rejected
-        s.timeouts += r.timeouts
+        s.unscanned += r.unscanned
 
     def _check(self, s: FileSummary, fmt) -> None:
         if s.error is None and s.lines and not s.records and fmt is not None:
@@ -552,10 +567,16 @@ def _take_rejects(res: UnitResult) -> Iterator[bytes]:
     yield from res.counts.rejects
 
 
-def _take_findings(res: UnitResult) -> list[Finding]:
+def _take_findings(res: UnitResult) -> Iterator[Finding]:
+    """A unit's findings in order: the spilled batches, one at a time, else those it carries."""
     if res.findings_file:
         with open(res.findings_file, "rb") as fh:
-            found = pickle.load(fh)  # noqa: S301 - our own temp file
+            while True:
+                try:
+                    batch = pickle.load(fh)  # noqa: S301 - our own temp file
+                except EOFError:
+                    break
+                yield from batch
         os.unlink(res.findings_file)
-        return found
-    return res.counts.findings
+        return
+    yield from res.counts.findings

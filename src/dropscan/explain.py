@@ -26,7 +26,7 @@ def explain_line(line: bytes, scanner: Scanner, fmt: Format | None = None) -> di
         "format_detected": detected,
         "record": None,
         "fields": [],
-        "timeouts": a.timeouts,
+        "unscanned": list(a.bounds.cut),
     }
     if a.record is not None:
         r = a.record
@@ -66,7 +66,7 @@ def explain_line(line: bytes, scanner: Scanner, fmt: Format | None = None) -> di
     if pf is not None:
         chunk = line if line.endswith(b"\n") else line + b"\n"
         out["prefilter"] = a.record is None or bool(pf.candidates(chunk))
-    finding = build_finding(a, "-", 1, 0) if a.hits else None
+    finding = build_finding(a, "-", 1, 0) if a.hits or a.bounds.cut else None
     out["finding"] = finding.to_record() if finding else None
     return out
 
@@ -105,8 +105,8 @@ def explain_text(e: dict) -> str:
             lines.append(f"  no match: {rule} (keyword present, no pattern matched)")
     if "prefilter" in e:
         lines.append(f"prefilter: {'pass' if e['prefilter'] else 'skip (benign fast path)'}")
-    if e["timeouts"]:
-        lines.append(f"regex timeouts: {e['timeouts']}")
+    if e["unscanned"]:
+        lines.append(f"unscanned: a bound stopped this line short ({', '.join(e['unscanned'])})")
     fnd = e["finding"]
     if fnd:
         dests = ", ".join(_dest(d) for d in fnd["egress"]) or "none"

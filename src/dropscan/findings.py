@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from .egress import Destination
+from .signatures import UNSCANNED
 
 HTTP_METHODS = (
     "GET",
@@ -59,6 +60,11 @@ class Finding:
     view: str = "url"  # the decoding view the primary signature matched on
     peer_ip: str | None = None  # the connection as logged; client_ip is the client behind trusted proxies
     host: str | None = None  # the receiving host (`dropscan.hosts`): logged, --host, --host-from, or the path
+
+    @property
+    def unscanned(self) -> list[str]:
+        """The bounds that stopped this line short (empty for a line scanned to the end)."""
+        return [r.split(".", 1)[1] for r in self.rule_ids if r.startswith(UNSCANNED + ".")]
 
     @property
     def answered(self) -> bool:

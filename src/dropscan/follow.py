@@ -9,18 +9,40 @@ reads the files from their start.
 
 A path that is missing for a moment (between the rename and the creation of the new file) is
 waited for, not reported; other errors are reported once each. Stopping (SIGTERM/SIGINT in the
-CLI, an `threading.Event` here) ends the loop after the current poll has been written and saved.
+CLI, a `threading.Event` here) ends the loop after the current poll has been written and saved.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from .engine import ScanOptions
 from .findings import Finding
 from .state import Incremental
+
+
+class SignalStop:
+    """A stop flag set from a signal handler. A `threading.Event` cannot be: its ``set`` takes
+    a lock that the interrupted main thread may be holding inside ``wait``, and the process
+    then hangs for ever (the rotation campaign caught a follower that SIGTERM never ended)."""
+
+    def __init__(self) -> None:
+        self.flag = False
+
+    def set(self, *_signal: object) -> None:
+        self.flag = True
+
+    def is_set(self) -> bool:
+        return self.flag
+
+    def wait(self, timeout: float) -> bool:
+        end = time.monotonic() + timeout
+        while not self.flag and (left := end - time.monotonic()) > 0:
+            time.sleep(min(left, 0.05))
+        return self.flag
 
 
 @dataclass(slots=True)
@@ -37,10 +59,11 @@ def follow(
     emit: Callable[[Finding], None],
     flush: Callable[[], None],
     *,
-    stop: threading.Event,
+    stop: threading.Event | SignalStop,
     interval: float = 1.0,
     on_error: Callable[[str], None] = lambda _m: None,
     on_warning: Callable[[str], None] = lambda _m: None,
+    on_unscanned: Callable[[Finding], None] | None = None,
     on_reject: Callable[[str, bytes], None] | None = None,
     outputs: Iterable[str | None] = (),
 ) -> FollowResult:
@@ -51,6 +74,7 @@ def follow(
     outputs = list(outputs)
     while not stop.is_set():
         run = incremental.scan(paths, options, on_reject)
+        run.on_unscanned = on_unscanned
         for f in run:
             emit(f)
             result.findings += 1

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from .findings import FRAME_COLUMNS, HTTP_METHODS, Finding, flat_row
+from .scanner import UNSCANNED_RULE_IDS
 from .signatures import CATEGORIES, SEVERITIES, SignatureSet
 
 if TYPE_CHECKING:
@@ -31,9 +32,11 @@ Rules = SignatureSet | Sequence[str] | None  # a signature set, or just its rule
 
 
 def _rule_ids(sigs: Rules) -> list[str]:
+    """The rule-id categories: the pack's ids, and the ``unscanned.<reason>`` ids."""
     if sigs is None:
         return []
-    return sigs.ids if isinstance(sigs, SignatureSet) else list(sigs)
+    ids = sigs.ids if isinstance(sigs, SignatureSet) else list(sigs)
+    return ids + [i for i in UNSCANNED_RULE_IDS if i not in ids]  # lines a bound stopped short
 
 
 def dtypes(sigs: Rules) -> dict[str, object]:

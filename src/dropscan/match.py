@@ -2,26 +2,36 @@
 
 For each field, every view (`dropscan.decode.views`) is checked for the signatures' keywords
 (ASCII case folding only, so the fast prefilter, which sees raw ASCII bytes, stays sound); the
-patterns of a signature run only on views that contain one of its keywords, each call under
-`MATCH_TIMEOUT`, and all of a line's calls within `LINE_BUDGET`: a line built so that many
-patterns each run just under their timeout, on many fields and views, would otherwise cost
-minutes. A timeout is counted and the scan goes on; a line whose budget runs out keeps the
-hits found so far and counts one timeout more.
+patterns of a signature run only on views that contain one of its keywords.
+
+No clock is read here: a line's result is a function of its bytes, whatever the load, the
+number of jobs or the engine. What a line may cost is bounded by counting, not timing. Every
+pattern is compiled when the pack is loaded; the load-time lint refuses the pattern shapes that
+backtrack exponentially; decoding caps what a pattern sees (`dropscan.decode.MAX_FIELD`); and
+`Bounds` charges every pattern call the length of the text it runs on, up to `MATCH_WORK`
+characters a line. A line that reaches a bound keeps what was found so far and says so: its
+`Bounds.cut` names the bounds, and the scanner reports it as ``unscanned``.
 """
 
 from __future__ import annotations
 
-import math
-import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from .decode import View, views
 from .egress import Destination, add_destination, external, extract
 from .prefilter import HAVE_HYPERSCAN, compile_literals
-from .signatures import MATCH_TIMEOUT, Signature, SignatureSet
+from .signatures import Signature, SignatureSet
 
-MAX_MATCHES_PER_VIEW = 64
-LINE_BUDGET = 1.0  # seconds of pattern matching per line
+MAX_MATCHES_PER_VIEW = 64  # matches of one pattern on one view whose destinations are taken
+# Characters of pattern input a line may use: the patterns of a signature each cost the length
+# of every view they run on. About 1.3 s on the quiet project machine for a line that spends it
+# all (estimated: keyword soup in three 256 Ki-character fields, about 200 Mi characters of
+# pattern input, took 7.9 s without a bound); an attack line uses well under 0.1 %.
+MATCH_WORK = 32 << 20
+# Why a line was not scanned to the end (``unscanned.<reason>`` in the finding's rule ids)
+MATCH_BUDGET = "match-budget"  # MATCH_WORK spent: later patterns and fields were not tried
+MATCH_COUNT = "match-count"  # a pattern matched a view more than MAX_MATCHES_PER_VIEW times
 _ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
 
 
@@ -53,24 +63,38 @@ class Hit:
 
 
 @dataclass(slots=True)
-class MatchStats:
-    """A line's regex timeouts, and the deadline of its matching budget."""
+class Bounds:
+    """One line's matching work (characters of pattern input) and the bounds it reached, each
+    named once, in the order reached; ``field`` is the field where the first was reached."""
 
-    timeouts: int = 0
-    deadline: float = math.inf
-    exhausted: bool = False
+    work: int = 0
+    cut: list[str] = field(default_factory=list)
+    field: str | None = None
+    _current: str | None = None
 
-    @classmethod
-    def for_line(cls) -> MatchStats:
-        return cls(deadline=time.monotonic() + LINE_BUDGET)
+    def at(self, name: str) -> Callable[[str], None]:
+        """The ``note`` callback for decoding field ``name``."""
+        self._current = name
+        return self.hit
 
-    def remaining(self) -> float:
-        """Seconds left of the budget; the first time it is found spent counts one timeout."""
-        left = self.deadline - time.monotonic()
-        if left <= 0 and not self.exhausted:
-            self.exhausted = True
-            self.timeouts += 1
-        return left
+    def hit(self, reason: str) -> None:
+        if reason not in self.cut:
+            self.cut.append(reason)
+        if self.field is None:
+            self.field = self._current
+
+    def charge(self, cost: int, name: str) -> bool:
+        """Spend ``cost`` characters of pattern input on field ``name``; False, and the budget
+        noted as reached there, when they do not fit in what is left of `MATCH_WORK`."""
+        if self.work + cost > MATCH_WORK:
+            self.at(name)(MATCH_BUDGET)
+            return False
+        self.work += cost
+        return True
+
+    @property
+    def spent(self) -> bool:
+        return MATCH_BUDGET in self.cut
 
 
 class Matcher:
@@ -107,30 +131,28 @@ class Matcher:
         sigs = self.sigs.signatures
         return [sigs[i] for i in sorted(found) if kind in sigs[i].fields]
 
-    def match_field(self, name: str, text: str, stats: MatchStats, field_views: list[View] | None = None) -> list[Hit]:
+    def match_field(self, name: str, text: str, bounds: Bounds, field_views: list[View] | None = None) -> list[Hit]:
         """All signature hits on one field, one `Hit` per signature (first matching view)."""
         kind = field_kind(name)
         hits: dict[str, Hit] = {}
-        for view in field_views if field_views is not None else views(text):
+        note = bounds.at(name)
+        for view in field_views if field_views is not None else views(text, note):
+            cost = len(view.text)
             for sig in self.candidates(view.text, kind):
                 dests: list[Destination] = []
                 matched = False
                 for pat in sig.patterns:
-                    left = stats.remaining()
-                    if left <= 0:
-                        break
-                    try:
-                        for i, m in enumerate(pat.finditer(view.text, timeout=min(MATCH_TIMEOUT, left))):
-                            matched = True
-                            for d in extract(m, sig.extract, sig.default_scheme):
-                                # a fetch of the server's own or private address is no egress
-                                if sig.category != "ssrf" or external(d):
-                                    add_destination(dests, d)
-                            if i >= MAX_MATCHES_PER_VIEW:
-                                break
-                    except TimeoutError:
-                        if stats.remaining() > 0:  # else counted once as the line's budget
-                            stats.timeouts += 1
+                    if not bounds.charge(cost, name):
+                        return list(hits.values())
+                    for i, m in enumerate(pat.finditer(view.text)):
+                        if i == MAX_MATCHES_PER_VIEW:
+                            note(MATCH_COUNT)
+                            break
+                        matched = True
+                        for d in extract(m, sig.extract, sig.default_scheme):
+                            # a fetch of the server's own or private address is no egress
+                            if sig.category != "ssrf" or external(d):
+                                add_destination(dests, d)
                 if matched:
                     hit = hits.get(sig.id)
                     if hit is None:
@@ -138,6 +160,4 @@ class Matcher:
                     else:
                         for d in dests:
                             add_destination(hit.destinations, d)
-                if stats.exhausted:
-                    return list(hits.values())
         return list(hits.values())

@@ -167,7 +167,7 @@ def summary_text(summary: dict) -> str:
         f"dropscan: {t['files']} file(s) ({t['findings_files']} with findings, {t['clean_files']} clean, "
         f"{t['failed_files']} failed, {t['skipped_files']} skipped), {t['lines']:,} lines ({t['records']:,} records, "
         f"{t['rejected']:,} rejected){span}, {t['findings']:,} finding(s)"
-        + (f", {t['regex_timeouts']:,} regex timeout(s)" if t["regex_timeouts"] else "")
+        + (f", {t['unscanned']:,} line(s) unscanned past a bound" if t["unscanned"] else "")
         + (f"; formats: {', '.join(term(x) for x in t['formats'])}" if t["formats"] else "")
     )
     for f in summary["files"]:

@@ -15,7 +15,8 @@ Two questions are answered for a whole chunk of lines at once, with hyperscan wh
      ``/``, ``:``, ``&``, ``=``, ``;``, parentheses ...) may also be its ``%XX`` form, and a space
      may be ``+``, ``,`` (brace lists) or a tab;
    * **markers**, each of which passes a line on its own: every *other* percent-encoding of a
-     character that occurs in a keyword (encoded letters, digits, ``%0a``, ``%24`` ...), every
+     character that occurs in a keyword (encoded letters, digits, ``%0a``, ``%24`` ...) and ``%00``
+     (the url view deletes NULs, so ``wg%00et`` reads ``wget``), every
      second layer of encoding (``%25``, ``%%``, ``%7%37``, ``%uXXXX``, HTML entities, also behind
      an encoded ``&``), any backslash (Apache-escaped quotes/tabs/bytes, ``\\x``/octal/``\\u``
      escapes), a raw NUL, ``${`` (log4j lookups, ``${IFS}``), ``$(`` and any backtick (command
@@ -23,7 +24,9 @@ Two questions are answered for a whole chunk of lines at once, with hyperscan wh
      bracket glob ``pas[s]wd`` (reduced to its letter), and any character
      the ``cmd`` view deletes from inside a word (a single quote, ``^``, a backtick, ``$``), a raw
      vertical tab or form feed (the ``cmd`` view makes them spaces); raw double quotes (one or a
-     run of them) between non-spaces only for formats that inspect an unquoted field. A keyword that contains a line
+     run of them) between non-spaces only for formats that inspect an unquoted field, and a run of
+     `LONG_RUN` (8191) bytes without a newline (a field that long may be cut at ``MAX_FIELD``, which
+     the scan reports as ``unscanned``: both paths must see it). A keyword that contains a line
      break, a backtick or ``$(`` gets no expression of its own: those markers already pass its
      lines;
    * and every line that is not a record (it is scanned whole, delimiters included).
@@ -50,7 +53,7 @@ import platform
 import re
 from collections.abc import Iterable
 
-from .decode import B64_HINTS, SPACE_ABSORBING
+from .decode import B64_HINTS, MAX_FIELD, SPACE_ABSORBING
 from .logformat import Format
 from .signatures import SignatureSet
 
@@ -94,11 +97,18 @@ STATIC_MARKERS: tuple[bytes, ...] = (
     rb"\x00",  # a raw NUL (url view removes NULs)
     rb"(?:\$|%24)(?:\{|%7b)",  # ${: log4j lookups, ${IFS}
     rb"(?:\$|%24)(?:\(|%28)",  # $(: command substitution
-    rb"(?:\{|%7b)[^}\s]{0,192}(?:,|%2c)",  # a brace list: the cmd view distributes {l,-lh}s
+    rb"(?:\{|%7b)[^}\s]*(?:,|%2c)",  # a brace list: the cmd view distributes {l,-lh}s
     rb"(?:\[|%5b)[a-z](?:\]|%5d)",  # a one-letter bracket glob: the cmd view keeps only the letter
     rb"['^`$]|%27|%22",  # a character the cmd view deletes from inside a word (and any backtick)
     rb"[\x0b\x0c]",  # a raw vertical tab or form feed (the cmd view makes them spaces)
 )
+# A long run without a newline: a field this long may be cut at MAX_FIELD characters, which both
+# paths must report alike. MAX_FIELD characters take at least MAX_FIELD / 4 bytes (an
+# undecodable byte reads as four: \xhh). Kept short: a bounded repeat costs hyperscan compile
+# time in proportion (32767: +1.4 s uncached), and lines this long are rare (Apache's
+# LimitRequestLine is 8190).
+LONG_RUN = min(MAX_FIELD // 4, 8191)
+LONG_MARKER = rb"^[^\n]{%d}" % LONG_RUN  # from a line start (multi-line mode): one match a line
 # A raw double quote can only sit inside an inspected field when the format has an unquoted one
 # (quoted fields escape it as \", a backslash marker). Rejected lines, scanned whole, are always
 # candidates, so only such formats need this (costly: quotes are everywhere in a log line).
@@ -108,7 +118,7 @@ RAW_QUOTE_MARKER = rb'[^\s"]"+[^\s"]'  # also a run: w""get
 def _encoded_markers(chars: set[str]) -> bytes:
     """``%XX`` of every keyword character whose encoding is not a keyword alternative."""
     codes = set()
-    for c in chars | set("\t\n\r\v\f'\"\\^`$"):
+    for c in chars | set("\t\n\r\v\f'\"\\^`$\x00"):  # NUL: the url view deletes it
         if c not in COMMON_ENCODED:
             codes |= _hex(c)
     return b"%(?:" + b"|".join(sorted(codes)) + b")"
@@ -169,7 +179,7 @@ def expressions(
         for head, tails in groups.items()
         for i in range(0, len(tails), GROUP_SIZE)
     ]
-    markers = [*STATIC_MARKERS, _encoded_markers({c for w in words for c in w})]
+    markers = [*STATIC_MARKERS, LONG_MARKER, _encoded_markers({c for w in words for c in w})]
     return pats + markers + ([RAW_QUOTE_MARKER] if raw_quotes else []) + list(extra)
 
 
@@ -246,7 +256,8 @@ class Prefilter:
         if not HAVE_HYPERSCAN:
             raise RuntimeError("hyperscan is not installed")
         self.expressions = expressions(sigs, raw_quotes, extra, query_sep, keywords)
-        self._db = _compile(self.expressions, hyperscan.HS_FLAG_CASELESS)
+        # multi-line: the long-run marker's ^ is every line start (no other expression has ^ or $)
+        self._db = _compile(self.expressions, hyperscan.HS_FLAG_CASELESS | hyperscan.HS_FLAG_MULTILINE)
 
     def passes(self, data: bytes) -> bool:
         """Whether any expression matches ``data`` (one field as logged)."""

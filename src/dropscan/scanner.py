@@ -9,22 +9,34 @@ Fast path: the chunk grammar proves which lines are records, the prefilter picks
 that could produce a finding, and only those (and the rare lines that are not records) are
 parsed, decoded and matched. Full path (``fast=False``, or no hyperscan): every line is. Both
 give the same findings; the test suite holds them to it.
+
+A line that reaches a deterministic bound (`dropscan.match`, `dropscan.decode`) is reported,
+never passed over: its finding carries ``unscanned.<bound>`` rule ids after the signatures that
+matched, or, when none did, it is a finding of its own category ``unscanned``; ``unscanned``
+counts such lines. Bounds are only reached on fields the fast path inspects too (a field long
+enough to be cut passes the prefilter's long-line marker), so both paths report them alike.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from .attribution import Network, attribute
-from .decode import View, views
+from .decode import DECODE_DEPTH, FIELD_CUT, View, views
 from .egress import add_destination
 from .findings import Finding
 from .logformat import Format, Record, apache_unescape, strip_eol
-from .match import Hit, Matcher, MatchStats
+from .match import MATCH_BUDGET, MATCH_COUNT, Bounds, Hit, Matcher
 from .prefilter import HAVE_HYPERSCAN, GrammarCheck, Prefilter, line_spans, line_starts
 from .sigma.load import SigmaPack
 from .sigma.run import SigmaHit, match_record
-from .signatures import CATEGORIES, SEVERITIES, SignatureSet
+from .signatures import CATEGORIES, SEVERITIES, UNSCANNED, SignatureSet
+
+# Lines scanned at once. Per-line bookkeeping (spans, candidate starts) and the findings of a
+# piece are held until it is done: a 4 MiB chunk of 10-byte lines, all findings, took about
+# 0.85 GB in one piece, and about 60 MiB in pieces of this many lines (benchmarks/memory.py).
+MAX_PIECE_LINES = 1 << 14
 
 
 @dataclass(slots=True)
@@ -32,7 +44,7 @@ class ChunkResult:
     lines: int = 0
     records: int = 0
     rejected: int = 0
-    timeouts: int = 0
+    unscanned: int = 0  # lines a bound stopped short (each also a finding)
     findings: list[Finding] = field(default_factory=list)
     rejects: list[bytes] = field(default_factory=list)
 
@@ -40,7 +52,7 @@ class ChunkResult:
         self.lines += other.lines
         self.records += other.records
         self.rejected += other.rejected
-        self.timeouts += other.timeouts
+        self.unscanned += other.unscanned
         self.findings.extend(other.findings)
         self.rejects.extend(other.rejects)
 
@@ -52,7 +64,7 @@ class LineAnalysis:
     record: Record | None
     fields: list[tuple[str, str, list[View]]]
     hits: list[Hit]
-    timeouts: int
+    bounds: Bounds
 
 
 class Scanner:
@@ -101,17 +113,17 @@ class Scanner:
             text = apache_unescape(strip_eol(line))
             fields = [("line", text, b"")] if text.strip() else []  # a blank line holds no keyword
         pf = self.prefilter(fmt) if skip_fields and rec is not None else None
-        stats = MatchStats.for_line()
+        bounds = Bounds()
         seen, hits = [], []
         for name, text, raw in fields:
-            if stats.remaining() <= 0:
-                break  # the line's matching budget is spent: later fields are not inspected
+            if bounds.spent:
+                break  # the line's matching work is spent: later fields are not inspected
             if pf is not None and not pf.passes(raw):
                 continue
-            vs = views(text)
+            vs = views(text, bounds.at(name))
             seen.append((name, text, vs))
-            hits.extend(self.matcher.match_field(name, text, stats, vs))
-        return LineAnalysis(rec, seen, hits, stats.timeouts)
+            hits.extend(self.matcher.match_field(name, text, bounds, vs))
+        return LineAnalysis(rec, seen, hits, bounds)
 
     def scan_line(
         self,
@@ -123,28 +135,54 @@ class Scanner:
         offset: int = 0,
         is_record: bool | None = None,
         skip_fields: bool = False,
-    ) -> tuple[Finding | None, int]:
-        """(finding or None, regex timeouts) for one line."""
+    ) -> tuple[Finding | None, bool]:
+        """(finding or None, whether a bound stopped the line short) for one line."""
         a = self.analyse(line, fmt, is_record, skip_fields)
-        finding, more = self.finding(a, log_file, line_no, offset)
-        return finding, a.timeouts + more
+        finding = self.finding(a, log_file, line_no, offset)
+        return finding, bool(a.bounds.cut)
 
-    def finding(self, a: LineAnalysis, log_file: str, line_no: int, offset: int) -> tuple[Finding | None, int]:
-        """The finding of an analysed line: its signature hits, then the Sigma rules (on records
-        only), and the Sigma rules' regex timeouts."""
+    def finding(self, a: LineAnalysis, log_file: str, line_no: int, offset: int) -> Finding | None:
+        """The finding of an analysed line: its signature hits and the bounds it reached, then
+        the Sigma rules (on records only), which share the line's bounds."""
         sigma_hits: list[SigmaHit] = []
-        timeouts = 0
         if self.sigma is not None and a.record is not None:
-            sigma_hits, timeouts = match_record(self.sigma, a.record, {name: vs for name, _t, vs in a.fields})
+            sigma_hits = match_record(self.sigma, a.record, {name: vs for name, _t, vs in a.fields}, a.bounds)
         if a.hits:
             finding = build_finding(a, log_file, line_no, offset, self.trusted)
             finding.rule_ids.extend(h.rule.rule_id for h in sigma_hits)
-            return finding, timeouts
+            return finding
         if sigma_hits:
-            return sigma_finding(a, sigma_hits, log_file, line_no, offset, self.trusted), timeouts
-        return None, timeouts
+            finding = sigma_finding(a, sigma_hits, log_file, line_no, offset, self.trusted)
+            finding.rule_ids.extend(f"{UNSCANNED}.{reason}" for reason in a.bounds.cut)
+            return finding
+        if a.bounds.cut:
+            return build_finding(a, log_file, line_no, offset, self.trusted)
+        return None
 
     # --- a chunk ---------------------------------------------------------------------------
+    def scan_pieces(
+        self, chunk: bytes, fmt: Format | None, *, offset: int = 0, line_no: int = 1, **where
+    ) -> Iterator[ChunkResult]:
+        """`scan_chunk` (``where``: its ``log_file`` and ``keep_rejects``) over pieces of whole
+        lines, at most `MAX_PIECE_LINES` each, so that what a chunk holds in memory is bounded
+        by its bytes, not by how many lines they make; the caller takes each piece's findings
+        before the next is scanned. A chunk of ordinary lines is one piece."""
+        n = len(chunk)
+        lines = chunk.count(b"\n")
+        step = n if lines <= MAX_PIECE_LINES else max(1, n * MAX_PIECE_LINES // (lines + 1))
+        pos = 0
+        while pos < n:  # an empty chunk has no piece
+            end = chunk.find(b"\n", min(pos + step, n) - 1) + 1 or n
+            if step > 1 and chunk.count(b"\n", pos, end) > MAX_PIECE_LINES:
+                step //= 2  # shorter lines here than on average: a smaller piece
+                continue
+            r = self.scan_chunk(
+                chunk[pos:end] if end - pos < n else chunk, fmt, offset=offset + pos, line_no=line_no, **where
+            )
+            line_no += r.lines
+            pos = end
+            yield r
+
     def scan_chunk(
         self,
         chunk: bytes,
@@ -184,8 +222,8 @@ class Scanner:
             number += chunk.count(b"\n", pos, s)
             pos = s
             a = self.analyse(chunk[s:e], fmt, s not in rejected_starts, pf is not None)
-            finding, more = self.finding(a, log_file, number, offset + s)
-            res.timeouts += a.timeouts + more
+            finding = self.finding(a, log_file, number, offset + s)
+            res.unscanned += bool(a.bounds.cut)
             if finding is not None:
                 res.findings.append(finding)
         res.lines = number - line_no + chunk.count(b"\n", pos)  # one counting pass over the chunk
@@ -202,24 +240,38 @@ def primary_hit(hits: list[Hit]) -> Hit:
     return max(hits, key=lambda h: (h.rank, bool(h.destinations), -_CATEGORY_ORDER[h.sig.category]))
 
 
+UNSCANNED_SEVERITY = "medium"  # a line nobody knows the content of deserves a look
+# every rule id a finding may carry besides the signatures' own
+UNSCANNED_RULE_IDS = tuple(f"{UNSCANNED}.{r}" for r in (FIELD_CUT, DECODE_DEPTH, MATCH_BUDGET, MATCH_COUNT))
+
+
 def build_finding(
     a: LineAnalysis, log_file: str, line_no: int, offset: int, trusted: tuple[Network, ...] = ()
 ) -> Finding:
-    hits = sorted(a.hits, key=lambda h: (-h.rank, _CATEGORY_ORDER[h.sig.category]))
-    primary = primary_hit(hits)
-    rank = primary.rank
+    """The finding of a line with hits, or with a bound reached (or both)."""
     rule_ids: list[str] = []
     egress = []
-    for h in hits:
-        if h.sig.id not in rule_ids:
-            rule_ids.append(h.sig.id)
-        for d in h.destinations:
-            add_destination(egress, d)
-    rule_ids.remove(primary.sig.id)
-    rule_ids.insert(0, primary.sig.id)
-    field_views = next(vs for name, _t, vs in a.fields if name == primary.field)
-    view = primary.view
-    shown = view if view.name.startswith(("jndi", "base64")) else field_views[0]
+    if a.hits:
+        hits = sorted(a.hits, key=lambda h: (-h.rank, _CATEGORY_ORDER[h.sig.category]))
+        primary = primary_hit(hits)
+        for h in hits:
+            if h.sig.id not in rule_ids:
+                rule_ids.append(h.sig.id)
+            for d in h.destinations:
+                add_destination(egress, d)
+        rule_ids.remove(primary.sig.id)
+        rule_ids.insert(0, primary.sig.id)
+        field_name, category, severity = primary.field, primary.sig.category, SEVERITIES[primary.rank]
+        field_views = next(vs for name, _t, vs in a.fields if name == field_name)
+        view = primary.view
+        shown = view if view.name.startswith(("jndi", "base64")) else field_views[0]
+    else:
+        # a Sigma rule may reach a bound on a field the signatures never decoded
+        field_name = a.bounds.field or (a.fields[0][0] if a.fields else "target")
+        category, severity = UNSCANNED, UNSCANNED_SEVERITY
+        field_views = next((vs for name, _t, vs in a.fields if name == field_name), [View("url", "")])
+        view = shown = field_views[0]
+    rule_ids.extend(f"{UNSCANNED}.{reason}" for reason in a.bounds.cut)
     rec = a.record
     return Finding(
         log_file=log_file,
@@ -235,11 +287,11 @@ def build_finding(
         bytes=rec.bytes if rec else None,
         user_agent=rec.user_agent if rec else None,
         referer=rec.referer if rec else None,
-        field=primary.field,
+        field=field_name,
         decoded=shown.text,
         rule_ids=rule_ids,
-        category=primary.sig.category,
-        severity=SEVERITIES[rank],
+        category=category,
+        severity=severity,
         egress=egress,
         view=view.name,
     )

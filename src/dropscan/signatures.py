@@ -8,9 +8,10 @@ ATT&CK, CRS rule ids), the fields it inspects, and
   before the patterns run (Snort's ``content`` before ``pcre``). They are the contract the fast
   prefilter is built from: a line can only produce a finding if a keyword can appear in one of
   its decoded views.
-* ``patterns``: `regex`-module expressions, matched case-insensitively on each view, under a
-  timeout. Named groups ``url``, ``host``, ``port``, ``scheme``, ``tool``/``args`` say where the
-  destination is (see `dropscan.egress`).
+* ``patterns``: `regex`-module expressions, matched case-insensitively on each view, all
+  compiled when the pack is loaded (before any line is scanned), and linted for shapes whose
+  matching time can blow up (see `lint_pattern`). Named groups ``url``, ``host``, ``port``,
+  ``scheme``, ``tool``/``args`` say where the destination is (see `dropscan.egress`).
 * ``examples``: ``match`` and ``no_match`` cases the test suite and ``dropscan signatures test``
   run through the whole pipeline. No signature without examples (fail2ban's rule).
 
@@ -33,8 +34,10 @@ import yaml
 
 from .errors import UsageError
 
-# "sigma": a finding only a Sigma rule (``scan --sigma``) matched; no built-in signature has it
-CATEGORIES = (
+# The categories a signature may have ("sigma": a finding only a Sigma rule, ``scan --sigma``,
+# matched; no built-in signature has it); a finding may also be ``unscanned``: a line a
+# deterministic bound stopped short (see `dropscan.match`), reported rather than passed silently.
+SIGNATURE_CATEGORIES = (
     "dropper",
     "reverse-shell",
     "jndi",
@@ -46,6 +49,8 @@ CATEGORIES = (
     "rce-probe",
     "sigma",
 )
+UNSCANNED = "unscanned"
+CATEGORIES = (*SIGNATURE_CATEGORIES, UNSCANNED)
 SEVERITIES = ("low", "medium", "high", "critical")
 FIELD_KINDS = ("target", "user_agent", "referer", "header", "line")
 EXTRACT_MODES = ("groups", "argv", "argv-list", "none")
@@ -54,7 +59,6 @@ _ID = regex.compile(r"[a-z0-9][a-z0-9._-]{1,63}")
 _REQUIRED = ("id", "name", "category", "severity", "egress", "keywords", "patterns", "references", "examples")
 _OPTIONAL = ("description", "fields", "extract", "default_scheme", "tags")
 PATTERN_FLAGS = regex.IGNORECASE | regex.V0
-MATCH_TIMEOUT = 0.1  # seconds per pattern per view; a timeout is counted, never fatal
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,17 +86,7 @@ class Signature:
     matches: tuple[Example, ...] = ()
     no_matches: tuple[Example, ...] = ()
     pattern_texts: tuple[str, ...] = field(default=())
-    compiled: tuple[Any, ...] | None = None  # regex.Pattern objects, compiled on first use
-
-    @property
-    def patterns(self) -> tuple[Any, ...]:
-        """The compiled patterns. Compiling costs ~10 ms each with `regex`, so the built-in pack
-        compiles a signature only when a keyword first brings it into play."""
-        if self.compiled is None:
-            self.compiled = tuple(
-                _compile_pattern(p, f"{self.source}: signature {self.id!r}") for p in self.pattern_texts
-            )
-        return self.compiled
+    patterns: tuple[Any, ...] = ()  # regex.Pattern objects, compiled when the pack is loaded
 
     @property
     def rank(self) -> int:
@@ -174,9 +168,7 @@ def expand(pattern: str, defines: dict[str, str], where: str) -> str:
     raise _fail(where, "fragments nest too deeply")
 
 
-def parse_signature(
-    raw: Any, source: str, defines: dict[str, str] | None = None, compile_now: bool = True
-) -> Signature:
+def parse_signature(raw: Any, source: str, defines: dict[str, str] | None = None) -> Signature:
     """Validate one signature mapping; raise `UsageError` naming the file and the problem."""
     if not isinstance(raw, dict):
         raise _fail(source, "each signature must be a mapping")
@@ -190,10 +182,12 @@ def parse_signature(
         raise _fail(where, f"unknown key(s) {', '.join(sorted(unknown))}")
     if not isinstance(sid, str) or not _ID.fullmatch(sid):
         raise _fail(where, "id must be 2-64 characters of a-z, 0-9, '.', '_' or '-'")
+    if sid.split(".")[0] == UNSCANNED:
+        raise _fail(where, f"ids starting {UNSCANNED!r} are dropscan's own (lines a bound stopped short)")
     if not isinstance(raw["name"], str) or not raw["name"].strip():
         raise _fail(where, "name must be a non-empty string")
-    if raw["category"] not in CATEGORIES:
-        raise _fail(where, f"category must be one of {', '.join(CATEGORIES)}")
+    if raw["category"] not in SIGNATURE_CATEGORIES:
+        raise _fail(where, f"category must be one of {', '.join(SIGNATURE_CATEGORIES)}")
     if raw["severity"] not in SEVERITIES:
         raise _fail(where, f"severity must be one of {', '.join(SEVERITIES)}")
     if not isinstance(raw["egress"], bool):
@@ -203,7 +197,7 @@ def parse_signature(
         if kw != kw.lower() or len(kw) < 2 or not kw.isascii():
             raise _fail(where, f"keyword {kw!r} must be lower-case ASCII and at least 2 characters")
     pattern_texts = tuple(expand(p, defines or {}, where) for p in _str_list(where, "patterns", raw["patterns"]))
-    compiled = tuple(_compile_pattern(p, where) for p in pattern_texts) if compile_now else None
+    compiled = tuple(_compile_pattern(p, where) for p in pattern_texts)
     for p in pattern_texts:
         problem = lint_pattern(p)
         if problem:
@@ -236,7 +230,7 @@ def parse_signature(
         matches=matches,
         no_matches=no_matches,
         pattern_texts=pattern_texts,
-        compiled=compiled,
+        patterns=compiled,
     )
 
 
@@ -244,40 +238,58 @@ def _short(p: str) -> str:
     return p if len(p) <= 120 else p[:117] + "..."
 
 
-# --- lint: nested unbounded quantifiers ----------------------------------------------------
+# --- lint: shapes whose matching time can blow up ------------------------------------------
 def lint_pattern(pattern: str) -> str | None:
-    """Refuse the classic catastrophic-backtracking shape: an unbounded quantifier applied to a
-    group that itself contains an unbounded quantifier, e.g. ``(a+)+`` or ``(?:\\w*\\s)*``.
-    Possessive quantifiers and atomic groups ``(?>...)`` are exempt. Returns the problem, or None."""
-    contains = [False]  # per open group: does it contain an unbounded, backtracking repeat?
+    """Refuse the shapes that make a backtracking matcher exponential: an unbounded quantifier
+    applied to a group that can match the same text in more than one way, because it holds a
+    repeat (``(a+)+``, ``(?:\\w*\\s)*``, ``(?:a?b)*``) or an alternation (``(a|aa)*``).
+    Possessive quantifiers and atomic groups ``(?>...)`` are exempt. Scanning has no clock
+    (a line's result depends on its bytes only), so this check, the caps on what a pattern sees
+    (`dropscan.decode.MAX_FIELD`) and the per-line matching budget (`dropscan.match`) are what
+    bound its cost. Returns the problem, or None."""
+    contains = [False]  # per open group: does it hold a backtracking repeat?
+    ambiguous = [False]  # per open group: a repeat or an alternation (more than one way to match)?
     atomic = [False]
     i, n = 0, len(pattern)
     while i < n:
         c = pattern[i]
-        closed: tuple[bool, bool] | None = None
+        closed: tuple[bool, bool, bool] | None = None
         if c == "\\":
             i += 2
         elif c == "[":
             i = _skip_class(pattern, i)
         elif c == "(":
             contains.append(False)
+            ambiguous.append(False)
             atomic.append(pattern.startswith("(?>", i))
             i += 1
             continue
         elif c == ")" and len(contains) > 1:
-            closed = (contains.pop(), atomic.pop())
+            closed = (contains.pop(), ambiguous.pop(), atomic.pop())
             if closed[0]:
                 contains[-1] = True
+            if closed[1] and not closed[2]:
+                ambiguous[-1] = True
             i += 1
         else:
+            if c == "|":
+                ambiguous[-1] = True
             i += 1
         q = _quantifier(pattern, i)
         if q is None:
             continue
         unbounded, possessive, i = q
+        if not possessive:
+            ambiguous[-1] = True
         if unbounded and not possessive:
-            if closed is not None and closed[0] and not closed[1]:
-                return "nested unbounded quantifier (catastrophic backtracking); bound the inner or outer repeat"
+            if closed is not None and not closed[2]:
+                if closed[0]:
+                    return "nested unbounded quantifier (catastrophic backtracking); bound the inner or outer repeat"
+                if closed[1]:
+                    return (
+                        "unbounded repeat of a group with an alternation or a repeat inside (catastrophic "
+                        "backtracking); bound the repeat, or make the group atomic (?>...)"
+                    )
             contains[-1] = True
     return None
 
@@ -353,12 +365,10 @@ class SignatureSet:
     """The loaded, compiled signatures of one or more YAML files (picklable: workers rebuild
     the compiled form from the same YAML text)."""
 
-    def __init__(self, documents: list[tuple[str, str]], compile_now: bool = True):
-        """``compile_now=False`` defers compiling patterns to their first use (the built-in pack,
-        whose patterns the test suite compiles); a user's pack is compiled at once so that a bad
-        pattern is a clear error before any scan starts."""
+    def __init__(self, documents: list[tuple[str, str]]):
+        """Every pattern is compiled here (about 80 ms for the built-in pack), so a bad pattern
+        is a clear error before any scan starts and no line ever waits on a compile."""
         self.documents = documents  # (source name, YAML text)
-        self.compile_now = compile_now
         sigs: list[Signature] = []
         seen: dict[str, str] = {}
         parsed = []
@@ -386,7 +396,7 @@ class SignatureSet:
             parsed.append((source, data))
         for source, data in parsed:
             for raw in data:
-                sig = parse_signature(raw, source, defines, compile_now)
+                sig = parse_signature(raw, source, defines)
                 if sig.id in seen:
                     raise UsageError(f"{source}: signature id {sig.id!r} already defined in {seen[sig.id]}")
                 seen[sig.id] = source
@@ -403,7 +413,7 @@ class SignatureSet:
         self.keyword_index = {k: tuple(v) for k, v in kw.items()}
 
     def __reduce__(self):
-        return (SignatureSet, (self.documents, self.compile_now))
+        return (SignatureSet, (self.documents,))
 
     def __len__(self) -> int:
         return len(self.signatures)
@@ -430,7 +440,7 @@ class SignatureSet:
                 docs.append((f.name if path is None else str(f), f.read_text(encoding="utf-8")))
             except (OSError, UnicodeDecodeError) as e:
                 raise UsageError(f"{f}: cannot read signature file: {e}") from None
-        return cls(docs, compile_now=path is not None)
+        return cls(docs)
 
 
 class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]

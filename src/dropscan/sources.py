@@ -59,8 +59,10 @@ class Resume:
 
     offset: int = 0  # decompressed bytes already consumed (always just past a newline)
     line: int = 0  # lines already consumed: line numbers continue from here
-    ident: tuple[int, int] | None = None  # (st_dev, st_ino) planned for: if the path names another file
-    # when opened (rotated meanwhile), nothing is read and the state keeps its place for the next run
+    fd: int | None = None  # the file as opened when the run was planned: read from it, whatever
+    # its name is by now (logrotate may rename it between planning and reading)
+    head: bytes = b""  # its first bytes when planned: a plain file whose first bytes change while
+    # it is read was truncated and refilled (copytruncate): reading stops before the new content
     keep_partial: bool = False  # read an unterminated last line (only for files that cannot grow)
     format: str | None = None  # the log format found when the file was first read
 
@@ -152,9 +154,12 @@ def open_blocks(source: Source, plain_block: int = READ_SIZE) -> Iterator[bytes]
     Uncompressed input comes in blocks of about ``plain_block`` bytes that end at a line
     boundary, which `read_chunks` passes on without copying."""
     name = "<stdin>" if source.is_stdin else source.path
+    resume = source.resume
     try:
         if source.is_stdin:
             f = sys.stdin.buffer
+        elif resume is not None and resume.fd is not None:
+            f = _reopen(resume.fd)
         elif archives.split(source.path) is not None and not os.path.exists(source.path):
             f = archives.open_member(source.path)
         else:
@@ -164,11 +169,7 @@ def open_blocks(source: Source, plain_block: int = READ_SIZE) -> Iterator[bytes]
     try:
         if not source.is_stdin and _is_device(f):
             raise InputError(f"{name}: a device, not a log file (a device may never end; pipe it to stdin if meant)")
-        skip = 0
-        if source.resume is not None:
-            if _replaced(f, source.resume):
-                return
-            skip = source.resume.offset
+        skip = resume.offset if resume is not None else 0
         try:
             first = f.read(READ_SIZE)
         except OSError as e:
@@ -180,7 +181,8 @@ def open_blocks(source: Source, plain_block: int = READ_SIZE) -> Iterator[bytes]
         if skip > len(first):
             f.seek(skip)
             first = b""
-        yield from _plain(f, name, first[skip:], plain_block)
+        head = resume.head if resume is not None and resume.fd is not None else b""
+        yield from _plain(f, name, first[skip:], plain_block, head)
     finally:
         if not source.is_stdin:
             f.close()
@@ -195,18 +197,23 @@ def _is_device(f: BinaryIO) -> bool:
     return stat.S_ISCHR(mode) or stat.S_ISBLK(mode)
 
 
-def _replaced(f: BinaryIO, resume: Resume) -> bool:
-    """Whether the path now names another file than the one planned for: rotated between
-    planning and opening. Reading it from the planned offset would skip the new file's first
-    lines; reading nothing is safe, as the state still knows the planned file by its
-    fingerprint and the next run reads it wherever it went (and this one from its start)."""
-    if resume.ident is None:  # nothing planned for (an archive member has no inode of its own)
-        return False
-    st = os.fstat(f.fileno())
-    return (st.st_dev, st.st_ino) != tuple(resume.ident)
+def _reopen(fd: int) -> BinaryIO:
+    """A file object of its own on the file ``fd`` is open on, at its start."""
+    f = os.fdopen(os.dup(fd), "rb")
+    f.seek(0)
+    return f
 
 
-def _plain(f: BinaryIO, name: str, first: bytes, plain_block: int) -> Iterator[bytes]:
+def _same_head(f: BinaryIO, head: bytes) -> bool:
+    """Whether the open file still begins with ``head`` (it was not truncated and refilled)."""
+    return os.pread(f.fileno(), len(head), 0) == head
+
+
+def _plain(f: BinaryIO, name: str, first: bytes, plain_block: int, head: bytes = b"") -> Iterator[bytes]:
+    """Blocks of whole lines. With ``head``, each block is checked after it was read: if the
+    file no longer begins with ``head``, it was truncated (copytruncate) and maybe refilled past
+    this point, so the block may hold the new content: it is dropped and reading stops there
+    (the old content's rest is in the copy)."""
     block = first or None
     while True:
         try:
@@ -214,6 +221,8 @@ def _plain(f: BinaryIO, name: str, first: bytes, plain_block: int) -> Iterator[b
                 block = f.read(plain_block)
             if block and not block.endswith(b"\n"):
                 block += f.readline(MAX_LINE)  # to the end of the line, unless it is too long
+            if head and block and not _same_head(f, head):
+                return
         except OSError as e:
             raise InputError(f"{name}: cannot read: {e.strerror or e}") from None
         if not block:
@@ -232,16 +241,12 @@ def _skip(blocks: Iterator[bytes], n: int) -> Iterator[bytes]:
         n = 0
 
 
-def read_head(path: str, n: int, ident: tuple[int, int] | None = None) -> bytes | None:
-    """The first ``n`` decompressed bytes of a file, reading little (for fingerprints); ``None``
-    when ``ident`` is given and the path no longer names that (st_dev, st_ino)."""
+def read_head(path: str | int, n: int) -> bytes:
+    """The first ``n`` decompressed bytes of a file (a path, or a file descriptor, read from
+    the file's start), reading little (for fingerprints)."""
     kind = None
     try:
-        with open(path, "rb") as f:
-            if ident is not None:
-                st = os.fstat(f.fileno())
-                if (st.st_dev, st.st_ino) != tuple(ident):
-                    return None
+        with _reopen(path) if isinstance(path, int) else open(path, "rb") as f:
             raw = f.read(max(n, 64))
             kind = detect_compression(raw)
             if kind is None:
@@ -395,7 +400,11 @@ def split_ranges(size: int, parts: int, min_part: int = 32 << 20) -> list[tuple[
 
 
 # --- expanding paths ---------------------------------------------------------------------------
-_ROTATION = re.compile(r"^(?P<base>.+?)(?:\.(?P<num>\d+)|-(?P<date>\d{8}(?:\d{2})?))?$", re.DOTALL)
+# rotated names: numbered (``.1``) or logrotate's dateext with any dateformat made of digit
+# groups (``-20261201``, ``-2026120114``, ``-2026-12-01-1764590400``, ``-20261201-1764590400``)
+_ROTATION = re.compile(
+    r"^(?P<base>.+?)(?:\.(?P<num>\d+)|-(?P<date>(?:\d{8,}|\d{4}-\d{2}-\d{2})(?:[-_]\d+)*))?$", re.DOTALL
+)
 _LOGLIKE = re.compile(r"(?:access|\.log$|_log$)", re.IGNORECASE)
 
 

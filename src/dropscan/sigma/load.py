@@ -28,7 +28,9 @@ import regex
 
 from ..errors import UsageError
 from ..extras import require
+from ..signatures import lint_pattern
 from . import tree as t
+from .glob import ANY_ONE, Glob
 
 FIELDS = (
     "cs-uri-query",
@@ -61,6 +63,9 @@ class SigmaRule:
     condition: t.Node
     fields: frozenset[str]
     tags: tuple[str, ...] = ()
+    # literals (ASCII case folded) of which every match holds one in some text of the event,
+    # or None (`tree.required`): they feed the prefilter, and a record holding none skips the rule
+    required: frozenset[str] | None = None
 
     @property
     def rule_id(self) -> str:
@@ -99,15 +104,15 @@ class SigmaPack:
         }
 
 
-def _string_test(value, sigma_types, keyword: bool) -> t.Literal | t.Regex:
+def _string_test(value, sigma_types, keyword: bool) -> t.Literal | t.Wildcard:
     """A Sigma string (wildcards already placed by ``contains``/``startswith``/…) as a test.
     Sigma matches case-insensitively unless ``cased``; a keyword is found anywhere in the text.
-    Without inner wildcards it is a plain string test, else a regex."""
+    Without inner wildcards it is a plain string test, else a `Glob` (never a regex)."""
     cased = isinstance(value, sigma_types.SigmaCasedString)
-    multi = sigma_types.SpecialChars.WILDCARD_MULTI
+    special = sigma_types.SpecialChars
     parts = list(value.s)
-    lead = bool(parts) and parts[0] is multi
-    trail = len(parts) > int(lead) and parts[-1] is multi
+    lead = bool(parts) and parts[0] is special.WILDCARD_MULTI
+    trail = len(parts) > int(lead) and parts[-1] is special.WILDCARD_MULTI
     inner = parts[int(lead) : len(parts) - int(trail)]
     if len(inner) == 1 and isinstance(inner[0], str):
         mode = (
@@ -115,26 +120,38 @@ def _string_test(value, sigma_types, keyword: bool) -> t.Literal | t.Regex:
         )
         return t.Literal(mode, inner[0] if cased else inner[0].lower(), cased)
     # ASCII: case is folded for ASCII letters only, as the prefilter folds it
-    flags = regex.DOTALL | regex.V0 | regex.ASCII | (0 if cased else regex.IGNORECASE)
-    text = str(value.to_regex().regexp)
+    pieces: list[list[str | None]] = [[]]
+    for p in parts:
+        if p is special.WILDCARD_MULTI:
+            pieces.append([])
+        elif p is special.WILDCARD_SINGLE:
+            pieces[-1].append(ANY_ONE)
+        elif isinstance(p, str):
+            pieces[-1].extend(p if cased else t.fold(p))
+        else:
+            raise NotApplicable(f"special character {p!r} in a value is not supported")
     plain = max((p for p in parts if isinstance(p, str)), key=len, default="")
-    return t.Regex(regex.compile(text, flags), full=not keyword, literal=plain or None)
+    return t.Wildcard(Glob.of(pieces, search=keyword), cased, plain or None)
 
 
 def _test(value, st, keyword: bool) -> t.Test:
     if isinstance(value, st.SigmaString):
         return _string_test(value, st, keyword)
     if isinstance(value, st.SigmaRegularExpression):
+        text = str(value.regexp)
+        problem = lint_pattern(text)
+        if problem:
+            raise NotApplicable(f"regular expression {text[:80]!r} refused: {problem}")
         flags = regex.V0
         for f in value.flags:
             flags |= value.sigma_to_python_flags[f]
         try:
-            return t.Regex(regex.compile(str(value.regexp), flags), full=False)
+            return t.Regex(regex.compile(text, flags))
         except regex.error as e:
             raise NotApplicable(f"regular expression does not compile: {e}") from None
     if isinstance(value, st.SigmaNumber):
         if keyword:
-            return t.Regex(regex.compile(regex.escape(str(value.number))), full=False)
+            return t.Regex(regex.compile(regex.escape(str(value.number))))
         return t.Number(float(value.number))
     if isinstance(value, st.SigmaNull):
         return t.Null()
@@ -212,6 +229,7 @@ def compile_rule(text: str, path: str) -> SigmaRule:
         condition=node,
         fields=frozenset(fields),
         tags=tuple(str(x) for x in rule.tags),
+        required=t.required(node),
     )
 
 
@@ -244,9 +262,8 @@ def load_rules(path: str) -> SigmaPack:
             rules.append(compile_rule(text, f))
         except NotApplicable as e:
             skipped.append((f, _title(text, f), str(e)))
-    needs = [(r, t.required(r.condition)) for r in rules]
-    ungated = tuple(r.id for r, req in needs if req is None)
-    keywords = None if ungated else frozenset().union(*(req for _r, req in needs if req is not None))
+    ungated = tuple(r.id for r in rules if r.required is None)
+    keywords = None if ungated else frozenset().union(*(r.required for r in rules if r.required is not None))
     return SigmaPack(tuple(rules), tuple(skipped), h.hexdigest(), len(files), keywords, ungated)
 
 

@@ -15,7 +15,14 @@ from dataclasses import dataclass
 
 import regex
 
-TIMEOUT = 0.1  # seconds per regex per text, as for signature patterns; a timeout is no match
+from .glob import Glob
+
+# No clock is read here: a line's result is a function of its bytes. Wildcard values run as
+# `Glob`s (linear in the text, no backtracking); a ``re`` value passed the signature pack's
+# load-time lint; both are charged the length of each text they run on to the line's matching
+# budget (`dropscan.match.Bounds`), and a test the budget cannot pay for is no match (the line
+# is then reported ``unscanned.match-budget``).
+Charge = Callable[[int, str | None], bool]  # (characters, Sigma field or None) -> within budget?
 ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
 
 
@@ -26,9 +33,19 @@ def fold(text: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Regex:
+    """A ``re`` value (linted when loaded), searched for in the text."""
+
     pattern: regex.Pattern
-    full: bool  # a Sigma string (with wildcards) matches the whole value; `re` searches
-    literal: str | None = None  # a Sigma string's longest wildcard-free part: every match holds it
+
+
+@dataclass(frozen=True, slots=True)
+class Wildcard:
+    """A Sigma string with inner wildcards: the whole text (every text, for a keyword) matches
+    ``glob``, whose literal characters are lower-cased unless ``cased``."""
+
+    glob: Glob
+    cased: bool
+    literal: str | None = None  # the longest wildcard-free part: every match holds it
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,7 +102,7 @@ class Exists:
     present: bool
 
 
-Test = Literal | Literals | Regex | Null | Number | Cidr | Exists
+Test = Literal | Literals | Regex | Wildcard | Null | Number | Cidr | Exists
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,15 +132,6 @@ class Not:
 
 
 Node = Field | Keyword | AllOf | AnyOf | Not
-
-
-class Counter:
-    """Regex timeouts seen while evaluating one line."""
-
-    __slots__ = ("timeouts",)
-
-    def __init__(self) -> None:
-        self.timeouts = 0
 
 
 class Texts:
@@ -161,14 +169,7 @@ def _literal(test: Literal, texts: Texts) -> bool:
     return False
 
 
-def _text_passes(test: Test, text: str, counter: Counter) -> bool:
-    if isinstance(test, Regex):
-        try:
-            m = (test.pattern.fullmatch if test.full else test.pattern.search)(text, timeout=TIMEOUT)
-        except TimeoutError:
-            counter.timeouts += 1
-            return False
-        return m is not None
+def _text_passes(test: Test, text: str) -> bool:
     if isinstance(test, Number):
         try:
             n = float(text)
@@ -189,8 +190,9 @@ def _text_passes(test: Test, text: str, counter: Counter) -> bool:
     return False
 
 
-def passes(test: Test, texts: Texts | None, counter: Counter) -> bool:
-    """Whether a field whose texts are ``texts`` (None: not logged) passes ``test``."""
+def passes(test: Test, texts: Texts | None, charge: Charge, name: str | None = None) -> bool:
+    """Whether field ``name`` (None: a keyword), whose texts are ``texts`` (None: not logged),
+    passes ``test``; a `Regex` or `Wildcard` is charged to the line's budget per text."""
     if isinstance(test, Literal):
         return texts is not None and _literal(test, texts)
     if isinstance(test, Literals):
@@ -200,24 +202,32 @@ def passes(test: Test, texts: Texts | None, counter: Counter) -> bool:
         return texts is None or all(t in ("", "-") for t in texts.texts)
     if isinstance(test, Exists):
         return (texts is not None) is test.present
-    return texts is not None and any(_text_passes(test, t, counter) for t in texts.texts)
+    if texts is None:
+        return False
+    if isinstance(test, Wildcard):
+        match = test.glob.match
+        return any(charge(len(x), name) and match(x) for x in (texts.texts if test.cased else texts.lower))
+    if isinstance(test, Regex):
+        search = test.pattern.search
+        return any(charge(len(x), name) and search(x) is not None for x in texts.texts)
+    return any(_text_passes(test, t) for t in texts.texts)
 
 
 def evaluate(
     node: Node,
     field_texts: Callable[[str], Texts | None],
     event_texts: Texts,
-    counter: Counter,
+    charge: Charge,
 ) -> bool:
     if isinstance(node, AllOf):
-        return all(evaluate(n, field_texts, event_texts, counter) for n in node.items)
+        return all(evaluate(n, field_texts, event_texts, charge) for n in node.items)
     if isinstance(node, AnyOf):
-        return any(evaluate(n, field_texts, event_texts, counter) for n in node.items)
+        return any(evaluate(n, field_texts, event_texts, charge) for n in node.items)
     if isinstance(node, Not):
-        return not evaluate(node.item, field_texts, event_texts, counter)
+        return not evaluate(node.item, field_texts, event_texts, charge)
     if isinstance(node, Field):
-        return passes(node.test, field_texts(node.name), counter)
-    return passes(node.test, event_texts, counter)
+        return passes(node.test, field_texts(node.name), charge, node.name)
+    return passes(node.test, event_texts, charge)
 
 
 def fields_of(node: Node) -> set[str]:
@@ -278,7 +288,7 @@ def required(node: Node) -> frozenset[str] | None:
         if isinstance(test, Literals):
             parts = [_keyword(v) for v in test.values]
             return None if any(p is None for p in parts) else frozenset().union(*parts)
-        if isinstance(test, Regex) and test.literal is not None:
+        if isinstance(test, Wildcard) and test.literal is not None:
             return _keyword(test.literal)
         return None
     if isinstance(node, AllOf):  # any child's set will do: take the one with the longest literals
