@@ -141,9 +141,11 @@ def test_not_a_log_file(runner, tmp_path):
     p.write_bytes(b"dear diary\nwget is great\n\x89PNG\r\n")
     s = tmp_path / "s.json"
     r = run(runner, ["scan", str(p), "-f", "jsonl", "--summary", str(s)])
-    assert r.exit_code == 2 and "no known log format" in r.stderr
-    f = json.loads(s.read_text())["files"][0]
-    assert (f["lines"], f["records"], f["rejected"]) == (3, 0, 3)
+    assert (r.exit_code, r.stdout) == (2, "") and "no known log format" in r.stderr
+    # named but not a log: an error, and not scanned as raw text (--log-format says what it is)
+    summary = json.loads(s.read_text())
+    f = summary["files"][0]
+    assert (f["status"], f["lines"], f["findings"], summary["complete"]) == ("failed", 0, 0, False)
 
 
 def test_csv_is_formula_guarded(runner, tmp_path):

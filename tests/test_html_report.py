@@ -76,7 +76,7 @@ def test_header_block_table_first_then_charts_then_hosts(sample_html):
     text = " ".join(p.text)
     assert "3 of 3 host(s) need egress blocking: block 15 destination(s), 1 confirmed by the firewall log." in text
     assert "Period of the findings: 2026-11-25 11:11:11+01:00 to 2026-11-27 10:05:00+00:00" in text
-    assert "Read: 4 file(s), 36 lines (36 records, 0 rejected), formats combined, vhost_combined" in text
+    assert "covered: 4 file(s) (4 with findings, 0 clean, 0 failed, 0 skipped), 36 lines" in text
     order = [doc.index(x) for x in ('id="block"', "The rules to paste", "Findings per day", "Top destinations",
                                     'id="hosts"', 'class="destinations"')]  # fmt: skip
     assert order == sorted(order)

@@ -312,6 +312,8 @@ def test_cli_report_json_exit_codes_and_summary(runner, vhost_logs, tmp_path):
     assert r.exit_code == 1
     assert out.read_text().startswith("<!DOCTYPE html>")
     assert r.stdout.splitlines() == [
+        "covered: 3 file(s) (3 with findings, 0 clean, 0 failed, 0 skipped), 11 lines (11 records, 0 rejected), "
+        "2026-11-25T23:59:58+00:00 to 2026-11-27T07:11:00+00:00; formats: vhost_combined",
         "dropscan: 4 host(s) with findings, 7 finding(s); 3 need egress blocking: shop.example.com, "
         "api.example.com, intranet.example.com",
         "top destinations:",

@@ -60,7 +60,7 @@ def test_plan_addresses_names_and_skips(report):
     assert [str(t.ip) for t in p.v6] == ["2001:db8::66"]
     assert p.v4[0].comment() == "198.51.100.20: http:8080, 2 findings, on shop.example.com"
     assert p.names == ["malware.example: https:443 (1) on shop.example.com"]
-    assert p.skipped == ["127.0.0.1 tcp:4444 on intranet.example.com"]  # loopback: never rejected
+    assert p.skipped == ["127.0.0.1 tcp:4444 on intranet.example.com: loopback, never a rule target"]
     assert p.hosts == ["shop.example.com", "api.example.com", "intranet.example.com"]
 
 
@@ -208,16 +208,11 @@ def test_log_text_never_escapes_a_comment(tmp_path):
 
 def test_cli_rules(runner, vhost_logs, tmp_path):
     r = runner.invoke(app, ["rules", str(vhost_logs), "--firewall", "nftables", "--user", "33"])
-    assert r.exit_code == 1  # findings, as scan
+    assert r.exit_code == 0  # it wrote what was asked: `rules … > x.nft && nft -f x.nft` loads
     assert r.stdout == egress_rules(build_report(dropscan.scan(vhost_logs)), "nftables", "33")["dropscan-egress.nft"]
-    r = runner.invoke(app, ["rules", str(vhost_logs), "--firewall", "iptables", "--user", "33"])
-    assert [ln for ln in r.stdout.splitlines() if ln.startswith("# =====")] == [
-        "# ===== rules.v4 =====",
-        "# ===== rules.v6 =====",
-    ]
     out = tmp_path / "fw"
     r = runner.invoke(app, ["rules", str(vhost_logs), "--firewall", "ufw", "--user", "33", "--output-dir", str(out)])
-    assert r.exit_code == 1
+    assert r.exit_code == 0
     assert sorted(p.name for p in out.iterdir()) == ["before.rules.snippet", "before6.rules.snippet", "ufw-commands.sh"]
     assert r.stdout.splitlines() == [f"wrote {out / n}" for n in ("ufw-commands.sh", "before.rules.snippet",
                                                                    "before6.rules.snippet")]  # fmt: skip

@@ -21,7 +21,7 @@ from typer.testing import CliRunner
 
 from conftest import combined_line
 from dropscan.cli import app
-from dropscan.errors import UsageError
+from dropscan.errors import OutputError, UsageError
 from dropscan.sources import Source, open_blocks
 from dropscan.state import Entry, Incremental, load
 
@@ -313,7 +313,7 @@ def test_state_is_written_only_after_the_output(tmp_path, runner):
     p.write_bytes(line(3))
     state = tmp_path / "state.json"
     r = runner.invoke(app, ["scan", str(p), "--state", str(state), "-o", str(tmp_path / "no-such-dir" / "out.jsonl")])
-    assert isinstance(r.exception, FileNotFoundError) and not state.exists()  # the next run reads it all again
+    assert isinstance(r.exception, OutputError) and not state.exists()  # checked before anything is read
     r = runner.invoke(app, ["scan", str(p), "--state", str(state), "-f", "jsonl"])
     assert r.exit_code == 1 and state.exists()
     assert not [n for n in os.listdir(tmp_path) if n.startswith(".dropscan-state-")]  # no temp file left
@@ -323,7 +323,7 @@ def test_state_cannot_be_one_of_the_logs(tmp_path, runner):
     p = tmp_path / "access.log"
     p.write_bytes(line(3))
     r = runner.invoke(app, ["scan", str(tmp_path), "--state", str(p), "--reset-state"])
-    assert isinstance(r.exception, UsageError) and "the state file is one of the logs" in str(r.exception)
+    assert isinstance(r.exception, UsageError) and "--state" in str(r.exception) and "is an input" in str(r.exception)
     assert p.read_bytes() == line(3)
 
 
@@ -433,7 +433,7 @@ def test_a_state_file_in_a_missing_directory_is_one_line(tmp_path, runner):
     log.write_bytes(line(3))
     r = runner.invoke(app, ["scan", str(log), "--state", str(tmp_path / "nope" / "state.json")])
     assert isinstance(r.exception, UsageError)
-    assert str(r.exception) == f"{tmp_path / 'nope' / 'state.json'}: the state file's directory does not exist"
+    assert str(r.exception) == f"--state {tmp_path / 'nope' / 'state.json'}: no such directory: {tmp_path / 'nope'}"
 
 
 _json = st.recursive(

@@ -2,12 +2,17 @@
 
 from .api import destinations_frame, egress_report, read_findings, report_frames, scan, scan_frame
 from .egress import Destination
+from .errors import DropscanError, IncompleteScanWarning, InputError, UsageError
 from .findings import Finding
 
 __version__ = "0.1.0"
 __all__ = [
     "Destination",
+    "DropscanError",
     "Finding",
+    "IncompleteScanWarning",
+    "InputError",
+    "UsageError",
     "__version__",
     "destinations_frame",
     "egress_report",

@@ -7,16 +7,23 @@
     hosts, dests = dropscan.report_frames("/var/log/apache2/", firewall_logs=["/var/log/kern.log"])
 
 pandas is imported only by the frame functions, so the CLI and ``scan()`` stay fast to start.
+
+Never silent: `scan_frame`, `egress_report` and `report_frames` raise `InputError` when no input
+could be read, and warn with `IncompleteScanWarning` when some could not (the results then
+cover only the rest); the per-file summary is ``df.attrs["summary"]`` (``Report.scan``). After
+iterating `scan`, check ``.summary()["complete"]`` yourself.
 """
 
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Iterable
 from datetime import datetime, timedelta, tzinfo
 from typing import TYPE_CHECKING
 
 from .engine import Scan, ScanOptions
+from .errors import IncompleteScanWarning, InputError
 from .signatures import SignatureSet
 
 if TYPE_CHECKING:
@@ -74,13 +81,29 @@ def scan(
     return Scan(_paths(paths), opts)
 
 
+def checked(summary: dict) -> dict:
+    """``summary`` (of a finished scan), after raising `InputError` when no input could be read
+    and warning `IncompleteScanWarning` when some could not."""
+    if summary["errors"]:
+        if not any(f["status"] in ("clean", "findings") for f in summary["files"]):
+            raise InputError("no input could be read: " + "; ".join(summary["errors"]))
+        warnings.warn(
+            IncompleteScanWarning("incomplete scan, these inputs failed: " + "; ".join(summary["errors"])),
+            stacklevel=3,
+        )
+    return summary
+
+
 def scan_frame(paths: PathArg, log_format: str | None = None, **kwargs) -> pd.DataFrame:
-    """`scan` as a DataFrame: one row per finding, the fixed schema of `dropscan.frames`."""
+    """`scan` as a DataFrame: one row per finding, the fixed schema of `dropscan.frames`.
+    ``df.attrs["summary"]`` says what was covered (see `dropscan.engine.Scan.summary`).
+    Raises `InputError` when no input could be read; warns `IncompleteScanWarning` when some
+    inputs failed."""
     from .frames import to_frame
 
     s = scan(paths, log_format, **kwargs)
     df = to_frame(list(s), s.options.sigs())
-    df.attrs["dropscan"] = s.summary()
+    df.attrs["summary"] = df.attrs["dropscan"] = checked(s.summary())
     return df
 
 
@@ -114,13 +137,14 @@ def egress_report(
     confirmed by which firewall-log lines. ``host`` names the receiving host of logs without
     ``%v``; ``user`` (a name or uid) restricts confirmation to packets with that ``UID=``;
     ``firewall_tz`` is the zone of firewall-log times logged without one (default: each
-    request's own offset). Other keyword arguments go to `scan`."""
+    request's own offset). Other keyword arguments go to `scan`. Raises `InputError` when no
+    input could be read; warns `IncompleteScanWarning` when some inputs failed."""
     from .fwlog import resolve_uid
     from .report import build_report
     from .timeutil import parse_duration, parse_tz
 
     s = scan(paths, log_format, **scan_kwargs)
-    return build_report(
+    rep = build_report(
         s,
         host=host,
         firewall_logs=None if firewall_logs is None else _paths(firewall_logs),
@@ -129,6 +153,8 @@ def egress_report(
         firewall_tz=parse_tz(firewall_tz) if isinstance(firewall_tz, str) else firewall_tz,
         scan_summary=s.summary,
     )
+    checked(rep.scan)
+    return rep
 
 
 def report_frames(paths: PathArg, log_format: str | None = None, **kwargs) -> tuple[pd.DataFrame, pd.DataFrame]:

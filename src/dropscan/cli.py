@@ -1,6 +1,12 @@
 """The ``dropscan`` command line: a thin typer layer over the library.
 
-Exit codes: see `EXIT_CODES` (printed by ``dropscan --help``).
+Exit codes (`EXIT_CODES`, also in ``--help``): 0 nothing found, 1 findings, 2 a usage, input or
+output error (one line on stderr, never a traceback; readable inputs are still scanned and
+reported, marked INCOMPLETE), 75 another run holds the lock, 130 interrupted, 3 a bug.
+
+Outputs are checked before anything is read (`dropscan.outfiles.check_outputs`: never an input,
+never inside an input directory, writable), the state lock is taken before any output is opened,
+and every output file is written to a temporary file and renamed into place on success.
 """
 
 from __future__ import annotations
@@ -21,7 +27,7 @@ EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR, EXIT_BUG, EXIT_LOCKED, EXIT_INTERRUPTED =
 EXIT_CODES = (
     (EXIT_CLEAN, "nothing found"),
     (EXIT_FINDINGS, "findings"),
-    (EXIT_ERROR, "usage or input error, or an incomplete scan"),
+    (EXIT_ERROR, "usage, input or output error; results of what was read are still written, INCOMPLETE"),
     (EXIT_BUG, "internal error (a bug: please report it)"),
     (EXIT_LOCKED, "another run holds the --state lock"),
     (EXIT_INTERRUPTED, "interrupted (Ctrl-C)"),
@@ -30,7 +36,8 @@ EXIT_CODES = (
 
 def _epilog(*examples: str) -> str:
     """Examples, then the exit codes; ``\\b`` keeps click from re-wrapping the lines."""
-    lines = ["\b", "Examples:", *(f"  {e}" for e in examples), "", "\b", "Exit codes:"]
+    lines = ["\b", "Examples:", *(f"  {e}" for e in examples), ""] if examples else []
+    lines += ["\b", "Exit codes:"]
     return "\n".join(lines + [f"  {code:<3} {text}" for code, text in EXIT_CODES])
 
 
@@ -225,6 +232,38 @@ def _finding_filter(st, now: str | None):
         st["min_severity"], st["categories"], st.suppressions, HostRule(st["host"]), parse_when(now) if now else None
     )
     return f if f.active else None
+
+
+def _preflight(paths: list[str], outputs: dict[str, str | None], parquet: bool = False, scheduler=None) -> None:
+    """What can be checked before scanning: outputs (never an input, writable), pyarrow for
+    Parquet, a --scheduler that answers."""
+    from .outfiles import check_outputs
+
+    check_outputs(outputs, paths)
+    if parquet:
+        try:
+            import pyarrow  # noqa: F401
+        except ImportError:
+            raise UsageError("--format parquet needs pyarrow: pip install 'dropscan[parquet]'") from None
+    if scheduler:
+        from .dask import reachable
+
+        reachable(scheduler)
+
+
+def _atomic(stack: ExitStack, path: str, mode: str, **kwargs):
+    """A file object that replaces ``path`` only when the run succeeds (see `dropscan.outfiles`)."""
+    from .outfiles import AtomicOutput
+
+    out = AtomicOutput(path, mode, **kwargs)
+    stack.push(out)
+    stack.outputs.append(out)  # committed explicitly, before the state records the run
+    return out.fh
+
+
+def _commit(stack: ExitStack) -> None:
+    for out in stack.outputs:
+        out.commit()
 
 
 def _load_sigma(path: str):
@@ -466,6 +505,16 @@ def scan(
         raise UsageError("--interval must be more than 0 seconds")
     if sigma and out_format == "parquet":
         raise UsageError("--sigma: the parquet schema's rule ids are the signature pack's; use jsonl, csv or ecs")
+    if scheduler and engine != Engine.dask:
+        raise UsageError("--scheduler needs --engine dask")
+    if (state or follow) and engine == Engine.dask:
+        raise UsageError("--state and --follow read on this machine: not with --engine dask")
+    _preflight(
+        paths,
+        {"--output": output, "--rejects": rejects, "--summary": summary, "--state": state},
+        parquet=out_format == "parquet",
+        scheduler=scheduler if engine == Engine.dask else None,
+    )
     opts = ScanOptions(
         log_format=st["log_format"],
         signatures=_load_sigs(st["signatures"], st["builtin_signatures"]),
@@ -481,11 +530,14 @@ def scan(
         sigma=_load_sigma(sigma) if sigma else None,
     )
     with ExitStack() as stack:
-        rej_fh = stack.enter_context(open(rejects, "wb")) if rejects else None
-        on_reject = (lambda _p, line: rej_fh.write(line if line.endswith(b"\n") else line + b"\n")) if rej_fh else None
+        stack.outputs = []
+        # the lock first: a run that exits 75 must not have touched the running one's outputs
         inc = stack.enter_context(Incremental(state, reset=reset_state)) if state or follow else None
-        if inc is not None and engine == Engine.dask:
-            raise UsageError("--state and --follow read on this machine: not with --engine dask")
+        if rejects:  # --follow writes as it goes, in place; a run writes a temp file renamed at the end
+            rej_fh = stack.enter_context(open(rejects, "wb")) if follow else _atomic(stack, rejects, "wb")
+        else:
+            rej_fh = None
+        on_reject = (lambda _p, line: rej_fh.write(line if line.endswith(b"\n") else line + b"\n")) if rej_fh else None
         if follow:
             raise typer.Exit(_follow(stack, paths, opts, inc, on_reject, rej_fh, out_format, output, show, interval))
         if engine == Engine.dask:
@@ -493,8 +545,6 @@ def scan(
 
             run = DaskScan(paths, opts, on_reject=on_reject, scheduler=scheduler)
         else:
-            if scheduler:
-                raise UsageError("--scheduler needs --engine dask")
             run = inc.scan(paths, opts, on_reject) if inc else Scan(paths, opts, on_reject=on_reject)
         run.on_unscanned = _unscanned_warner()
         writer = None
@@ -513,19 +563,19 @@ def scan(
             if out_format == "table" and opts.finding_filter is not None:  # a cron mail says what it held back
                 writer.note(held_back_text(opts.finding_filter.summary()))
             writer.close()
+        _commit(stack)
         if inc is not None:  # only now that the output is written: a crash repeats, never loses
-            if rej_fh:
-                rej_fh.flush()
             inc.commit(run, outputs=[output, rejects])
             for w in inc.warnings:
                 _warn(w)
-    result = run.summary()
-    if summary:
-        from .findings import SCHEMA_VERSION
+        result = run.summary()
+        if summary:
+            from .findings import SCHEMA_VERSION
 
-        with open(summary, "w", encoding="utf-8") as fh:
+            fh = _atomic(stack, summary, "w", encoding="utf-8")
             json.dump({"schema_version": SCHEMA_VERSION, **result}, fh, indent=2)
             fh.write("\n")
+            _commit(stack)
     errors = result["errors"]
     if sys.stderr.isatty() and not (quiet and not count and not errors):
         sys.stderr.write(summary_text(result) + "\n")
@@ -545,7 +595,7 @@ def _follow(stack, paths, opts, inc, on_reject, rej_fh, out_format, output, show
 
     def emit(finding) -> None:
         if not writers:
-            writers.append(_open_writer(stack, out_format, output, show, opts))
+            writers.append(_open_writer(stack, out_format, output, show, opts, live=True))
         writers[0].write(finding)
 
     def flush() -> None:
@@ -577,16 +627,19 @@ def _follow(stack, paths, opts, inc, on_reject, rej_fh, out_format, output, show
     return EXIT_ERROR if result.errors else (EXIT_FINDINGS if result.findings else EXIT_CLEAN)
 
 
-def _open_writer(stack: ExitStack, out_format: str, output: str | None, show: dict, opts):
-    """The findings writer; ``show`` holds how humans see them: defanged, tz, host."""
+def _open_writer(stack: ExitStack, out_format: str, output: str | None, show: dict, opts, live: bool = False):
+    """The writer for ``output``: a temp file renamed into place at the end, or with ``live``
+    (``--follow``) the file itself, written as findings arrive. ``show`` holds how humans see
+    findings: defanged, tz, host."""
     from .hosts import HostRule
     from .output import CsvWriter, JsonlWriter, ParquetWriter, TableWriter
 
     defanged = show["defanged"]
     if out_format == "parquet":
-        return ParquetWriter(output, opts.sigs())
+        return ParquetWriter(_atomic(stack, output, "wb"), opts.sigs())
     if output and output != "-":
-        stream = stack.enter_context(open(output, "w", encoding="utf-8", newline=""))
+        kw = {"encoding": "utf-8", "newline": ""}
+        stream = stack.enter_context(open(output, "w", **kw)) if live else _atomic(stack, output, "w", **kw)
     else:
         stream = sys.stdout
     if out_format == "table":
@@ -752,9 +805,11 @@ def report(
     )
     from .state import Incremental
 
+    _preflight(paths, {"--output": output if to_file else None, "--state": state})
     st = _effective_settings(config, log_format, signatures, builtin, min_severity, category, jobs, host, defang=defang)
     defang = st["defang"] if st["defang"] is not None else out_format in ("markdown", "html")
     with ExitStack() as stack:
+        stack.outputs = []
         inc = stack.enter_context(Incremental(state, reset=reset_state)) if state else None
         run, rep = _egress_report(
             paths,
@@ -773,8 +828,8 @@ def report(
         if not (quiet and not rep.findings and not rep.errors):
             text = render(rep, out_format, defang)
             if to_file:
-                with open(output, "w", encoding="utf-8") as fh:
-                    fh.write(text)
+                _atomic(stack, output, "w", encoding="utf-8").write(text)
+                _commit(stack)
                 sys.stdout.write("\n".join([*summary_lines(rep, defang), f"report written to {term(output)}"]) + "\n")
             else:
                 sys.stdout.write(text)
@@ -802,6 +857,21 @@ def rules(
     output_dir: Annotated[
         str | None, typer.Option("--output-dir", "-d", metavar="DIR", help="Write each rules file into this directory.")
     ] = None,
+    family: Annotated[
+        int | None,
+        typer.Option(
+            "--family",
+            metavar="4|6",
+            help="iptables: write only the IPv4 (4) or IPv6 (6) file, loadable as is by *-restore.",
+        ),
+    ] = None,
+    include_unparsed: Annotated[
+        bool,
+        typer.Option(
+            "--include-unparsed",
+            help="Also reject addresses seen only on lines that were not parsed as requests (labelled).",
+        ),
+    ] = False,
     host: HostOpt = None,
     host_from: HostFromOpt = None,
     trusted_proxy: TrustedProxyOpt = None,
@@ -815,28 +885,42 @@ def rules(
     jobs: JobsOpt = None,
 ) -> None:
     """Scan, then print firewall rules to paste: default-deny outbound for the web user, and
-    rejects for every IP a payload named (see docs/report.md)."""
-    from .rules import RPZ_FILE, check_user, egress_rules
+    rejects for every IP a payload named (see docs/report.md). Exits 0 when it wrote the rules,
+    2 when an input could not be read (the rules then say INCOMPLETE)."""
+    from .rules import IPTABLES_FAMILY, RPZ_FILE, check_user, egress_rules
     from .safety import term
 
     check_user(user)
+    if family is not None and (firewall != Firewall.iptables or family not in IPTABLES_FAMILY):
+        raise UsageError("--family takes 4 or 6, with --firewall iptables")
+    if firewall == Firewall.iptables and family is None and not output_dir:
+        raise UsageError("iptables-restore loads one family per file: give --family 4 or 6, or --output-dir DIR")
+    if output_dir:
+        probe = os.path.join(output_dir, "rules") if os.path.isdir(output_dir) else output_dir
+        _preflight(paths, {"--output-dir": probe})
     st = _effective_settings(config, log_format, signatures, builtin, min_severity, category, jobs, host)
     _run, rep = _egress_report(paths, st, (host_from, trusted_proxy), now=now)
-    files = egress_rules(rep, firewall.value, user, allow_dns)
+    files = egress_rules(rep, firewall.value, user, allow_dns, include_unparsed)
+    if family is not None:
+        files = {k: v for k, v in files.items() if k in (IPTABLES_FAMILY[family], RPZ_FILE)}
     if output_dir:
         os.makedirs(output_dir, exist_ok=True)
-        for name, text in files.items():
-            path = os.path.join(output_dir, name)
-            with open(path, "w", encoding="utf-8") as fh:
-                fh.write(text)
-            sys.stdout.write(f"wrote {term(path)}\n")
+        with ExitStack() as stack:
+            stack.outputs = []
+            for name, text in files.items():
+                _atomic(stack, os.path.join(output_dir, name), "w", encoding="utf-8").write(text)
+            _commit(stack)
+        for name in files:
+            sys.stdout.write(f"wrote {term(os.path.join(output_dir, name))}\n")
     else:  # stdout stays loadable by the firewall: the RPZ zone's records are in its header
         files.pop(RPZ_FILE, None)
         for i, (name, text) in enumerate(files.items()):
             if len(files) > 1:
                 sys.stdout.write(("\n" if i else "") + f"# ===== {name} =====\n")
             sys.stdout.write(text)
-    _exit_for(rep)
+    for e in rep.errors:
+        _err(e)
+    raise typer.Exit(EXIT_ERROR if rep.errors else EXIT_CLEAN)
 
 
 # --- iocs --------------------------------------------------------------------------------------
@@ -905,11 +989,11 @@ def iocs(
         require({"stix": "stix2", "misp": "pymisp"}[fmt.value], "intel", f"{fmt.value.upper()} output")
         if only:
             raise UsageError("--only applies to -f txt and csv")
-    if output and os.path.exists(output) and any(os.path.exists(p) and os.path.samefile(p, output) for p in paths):
-        raise UsageError(f"-o {output} is one of the inputs: it would be overwritten")
     if reset_state and not state:
         raise UsageError("--reset-state needs --state FILE")
+    _preflight(paths, {"--output": output, "--state": state})
     with ExitStack() as stack:
+        stack.outputs = []
         inc = stack.enter_context(Incremental(state, reset=reset_state)) if state else None
         st = _effective_settings(config, log_format, signatures, builtin, min_severity, category, jobs, host)
         run = _findings_run(paths, st, (host_from, trusted_proxy), since, until, inc, now)
@@ -930,8 +1014,8 @@ def iocs(
         else:
             out = text.txt(found, kind)
         if output and output != "-":
-            with open(output, "w", encoding="utf-8") as fh:
-                fh.write(out)
+            _atomic(stack, output, "w", encoding="utf-8").write(out)
+            _commit(stack)
         else:
             sys.stdout.write(out)
         if inc is not None:
@@ -1198,6 +1282,10 @@ def main() -> None:
             sys.stdout = open(os.devnull, "w")
         finally:
             sys.exit(EXIT_CLEAN)
+    except OSError as e:  # the environment (disk full, read-only, gone), not a bug: one line
+        where = e.filename if e.filename is not None else "output"
+        _err(f"{where}: {e.strerror or e}")
+        sys.exit(EXIT_ERROR)
     except Exception as e:
         if os.environ.get("DROPSCAN_DEBUG"):
             raise

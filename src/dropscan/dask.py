@@ -37,6 +37,35 @@ except ImportError as e:  # pragma: no cover - the [dask] extra is not installed
     raise UsageError("the Dask engine needs the dask extra: pip install 'dropscan[dask]'") from e
 
 
+CONNECT_TIMEOUT = 5  # seconds to reach a --scheduler (distributed's own default retries for 30)
+
+
+def reachable(address: str) -> None:
+    """`UsageError` at once when nothing answers at a scheduler address (a plain TCP connect:
+    refused is immediate, silence costs `CONNECT_TIMEOUT`); checked before any scan starts."""
+    import socket
+    from urllib.parse import urlsplit
+
+    url = urlsplit(address if "://" in address else f"tcp://{address}")
+    if url.scheme in ("tcp", "tls"):
+        try:
+            port = url.port or 8786
+            socket.create_connection((url.hostname or "127.0.0.1", port), timeout=CONNECT_TIMEOUT).close()
+        except (OSError, ValueError) as e:
+            raise UsageError(f"--scheduler {address}: cannot connect: {getattr(e, 'strerror', None) or e}") from None
+
+
+def connect(address: str):
+    """A Client of the scheduler at ``address``; `UsageError` when it cannot be reached."""
+    from distributed import Client
+
+    reachable(address)
+    try:
+        return Client(address, timeout=CONNECT_TIMEOUT)
+    except (OSError, TimeoutError) as e:
+        raise UsageError(f"--scheduler {address}: cannot connect: {e}") from None
+
+
 def _parts(path: str, partition_size: int) -> int:
     try:
         return max(1, os.path.getsize(path) // partition_size)
@@ -71,7 +100,7 @@ class DaskScan(Scan):
 
         cluster = None
         if self.scheduler:
-            client = Client(self.scheduler)
+            client = connect(self.scheduler)
         else:
             cluster = LocalCluster(
                 n_workers=self.options.jobs,
@@ -94,7 +123,8 @@ class DaskScan(Scan):
                     except StopIteration:
                         exhausted = True
                         break
-                    fut = client.submit(scan_unit, self.spec, unit, self.options, None, pure=False) if unit else None
+                    run = unit is not None and not unit.unrecognised
+                    fut = client.submit(scan_unit, self.spec, unit, self.options, None, pure=False) if run else None
                     pending.append((src, unit, fut.result if fut else None))
                 if not pending:
                     return
@@ -141,6 +171,10 @@ def _delayed_findings(paths: str | list[str], log_format: str | None, signatures
     for src, unit in plan.units():
         if unit is None:
             raise UsageError("stdin cannot be scanned lazily with Dask; use a file")
+        if unit.unrecognised:  # as in a scan: skipped when a walk found it, an error when named
+            if not src.walked:
+                raise UsageError(f"{src.path}: no known log format matches its first lines (pass log_format)")
+            continue
         res = delayed(scan_unit, pure=True)(plan.spec, unit, opts, None)
         if src.path != last_path:
             base, last_path = 0, src.path

@@ -46,24 +46,93 @@ class FileSummary:
     findings: int = 0
     unscanned: int = 0  # lines a deterministic bound stopped short (each one is also a finding)
     error: str | None = None
+    skipped: str | None = None  # why a file found in a directory walk was not scanned
+    first: datetime | None = None  # the times of its first and last records (see `last_record_time`)
+    last: datetime | None = None
+    spanned: bool = False  # its first record was seen (``first`` is its time)
     end: int | None = None  # one-process path: decompressed offset just past the last line scanned
     finished: bool = False  # one-process path: read to its end, without an error
     host: str | None = None  # the receiving host of the lines that log none, and where it came from
     host_source: str | None = None
     logged_host: int = 0  # findings whose receiving host was logged on the line itself
 
+    @property
+    def status(self) -> str:
+        """``failed``, ``skipped``, ``findings`` or ``clean``: nothing found is not nothing read."""
+        if self.error:
+            return "failed"
+        if self.skipped:
+            return "skipped"
+        return "findings" if self.findings else "clean"
+
+    def span(self, first: Found | None, last: Found | None) -> None:
+        """Extend by the next piece of the file read: the times of its first and last records."""
+        if first is not None and not self.spanned:
+            self.first, self.spanned = first[0], True
+        if last is not None:
+            self.last = last[0]
+
     def as_dict(self) -> dict:
         return {
             "path": self.path,
+            "status": self.status,
             "format": self.format,
             "lines": self.lines,
             "records": self.records,
             "rejected": self.rejected,
             "findings": self.findings,
             "unscanned": self.unscanned,
+            "first": _iso(self.first),
+            "last": _iso(self.last),
             "error": self.error,
+            "skipped": self.skipped,
             "host": {"name": self.host, "source": self.host_source, "logged_on_findings": self.logged_host},
         }
+
+
+def _iso(t: datetime | None) -> str | None:
+    return t.isoformat() if t else None
+
+
+Found = tuple[datetime | None]  # a record was found; its time (None: the format logs none)
+
+
+def _record_time(line: bytes, fmt) -> Found | None:
+    """``(time,)`` of a line that is a request record; ``None`` for any other line (a W3C
+    ``#Fields`` header parses, as an empty record)."""
+    rec = fmt.parse(line) if line.strip() else None
+    if rec is None or (rec.time is None and rec.request is None and rec.target is None):
+        return None
+    return (rec.time,)
+
+
+def first_record_time(chunk: bytes, fmt) -> Found | None:
+    """The time of the chunk's first record (``None`` when it has none)."""
+    if fmt is None:
+        return None
+    start = 0
+    while start < len(chunk):
+        end = chunk.find(b"\n", start)
+        end = len(chunk) if end < 0 else end
+        if (found := _record_time(chunk[start:end], fmt)) is not None:
+            return found
+        start = end + 1
+    return None
+
+
+def last_record_time(chunk: bytes, fmt) -> Found | None:
+    """The time of the chunk's last record. With `first_record_time`, the time span a file
+    covers is the times of its first and last records: the same for any chunking, so for any
+    engine and number of jobs; each costs one parse in the usual chunk."""
+    if fmt is None:
+        return None
+    end = len(chunk) - chunk.endswith(b"\n")
+    while end >= 0:
+        start = chunk.rfind(b"\n", 0, end) + 1
+        if (found := _record_time(chunk[start:end], fmt)) is not None:
+            return found
+        end = start - 1
+    return None
 
 
 @dataclass(slots=True)
@@ -153,6 +222,8 @@ class Unit:
     format: str | None
     start: int | None = None  # byte range of a plain file, else the whole source
     end: int | None = None
+    unrecognised: bool = False  # its first lines are in no known format: not scanned
+    read_error: str | None = None  # with ``unrecognised``: the read error just after them, if any
 
 
 @dataclass(slots=True)
@@ -161,6 +232,8 @@ class UnitResult:
     findings_file: str | None = None
     rejects_file: str | None = None
     error: str | None = None
+    first: Found | None = None  # its first and last records' times (`first_record_time`)
+    last: Found | None = None
 
 
 def scan_unit(spec: ScannerSpec, unit: Unit, opts: ScanOptions, tmpdir: str | None) -> UnitResult:
@@ -171,6 +244,7 @@ def scan_unit(spec: ScannerSpec, unit: Unit, opts: ScanOptions, tmpdir: str | No
     fmt = compile_format(unit.format) if unit.format else None
     hosts = opts.host_rule()
     total = ChunkResult()
+    span = FileSummary(unit.path)  # only its time span
     rej = spill = None
     error = None
     try:
@@ -179,6 +253,7 @@ def scan_unit(spec: ScannerSpec, unit: Unit, opts: ScanOptions, tmpdir: str | No
         else:
             chunks = read_chunks(open_blocks(Source(unit.path), opts.chunk_size), opts.chunk_size)
         for chunk, off in chunks:
+            before = total.records
             for r in scanner.scan_pieces(
                 chunk, fmt, log_file=unit.path, offset=off, line_no=total.lines + 1, keep_rejects=opts.keep_rejects
             ):
@@ -194,13 +269,21 @@ def scan_unit(spec: ScannerSpec, unit: Unit, opts: ScanOptions, tmpdir: str | No
                         spill = tempfile.NamedTemporaryFile("wb", dir=tmpdir, suffix=".pkl", delete=False)
                     pickle.dump(total.findings, spill, protocol=pickle.HIGHEST_PROTOCOL)
                     total.findings = []
+            if total.records > before:
+                span.span(first_record_time(chunk, fmt) if not span.spanned else None, last_record_time(chunk, fmt))
     except InputError as e:
         error = str(e)
     finally:
         for fh in (rej, spill):
             if fh is not None:
                 fh.close()
-    result = UnitResult(total, rejects_file=rej.name if rej else None, error=error)
+    result = UnitResult(
+        total,
+        rejects_file=rej.name if rej else None,
+        error=error,
+        first=(span.first,) if span.spanned else None,
+        last=(span.last,) if span.spanned else None,
+    )
     if spill is not None:  # the last findings follow the spilled ones, in order
         with open(spill.name, "ab") as fh:
             pickle.dump(total.findings, fh, protocol=pickle.HIGHEST_PROTOCOL)
@@ -251,13 +334,24 @@ class Scan:
         }
         t["files"] = len(self.files)
         t["errors"] = len(self.errors) + sum(1 for f in self.files if f.error)
+        for status in ("clean", "findings", "failed", "skipped"):
+            t[f"{status}_files"] = sum(1 for f in self.files if f.status == status)
+        t["first"] = _iso(min((f.first for f in self.files if f.first), default=None))
+        t["last"] = _iso(max((f.last for f in self.files if f.last), default=None))
+        t["formats"] = sorted({f.format for f in self.files if f.format})
         return t
 
     def summary(self) -> dict:
+        """What the scan covered: ``complete`` (nothing failed), ``errors``, ``totals`` and
+        per-file ``files`` (each with its ``status``: clean, findings, failed or skipped)."""
+        errors = list(self.errors) + [f.error for f in self.files if f.error]
+        if self.files and all(f.skipped for f in self.files):
+            errors.append(f"no recognised access log among the {len(self.files)} file(s) found: all skipped")
         out = {
-            "files": [f.as_dict() for f in self.files],
+            "complete": not errors,
+            "errors": errors,
             "totals": self.totals,
-            "errors": list(self.errors) + [f.error for f in self.files if f.error],
+            "files": [f.as_dict() for f in self.files],
         }
         if self.options.finding_filter is not None:
             out["filtered"] = self.options.finding_filter.summary()
@@ -365,8 +459,10 @@ class Scan:
                 if i == 0 and fmt is None:
                     fmt = detect_format(chunk[: 1 << 20].split(b"\n"))
                     if fmt is None:
-                        s.error = f"{src.path}: no known log format matches its first lines (use --log-format)"
+                        self._unrecognised(s, src, _read_error(chunks))
+                        break  # never scanned as raw text: nothing is acted on from what is not a log
                 s.format = fmt.name if fmt else None
+                before = s.records
                 for r in self.scanner.scan_pieces(
                     chunk,
                     fmt,
@@ -383,6 +479,8 @@ class Scan:
                             taken = self._take(s, f)
                             if taken is not None:
                                 yield taken
+                if s.records > before:
+                    s.span(first_record_time(chunk, fmt) if not s.spanned else None, last_record_time(chunk, fmt))
                 s.end = off + len(chunk)  # only once every finding of the chunk was taken
                 self._tick()
             s.finished = s.error is None
@@ -390,6 +488,18 @@ class Scan:
             s.error = str(e)
         self._check(s, fmt)
         self._finished(src)
+
+    @staticmethod
+    def _unrecognised(s: FileSummary, src: Source, read_error: str | None = None) -> None:
+        """A file whose first lines are in no known format (`detect_format`): skipped when a
+        directory walk found it, an error when it was named (``--log-format`` says what it is).
+        A read error right after those lines (a truncated archive) is the error to report."""
+        if read_error:
+            s.error = read_error
+        elif src.walked:
+            s.skipped = "not a recognised access log"
+        else:
+            s.error = f"{src.path}: no known log format matches its first lines (use --log-format)"
 
     def _account(self, s: FileSummary, r: ChunkResult) -> None:
         s.lines += r.lines
@@ -409,8 +519,11 @@ class Scan:
             if src.is_stdin:
                 yield src, None
                 continue
-            fmt = self._fixed_format or self._detect(src)
+            fmt, seen, error = (self._fixed_format, True, None) if self._fixed_format else self._detect(src)
             spec = fmt.name if fmt else None  # a name that compiles again (dropscan.formats)
+            if fmt is None and seen:
+                yield src, Unit(src.path, None, unrecognised=True, read_error=error)
+                continue
             try:
                 plain = src.compression() is None
                 size = os.path.getsize(src.path)
@@ -422,13 +535,18 @@ class Scan:
             else:
                 yield src, Unit(src.path, spec)
 
-    def _detect(self, src: Source):
+    def _detect(self, src: Source) -> tuple[object | None, bool, str | None]:
+        """The file's format, whether it had any bytes to tell (an empty or unreadable file is
+        no unrecognised one: the scan says what it is), and for an unrecognised one the read
+        error right after its first lines, if any."""
+        chunks = read_chunks(open_blocks(src), 1 << 20)
         try:
-            for chunk, _ in read_chunks(open_blocks(src), 1 << 20):
-                return detect_format(chunk.split(b"\n"))
+            for chunk, _ in chunks:
+                fmt = detect_format(chunk.split(b"\n"))
+                return fmt, True, None if fmt else _read_error(chunks)
         except InputError:
-            return None
-        return None
+            return None, False, None
+        return None, False, None
 
     def unit_results(self, tmpdir: str | None) -> Iterator[tuple[Source, Unit | None, Callable[[], UnitResult] | None]]:
         """(source, unit, result getter) in order, computed by a local process pool with a
@@ -449,7 +567,8 @@ class Scan:
                     except StopIteration:
                         exhausted = True
                         break
-                    fut = pool.submit(scan_unit, self.spec, unit, self.options, tmpdir) if unit else None
+                    run = unit is not None and not unit.unrecognised
+                    fut = pool.submit(scan_unit, self.spec, unit, self.options, tmpdir) if run else None
                     pending.append((src, unit, fut.result if fut else None))
                 if not pending:
                     return
@@ -468,13 +587,14 @@ class Scan:
                 if unit is None:  # stdin is read here, in order
                     yield from self._scan_inline(src, current)
                     continue
+                if unit.unrecognised:
+                    self._unrecognised(current, src, unit.read_error)
+                    continue
                 current.format = compile_format(unit.format).name if unit.format else None
                 res = result()
                 base = current.lines
                 self._account(current, res.counts)
-                # as in _scan_inline: an empty file has no format to miss; a read error wins
-                if unit.format is None and current.error is None and current.lines:
-                    current.error = f"{src.path}: no known log format matches its first lines (use --log-format)"
+                current.span(res.first, res.last)
                 if res.error:
                     current.error = res.error
                 for line in _take_rejects(res):
@@ -492,6 +612,15 @@ class Scan:
                     self._tick()
             if current is not None:
                 self._check(current, None if current.format is None else compile_format(current.format))
+
+
+def _read_error(chunks: Iterator) -> str | None:
+    """The `InputError` the next chunk ends in (a truncated archive), else ``None``."""
+    try:
+        next(chunks, None)
+    except InputError as e:
+        return str(e)
+    return None
 
 
 def _take_rejects(res: UnitResult) -> Iterator[bytes]:

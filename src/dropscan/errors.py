@@ -15,3 +15,13 @@ class InputError(DropscanError):
 
 class LockedError(DropscanError):
     """Another run holds the state lock (exit 75)."""
+
+
+class OutputError(UsageError):
+    """An output cannot be written (no such directory, a directory, read-only, disk full), or
+    would overwrite an input (exit 2)."""
+
+
+class IncompleteScanWarning(UserWarning):
+    """Some inputs could not be read: the results cover only the rest (the Python API warns
+    with this; ``.summary()["errors"]`` names what failed)."""

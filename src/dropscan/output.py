@@ -199,10 +199,11 @@ class CsvWriter:
 
 
 class ParquetWriter:
-    """Buffers findings and writes the fixed DataFrame schema at close (needs pyarrow)."""
+    """Buffers findings and writes the fixed DataFrame schema at close (needs pyarrow) to
+    ``out``, a path or a binary file object."""
 
-    def __init__(self, path: str, sigs):
-        self.path = path
+    def __init__(self, out, sigs):
+        self.path = out
         self.sigs = sigs
         self.findings: list[Finding] = []
 
@@ -246,17 +247,25 @@ def held_back_text(filtered: dict | None) -> str | None:
 
 
 def summary_text(summary: dict) -> str:
-    """The run summary for a terminal (stderr)."""
+    """The run summary for a terminal (stderr): INCOMPLETE first when anything failed, then what
+    was covered, then one line per file with its status (clean, findings, FAILED, skipped)."""
     t = summary["totals"]
-    lines = [
-        f"dropscan: {t['files']} file(s), {t['lines']:,} lines ({t['records']:,} records, "
-        f"{t['rejected']:,} rejected), {t['findings']:,} finding(s)"
+    lines = []
+    if summary["errors"]:
+        lines.append(f"dropscan: INCOMPLETE: {len(summary['errors'])} input(s) failed; the results cover only the rest")
+    span = f", {t['first']} to {t['last']}" if t["first"] else ""
+    lines.append(
+        f"dropscan: {t['files']} file(s) ({t['findings_files']} with findings, {t['clean_files']} clean, "
+        f"{t['failed_files']} failed, {t['skipped_files']} skipped), {t['lines']:,} lines ({t['records']:,} records, "
+        f"{t['rejected']:,} rejected){span}, {t['findings']:,} finding(s)"
         + (f", {t['unscanned']:,} line(s) unscanned past a bound" if t["unscanned"] else "")
-    ]
+        + (f"; formats: {', '.join(term(x) for x in t['formats'])}" if t["formats"] else "")
+    )
     held = held_back_text(summary.get("filtered"))
     if held:
         lines.append(f"  {held}")
     for f in summary["files"]:
+        status = f["status"].upper() if f["status"] == "failed" else f["status"]
         host = f.get("host") or {}
         named = f", host {term(host['name'])} ({host['source']})" if host.get("name") else ""
         if host.get("logged_on_findings"):
@@ -264,8 +273,9 @@ def summary_text(summary: dict) -> str:
                 ", host", ", else"
             )
         lines.append(
-            f"  {term(f['path'])}: {term(f['format'] or '-')}, {f['lines']:,} lines, {f['records']:,} records, "
-            f"{f['rejected']:,} rejected, {f['findings']:,} finding(s){named}"
+            f"  {status}: {term(f['path'])}: {term(f['format'] or '-')}, {f['lines']:,} lines, "
+            f"{f['records']:,} records, {f['rejected']:,} rejected, {f['findings']:,} finding(s){named}"
+            + (f" ({term(f['skipped'])})" if f["skipped"] else "")
         )
     sigma = summary.get("sigma")
     if sigma:

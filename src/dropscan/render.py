@@ -20,8 +20,8 @@ from collections.abc import Callable
 from datetime import datetime
 
 from .output import held_back_text
-from .report import DestinationStats, HostStats, Report, sinkhole_lines
-from .rules import blockable, nftables, plan
+from .report import MAX_DESTINATIONS, DestinationStats, HostStats, Report, sinkhole_lines
+from .rules import never_target, nftables, plan
 from .safety import defang, defang_host, term
 from .signatures import CATEGORIES
 
@@ -114,34 +114,83 @@ def _firewall_line(r: Report) -> str | None:
     )
 
 
+def incomplete_line(r: Report) -> str | None:
+    """``INCOMPLETE: …`` naming every input that failed, or ``None`` when nothing did."""
+    if r.complete:
+        return None
+    return f"INCOMPLETE: {len(r.errors)} input(s) failed, this report covers only the rest: " + "; ".join(
+        term(e) for e in r.errors
+    )
+
+
+def coverage_line(r: Report) -> str | None:
+    """What was read: files by status, lines, records, rejects, time span, formats."""
+    if r.scan is None:
+        return None
+    t = r.scan["totals"]
+    span = f"{t['first']} to {t['last']}" if t.get("first") else "no record times"
+    return (
+        f"covered: {t['files']} file(s) ({t['findings_files']} with findings, {t['clean_files']} clean, "
+        f"{t['failed_files']} failed, {t['skipped_files']} skipped), {t['lines']:,} lines "
+        f"({t['records']:,} records, {t['rejected']:,} rejected), {span}; "
+        f"formats: {', '.join(term(f) for f in t['formats']) or 'none'}"
+    )
+
+
+def file_lines(r: Report) -> list[str]:
+    """One line per input file: its status (clean, findings, FAILED, skipped) and why."""
+    out = []
+    for f in (r.scan or {}).get("files", []):
+        why = f["error"] or f["skipped"]
+        out.append(
+            f"{f['status'].upper() if f['status'] == 'failed' else f['status']}: {term(f['path'])} "
+            f"({term(f['format'] or '-')}, {f['lines']:,} lines, {f['findings']:,} finding(s))"
+            + (f": {term(why)}" if why else "")
+        )
+    return out
+
+
+def head_lines(r: Report) -> list[str]:
+    """What every human format opens with: INCOMPLETE (when anything failed), then coverage,
+    then the clean hosts."""
+    out = [x for x in (incomplete_line(r), coverage_line(r)) if x]
+    if r.clean_hosts:
+        out.append("clean hosts (logs read, no findings): " + ", ".join(term(x) for x in r.clean_hosts))
+    return out
+
+
+def _more(x: HostStats) -> str:
+    if not x.more_destinations:
+        return ""
+    return (
+        f"and up to {x.more_destinations:,} more destination(s) ({x.more_findings:,} finding(s)) not listed: "
+        f"only the {MAX_DESTINATIONS:,} most frequent are kept per host"
+    )
+
+
 def summary_lines(r: Report, defanged: bool = False, top: int = 5) -> list[str]:
     """The short summary printed when the report itself goes to a file."""
     t = _Text(defanged)
     need = r.needing_block
     out = [
+        *head_lines(r),
         f"dropscan: {len(r.hosts)} host(s) with findings, {r.findings:,} finding(s); "
-        f"{len(need)} need egress blocking" + (": " + ", ".join(term(h.host) for h in need) if need else "")
+        f"{len(need)} need egress blocking" + (": " + ", ".join(term(h.host) for h in need) if need else ""),
     ]
     held = held_back_text((r.scan or {}).get("filtered"))
     if held:
         out.append(held)
     dests = r.destinations()
-    if dests:
+    if dests and top:
         out.append("top destinations:")
         for d in dests[:top]:
             mark = "CONFIRMED " if d.confirmed else ""
             via = " via resolver" if d.via_resolver else ""
             out.append(f"  {mark}{d.scheme}://{t.dest(d)}:{d.port if d.port is not None else '-'} ({d.findings}){via}")
     fw = _firewall_line(r)
-    if fw:
+    if fw and top:  # the full formats print it at their end
         out.append(fw)
     return out
-
-
-def _head(r: Report, defanged: bool) -> list[str]:
-    """The verdict line, and what was not reported (suppressed, filtered) when anything was."""
-    lines = summary_lines(r, defanged, top=0)
-    return lines[:2] if len(lines) > 1 and lines[1].startswith("not reported:") else lines[:1]
 
 
 # --- table -------------------------------------------------------------------------------------
@@ -176,7 +225,7 @@ DEST_COLUMNS = (
 def table(r: Report, defanged: bool = False) -> str:
     t = _Text(defanged)
     w = [c[0] for c in HOST_COLUMNS]
-    out = [*_head(r, defanged), ""]
+    out = [*summary_lines(r, defanged, top=0), *("  " + x for x in file_lines(r)), ""]
     if not r.hosts:
         return "\n".join([*out, "no findings"]) + "\n"
     out.append(_cells(w, [c[1] for c in HOST_COLUMNS]).rstrip())
@@ -218,6 +267,8 @@ def table(r: Report, defanged: bool = False) -> str:
             if advice:
                 out.append("  " + advice[0])
                 out += [f"    {term(line)}" for line in advice[1:]]
+        if h.more_destinations:
+            out.append(f"  {_more(h)}")
     fw = _firewall_line(r)
     if fw:
         out += ["", fw]
@@ -235,7 +286,12 @@ def md(text: object) -> str:
 
 def markdown(r: Report, defanged: bool = False) -> str:
     t = _Text(defanged)
-    out = ["# dropscan egress report", "", *(md(x) + "  " for x in _head(r, defanged)), ""]
+    out = ["# dropscan egress report", ""]
+    inc = incomplete_line(r)
+    if inc:
+        out += [f"**{md(inc)}**", ""]
+    out += [md(x) + "  " for x in summary_lines(r, defanged, top=0) if x != inc]
+    out += ["", *(f"- {md(x)}" for x in file_lines(r)), ""]
     if r.hosts:
         out += [
             "| Host | Needs egress blocking | Findings | 2xx/3xx | 4xx/5xx | First seen | Last seen | Clients | "
@@ -266,6 +322,8 @@ def markdown(r: Report, defanged: bool = False) -> str:
             advice = resolver_advice(h)
             if advice:
                 out += ["", md(advice[0]), "", "```", *advice[1:], "```"]
+        if h.more_destinations:
+            out += ["", md(_more(h)) + "."]
     fw = _firewall_line(r)
     if fw:
         out += ["", md(fw)]
@@ -318,18 +376,6 @@ def verdict(r: Report) -> tuple[str, bool]:
 def period_line(r: Report) -> str:
     span = f"{_when(r.first)} to {_when(r.last)}" if r.first else "no timed findings"
     return f"Period of the findings: {span}" + (f"; {r.untimed} finding(s) without a timestamp" if r.untimed else "")
-
-
-def coverage_line(r: Report) -> str | None:
-    """What was read: files, lines, formats, hosts, errors (None when the report had no scan)."""
-    if not r.scan:
-        return None
-    t = r.scan["totals"]
-    formats = sorted({f["format"] for f in r.scan["files"] if f.get("format")})
-    return (
-        f"Read: {t['files']} file(s), {t['lines']:,} lines ({t['records']:,} records, {t['rejected']:,} rejected), "
-        f"formats {', '.join(formats) or '-'}; {len(r.hosts)} host(s) with findings; {len(r.errors)} error(s)"
-    )
 
 
 def day_chart(r: Report) -> str:
@@ -438,8 +484,9 @@ def _rule_for(d: DestinationStats) -> str:
         ip = ipaddress.ip_address(d.host)
     except ValueError:
         return "-"
-    if not blockable(ip):
-        return "none (local)"
+    why = never_target(ip)
+    if why:
+        return f"none ({why})"
     return f"reject v{ip.version}"
 
 
@@ -495,18 +542,12 @@ def html_report(r: Report, defanged: bool = False, title: str = "dropscan egress
         f"<h1>{h(title)}</h1>",
         f'<p class="verdict {"bad" if bad else "ok"}">{h(line)}</p>',
     ]
-    if r.errors:
-        parts.append(
-            f'<p class="incomplete">INCOMPLETE: {len(r.errors)} input error(s); what could be read is reported. '
-            + "; ".join(h(e) for e in r.errors[:5])
-            + ("; …" if len(r.errors) > 5 else "")
-            + "</p>"
-        )
+    inc = incomplete_line(r)
+    if inc:
+        parts.append(f'<p class="incomplete" id="incomplete">{h(inc)}</p>')
     parts.append(f'<p class="facts">{h(period_line(r))}</p>')
-    cov = coverage_line(r)
-    if cov:
-        parts.append(f'<p class="facts">{h(cov)}</p>')
-    parts += [f'<p class="facts">{h(x)}</p>' for x in _head(r, defanged)[1:]]
+    parts += [f'<p class="facts">{h(x)}</p>' for x in summary_lines(r, defanged, top=0) if x != inc]
+    parts += ['<ul id="files">', *(f"<li>{h(x)}</li>" for x in file_lines(r)), "</ul>"]
     fw = _firewall_line(r)
     if fw:
         parts.append(f'<p class="facts">{h(fw)}</p>')
@@ -559,6 +600,8 @@ def html_report(r: Report, defanged: bool = False, title: str = "dropscan egress
         advice = resolver_advice(x)
         if advice:
             parts.append(f"<p>{h(advice[0])}</p><pre>" + "\n".join(h(x) for x in advice[1:]) + "</pre>")
+        if x.more_destinations:
+            parts.append(f"<p>{h(_more(x))}.</p>")
     parts.append(
         '<p class="muted">Generated by dropscan. Confirmed: an outbound packet to that address and port was '
         "logged by the firewall within the window after a request that carried it. Destinations are defanged "

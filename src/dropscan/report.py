@@ -26,6 +26,7 @@ wires in the firewall-log files. Rendering lives in `dropscan.render`, rules in 
 
 from __future__ import annotations
 
+import heapq
 import re
 from collections import Counter
 from collections.abc import Callable, Iterable
@@ -35,9 +36,10 @@ from datetime import UTC, date, datetime, timedelta, tzinfo
 from .egress import Destination
 from .findings import SCHEMA_VERSION, Finding
 from .fwlog import DEFAULT_WINDOW, Clock, Correlator, FirewallEvent, FirewallStats, read_events
-from .hosts import HostRule
+from .hosts import HostRule, host_from_path
 
 DestKey = tuple[str, int | None, str, bool]  # (host, port, scheme, wildcard)
+MAX_DESTINATIONS = 1000  # destinations kept in detail per host (the attacker chooses how many there are)
 
 
 def _iso(t: datetime | None) -> str | None:
@@ -66,11 +68,19 @@ class DestinationStats:
     confirmed_at: datetime | None = None  # the first outbound packet that confirms it
     firewall_events: int = 0
     wildcard: bool = False
+    unparsed: int = 0  # of ``findings``, those on lines that were not parsed as requests (no rules)
+    uncounted: int = 0  # findings it may have had before it was last (re)added (see `HostStats.destination`)
+    seq: int = 0  # arrival order in its host (the older of two equally rare ones is dropped first)
     hosts: list[str] = field(default_factory=list)  # fleet-wide (`Report.destinations`): who received it
 
     @classmethod
     def of(cls, d: Destination) -> DestinationStats:
         return cls(d.host, d.port, d.scheme, d.ip_literal, url=d.url, wildcard=d.wildcard)
+
+    @property
+    def weight(self) -> int:
+        """At least its findings, at most this many: what decides which destination is dropped."""
+        return self.findings + self.uncounted
 
     @property
     def key(self) -> DestKey:
@@ -106,6 +116,8 @@ class DestinationStats:
             "last_seen": _iso(self.last_seen),
             "first_confirmed": _iso(self.confirmed_at),
             "firewall_events": self.firewall_events,
+            "unparsed": self.unparsed,
+            "uncounted": self.uncounted,
             "url": self.url,
         }
 
@@ -124,6 +136,48 @@ class HostStats:
     clients: Counter[str] = field(default_factory=Counter)
     categories: Counter[str] = field(default_factory=Counter)
     dests: dict[DestKey, DestinationStats] = field(default_factory=dict)
+    more_destinations: int = 0  # destinations dropped from ``dests`` (at most this many distinct ones)
+    more_findings: int = 0  # the findings those had counted
+    _heap: list[tuple[int, int, DestKey]] = field(default_factory=list)  # (findings, seq, key), lazy
+    _seq: int = 0
+
+    def destination(self, key: DestKey, new: Callable[[], DestinationStats]) -> DestinationStats:
+        """The stats of ``key``, made with ``new`` if absent (the caller then counts the finding).
+
+        At most `MAX_DESTINATIONS` are kept, by the Space-Saving rule (Metwally et al. 2005):
+        a new destination replaces the one of least ``weight`` (the older of equals), whose
+        findings move to ``more_findings``, and inherits that weight as ``uncounted``. So a
+        destination named by more than 1/`MAX_DESTINATIONS` of a host's findings is always
+        kept, ``findings`` is exact since it was last added and the true count is at most
+        ``weight``; memory stays bounded whatever the logs name."""
+        ds = self.dests.get(key)
+        if ds is not None:
+            if self._heap:
+                heapq.heappush(self._heap, (ds.weight + 1, ds.seq, key))
+                if len(self._heap) > 4 * MAX_DESTINATIONS:
+                    self._heap = [(d.weight + (k == key), d.seq, k) for k, d in self.dests.items()]
+                    heapq.heapify(self._heap)
+            return ds
+        uncounted = 0
+        if len(self.dests) >= MAX_DESTINATIONS:
+            if not self._heap:
+                self._heap = [(d.weight, d.seq, k) for k, d in self.dests.items()]
+                heapq.heapify(self._heap)
+            while True:
+                n, seq, k = heapq.heappop(self._heap)
+                old = self.dests.get(k)
+                if old is not None and old.seq == seq and old.weight == n:
+                    break
+            del self.dests[k]
+            self.more_destinations += 1
+            self.more_findings += old.findings
+            uncounted = n
+        self._seq += 1
+        ds = self.dests[key] = new()
+        ds.seq, ds.uncounted = self._seq, uncounted
+        if self._heap:
+            heapq.heappush(self._heap, (ds.weight + 1, ds.seq, key))
+        return ds
 
     @property
     def needs_egress_blocking(self) -> bool:
@@ -170,6 +224,8 @@ class HostStats:
             "confirmed": self.confirmed,
             "via_resolver": len(self.resolver_callbacks),
             "destinations": [d.as_dict() for d in self.destinations],
+            "more_destinations": self.more_destinations,
+            "more_destination_findings": self.more_findings,
         }
 
 
@@ -183,6 +239,25 @@ class Report:
     first: datetime | None = None  # the period the findings cover
     last: datetime | None = None
     untimed: int = 0  # findings without a timestamp: counted everywhere, in no day
+    host: str | None = None  # the --host name, for naming the hosts of clean files
+
+    @property
+    def complete(self) -> bool:
+        """Nothing failed: every input named was read (a report of what could be read is not an all-clear)."""
+        return not self.errors
+
+    @property
+    def clean_hosts(self) -> list[str]:
+        """Hosts whose logs were read and held no finding (named by `dropscan.hosts` rules 2-3;
+        a log with ``%v`` names its hosts per line, so its clean vhosts are not known)."""
+        seen = {h.host for h in self.hosts}
+        clean = set()
+        for f in (self.scan or {}).get("files", []):
+            if f["status"] in ("clean", "findings") and not (f["format"] or "").startswith("vhost"):
+                name = self.host or host_from_path(f["path"])
+                if name not in seen:
+                    clean.add(name)
+        return sorted(clean)
 
     @property
     def findings(self) -> int:
@@ -219,11 +294,16 @@ class Report:
         return sorted(merged.values(), key=DestinationStats.rank)
 
     def as_dict(self) -> dict:
-        """The JSON report (docs/report.md): ``{"schema_version", "period", "hosts", "destinations",
-        "summary", "days", "untimed_findings", "firewall", "scan"}``."""
+        """The JSON report (docs/report.md): ``{"schema_version", "complete", "errors", "scan",
+        "clean_hosts", "period", "hosts", "destinations", "summary", "days", "untimed_findings",
+        "firewall"}``: what was covered comes first."""
         dests = self.destinations()
         return {
             "schema_version": SCHEMA_VERSION,
+            "complete": self.complete,
+            "errors": self.errors,
+            "scan": self.scan,
+            "clean_hosts": self.clean_hosts,
             "period": {"first": _iso(self.first), "last": _iso(self.last)},
             "hosts": [h.as_dict() for h in self.hosts],
             "destinations": [{**d.as_dict(), "hosts": d.hosts} for d in dests],
@@ -244,15 +324,15 @@ class Report:
             "untimed_findings": self.untimed,
             "window_seconds": int(self.window.total_seconds()),
             "firewall": self.firewall.as_dict() if self.firewall else None,
-            "scan": self.scan,
         }
 
 
 class ReportBuilder:
     """Findings in (`add`), optional firewall events in (`correlate`), a `Report` out."""
 
-    def __init__(self, host_rule: Callable[[Finding], str] | None = None):
+    def __init__(self, host_rule: Callable[[Finding], str] | None = None, correlating: bool = True):
         self.host_rule = host_rule or HostRule()
+        self.correlating = correlating  # keep request times for `correlate` (not without firewall logs)
         self.hosts: dict[str, HostStats] = {}
         self.days: dict[date, Counter[str]] = {}
         self.first: datetime | None = None
@@ -290,13 +370,12 @@ class ReportBuilder:
             if key in seen:  # named twice in one request: one finding
                 continue
             seen.add(key)
-            ds = h.dests.get(key)
-            if ds is None:
-                ds = h.dests[key] = DestinationStats.of(d)
+            ds = h.destination(key, lambda d=d: DestinationStats.of(d))
             ds.findings += 1
+            ds.unparsed += f.field == "line"
             ds.answered_2xx_3xx += f.answered
             ds.first_seen, ds.last_seen = _span(ds.first_seen, ds.last_seen, t)
-            if d.ip_literal and t is not None:
+            if self.correlating and d.ip_literal and t is not None:
                 self._requests.append((name, key, t))
 
     def add_all(self, findings: Iterable[Finding]) -> ReportBuilder:
@@ -318,12 +397,14 @@ class ReportBuilder:
             c.add(key[0], key[1], t, (name, key))
         for ev in events:
             for (name, key), when in c.match(ev):
-                ds = self.hosts[name].dests[key]
+                ds = self.hosts[name].dests.get(key)
+                if ds is None:  # dropped from the detail since (see `HostStats.destination`)
+                    continue
                 ds.firewall_events += 1
                 if ds.confirmed_at is None or when < ds.confirmed_at:
                     ds.confirmed_at = when
 
-    def report(self, scan: dict | None = None) -> Report:
+    def report(self, scan: dict | None = None, host: str | None = None) -> Report:
         return Report(
             hosts=sorted(self.hosts.values(), key=HostStats.rank),
             days=self.days,
@@ -333,6 +414,7 @@ class ReportBuilder:
             first=self.first,
             last=self.last,
             untimed=self.untimed,
+            host=host,
         )
 
 
@@ -361,8 +443,8 @@ def build_report(
 ) -> Report:
     """Findings (and firewall-log files) -> `Report`. ``scan_summary`` is called after the
     findings are consumed (a `Scan`'s ``summary``), so its line accounting is complete."""
-    b = ReportBuilder(HostRule(host)).add_all(findings)
+    b = ReportBuilder(HostRule(host), correlating=firewall_logs is not None).add_all(findings)
     if firewall_logs is not None:
         b.firewall = FirewallStats()
         b.correlate(read_events(list(firewall_logs), b.clock(firewall_tz), b.firewall), window, uid)
-    return b.report(scan_summary() if scan_summary else None)
+    return b.report(scan_summary() if scan_summary else None, host)

@@ -19,9 +19,20 @@ its own user, so no rule for the web user stops them, and a rule that seemed to 
 comfort. What stops them is the resolver: an allowlist of the names the application needs, or a
 sinkhole; ``dropscan-callbacks.rpz`` (written with ``--output-dir``; its records are in every
 rules file's header too) is an RPZ zone (BIND, Unbound, Knot, PowerDNS) answering NXDOMAIN for
-each name and every name under it. Loopback, unspecified, link-local and multicast addresses are
-never rejected (rejecting ``127.0.0.1`` would cut the web user off from a local database); they
-are listed as comments too.
+each name and every name under it.
+
+Addresses that are not on the Internet are never rule targets (`never_target`): private (RFC
+1918, ULA), shared/CGNAT (100.64/10), loopback, link-local, multicast, unspecified, broadcast
+and reserved (240/4) ones: a payload naming ``10.1.2.3`` is an attacker pointing at (or forging)
+an internal address, and rejecting it could cut the web user off from its own database. They
+are listed as comments saying why. Documentation ranges (192.0.2/24, 198.51.100/24,
+203.0.113/24, 2001:db8::/32) stay targets: they route nowhere, so a rule for them harms
+nothing, and they are what examples and tests use for attackers.
+
+Rules come only from findings on parsed records of recognised access logs: a destination seen
+only on lines that were not parsed as requests (``field == "line"``: an ``X-Forwarded-For``
+fragment, a syslog line) is listed as a comment, unless ``include_unparsed`` makes it a target
+(its comment then says so).
 
 Every address is re-validated with `ipaddress` before it is written, and every comment is
 reduced to ``[a-z0-9.:_-]``: log-derived text can never break out of a comment or a rule.
@@ -67,11 +78,28 @@ def safe(text: object) -> str:
     return _UNSAFE.sub("_", str(text).lower())[:100] or "_"
 
 
-def blockable(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
-    """Whether a reject rule may name this address (see the module docstring)."""
+_NEVER = [
+    (ipaddress.ip_network(net), why)
+    for nets, why in (
+        (("0.0.0.0/8", "::/128"), "unspecified"),
+        (("127.0.0.0/8", "::1/128"), "loopback"),
+        (("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"), "private (RFC 1918)"),
+        (("fc00::/7", "fec0::/10"), "private (unique local / site-local)"),
+        (("100.64.0.0/10",), "shared address space (CGNAT, RFC 6598)"),
+        (("169.254.0.0/16", "fe80::/10"), "link-local"),
+        (("224.0.0.0/4", "ff00::/8"), "multicast"),
+        (("240.0.0.0/4",), "reserved or broadcast"),
+        (("192.0.0.0/24",), "IETF protocol assignments"),
+    )
+    for net in nets
+]
+
+
+def never_target(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str | None:
+    """Why a reject rule may not name this address (see the module docstring), or ``None``."""
     if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
         ip = ip.ipv4_mapped
-    return not (ip.is_loopback or ip.is_unspecified or ip.is_link_local or ip.is_multicast)
+    return next((why for net, why in _NEVER if ip.version == net.version and ip in net), None)
 
 
 @dataclass(slots=True)
@@ -83,12 +111,16 @@ class Target:
     confirmed: bool = False
     endpoints: set[str] = field(default_factory=set)
     hosts: set[str] = field(default_factory=set)
+    unparsed: int = 0  # of findings, those on lines not parsed as requests (only with include_unparsed)
 
     def comment(self) -> str:
         eps = " ".join(sorted(safe(e) for e in self.endpoints))
         on = " ".join(sorted(safe(h) for h in self.hosts))
         n = f"{self.findings} finding{'s' if self.findings != 1 else ''}"
-        return f"{self.ip}: {eps}, {n}" + (", CONFIRMED by firewall log" if self.confirmed else "") + f", on {on}"
+        text = f"{self.ip}: {eps}, {n}" + (", CONFIRMED by firewall log" if self.confirmed else "")
+        if self.unparsed:
+            text += f", {self.unparsed} of them on lines NOT parsed as requests (--include-unparsed)"
+        return text + f", on {on}"
 
 
 @dataclass(slots=True)
@@ -105,6 +137,8 @@ class Plan:
     findings: int
     callbacks: list[str] = field(default_factory=list)  # DNS callbacks, as comments
     callback_names: list[str] = field(default_factory=list)  # the names to sinkhole
+    unparsed: list[str] = field(default_factory=list)  # addresses seen only on unparsed lines
+    incomplete: list[str] = field(default_factory=list)  # inputs that failed
 
 
 def _endpoint(d: DestinationStats) -> str:
@@ -115,12 +149,13 @@ def _name(d: DestinationStats) -> str:
     return ("*." if d.wildcard else "") + safe(d.host)
 
 
-def plan(report: Report, user: str = "www-data", allow_dns: bool = False) -> Plan:
+def plan(report: Report, user: str = "www-data", allow_dns: bool = False, include_unparsed: bool = False) -> Plan:
     check_user(user)
     targets: dict[str, Target] = {}
     names: dict[str, list[str]] = defaultdict(list)
     callbacks: dict[str, list[str]] = defaultdict(list)
     skipped: list[str] = []
+    unparsed: list[str] = []
     for h in report.hosts:
         for d in h.destinations:
             if d.via_resolver:
@@ -133,11 +168,16 @@ def plan(report: Report, user: str = "www-data", allow_dns: bool = False) -> Pla
                 ip = ipaddress.ip_address(d.host)
             except ValueError:
                 continue
-            if not blockable(ip):
-                skipped.append(f"{ip} {safe(_endpoint(d))} on {safe(h.host)}")
+            why = never_target(ip)
+            if why:
+                skipped.append(f"{ip} {safe(_endpoint(d))} on {safe(h.host)}: {why}, never a rule target")
+                continue
+            if d.unparsed == d.findings and not include_unparsed:
+                unparsed.append(f"{ip} {safe(_endpoint(d))} on {safe(h.host)} ({d.findings})")
                 continue
             t = targets.setdefault(str(ip), Target(ip))
             t.findings += d.findings
+            t.unparsed += d.unparsed
             t.confirmed = t.confirmed or d.confirmed
             t.endpoints.add(_endpoint(d))
             t.hosts.add(h.host)
@@ -153,6 +193,8 @@ def plan(report: Report, user: str = "www-data", allow_dns: bool = False) -> Pla
         findings=report.findings,
         callbacks=[f"{n}: {', '.join(v)}" for n, v in sorted(callbacks.items())],
         callback_names=sorted({d.host for h in report.hosts for d in h.resolver_callbacks}),
+        unparsed=sorted(set(unparsed)),
+        incomplete=[safe(e) for e in report.errors],
     )
 
 
@@ -178,8 +220,14 @@ def _header(p: Plan, what: str) -> list[str]:
         out.append("# Its records:")
         out += [f"#   {line}" for line in sinkhole_lines(p.callback_names)]
     if p.skipped:
-        out.append("# Not rejected (loopback, link-local, multicast or unspecified addresses):")
+        out.append("# Not rejected (addresses that are not on the Internet):")
         out += [f"#   {s}" for s in p.skipped]
+    if p.unparsed:
+        out.append("# Not rejected (seen only on lines that were not parsed as requests; --include-unparsed):")
+        out += [f"#   {s}" for s in p.unparsed]
+    if p.incomplete:
+        out.append("# INCOMPLETE: these inputs could not be read, so addresses may be missing:")
+        out += [f"#   {s}" for s in p.incomplete]
     return out
 
 
@@ -338,13 +386,18 @@ def rpz_zone(p: Plan) -> str:
     return "\n".join(lines) + "\n"
 
 
-def egress_rules(report: Report, firewall: str, user: str = "www-data", allow_dns: bool = False) -> dict[str, str]:
+def egress_rules(
+    report: Report, firewall: str, user: str = "www-data", allow_dns: bool = False, include_unparsed: bool = False
+) -> dict[str, str]:
     """File name -> content of the rules for ``firewall`` (ufw, iptables or nftables), plus
     `RPZ_FILE` when there are DNS callbacks (only the resolver can stop those)."""
     if firewall not in GENERATORS:
         raise UsageError(f"unknown firewall {firewall!r}: use one of {', '.join(FIREWALLS)}")
-    p = plan(report, user, allow_dns)
+    p = plan(report, user, allow_dns, include_unparsed)
     files = GENERATORS[firewall](p)
     if p.callback_names:
         files[RPZ_FILE] = rpz_zone(p)
     return files
+
+
+IPTABLES_FAMILY = {4: "rules.v4", 6: "rules.v6"}

@@ -73,6 +73,7 @@ class Source:
 
     path: str
     resume: Resume | None = None
+    walked: bool = False  # found in a directory walk (not named): skipped, not an error, when not a log
 
     @property
     def is_stdin(self) -> bool:
@@ -171,6 +172,8 @@ def open_blocks(
     if on_open is not None and not source.is_stdin:
         on_open(f.tell)
     try:
+        if not source.is_stdin and _is_device(f):
+            raise InputError(f"{name}: a device, not a log file (a device may never end; pipe it to stdin if meant)")
         skip = resume.offset if resume is not None else 0
         try:
             first = f.read(READ_SIZE)
@@ -188,6 +191,15 @@ def open_blocks(
     finally:
         if not source.is_stdin:
             f.close()
+
+
+def _is_device(f: BinaryIO) -> bool:
+    """Character and block devices (``/dev/zero`` never ends); FIFOs and files are logs' ways."""
+    try:
+        mode = os.fstat(f.fileno()).st_mode
+    except (AttributeError, OSError, ValueError):  # an archive member: no file descriptor of its own
+        return False
+    return stat.S_ISCHR(mode) or stat.S_ISBLK(mode)
 
 
 def _reopen(fd: int) -> BinaryIO:
@@ -466,7 +478,7 @@ def _archive_members(path: str) -> list[Source]:
     except (InputError, OSError, EOFError, ValueError):
         return []
     found = [f"{path}{archives.SEP}/{n.lstrip('/')}" for n in names if is_log_like(n.rsplit("/", 1)[-1])]
-    return [Source(m) for m in sorted(found, key=rotation_key)]
+    return [Source(m, walked=True) for m in sorted(found, key=rotation_key)]  # found, not named
 
 
 def expand_paths(paths: list[str]) -> tuple[list[Source], list[str]]:
@@ -489,7 +501,7 @@ def expand_paths(paths: list[str]) -> tuple[list[Source], list[str]]:
             if not found:
                 errors.append(f"{p}: no access-log files in this directory")
             for f in sorted(found, key=rotation_key):
-                sources.extend(_archive_members(f) or [Source(f)])
+                sources.extend(_archive_members(f) or [Source(f, walked=True)])
             continue
         if os.path.exists(p):
             sources.extend(_archive_members(p) or [Source(p)])

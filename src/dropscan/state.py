@@ -340,7 +340,7 @@ class Incremental:
                 keep_partial=p.compressed,  # a compressed file is finished: its last line is whole
                 format=e.format if e else None,
             )
-            plan.sources.append(Source(p.path, resume))
+            plan.sources.append(Source(p.path, resume, walked=os.path.abspath(p.path) not in plan.named))
             plan.reads[p.path] = Read(p, e, resume)
         self._plan = plan
         self.warnings = plan.warnings
@@ -387,10 +387,11 @@ class Incremental:
                     except FileNotFoundError:
                         if os.path.abspath(path) in named or archives.split(path) is not None:
                             # missing: the engine says so; an archive member: read whole, as before
-                            plan.sources.append(Source(path, Resume()))
+                            plan.sources.append(Source(path, Resume(), walked=os.path.abspath(path) not in named))
                         continue
                     if p is None:
-                        plan.sources.append(Source(path, Resume()))  # unreadable: the engine says why
+                        # unreadable: the engine says why
+                        plan.sources.append(Source(path, Resume(), walked=os.path.abspath(path) not in named))
                         continue
                     every.append(p)
                     if any(q.ident == p.ident for q in plan.probes):
