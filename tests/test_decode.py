@@ -203,3 +203,10 @@ def test_bounded_work_on_hostile_fields():
 def test_after_last_slashes_is_what_follows_the_last_n_slashes(blob, n):
     want = [blob[i + 1 :] for i, c in enumerate(blob) if c == "/"][-n:] if n else []
     assert _after_last_slashes(blob, n) == want
+
+
+def test_a_deleted_nul_that_joins_an_escape_is_decoded_too():
+    """Found by the fixed-point property: NULs were deleted after the last round, so the escape
+    they split (\\u222<NUL>2) came back whole and undecoded."""
+    assert url_decode("\\u222\x002") == "\u2222"
+    assert url_decode("wg\x00et%20h") == "wget h"

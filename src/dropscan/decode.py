@@ -138,14 +138,21 @@ def url_decode(text: str, note: Note = None) -> str:
         note(FIELD_CUT)
     if "+" in s:
         s = s.replace("+", " ")  # form encoding: only the literal '+' of the first layer
+    # NULs go in every round, not once at the end: deleting one can join an escape (\u222<NUL>2),
+    # which the next round decodes; the result is then a fixed point of the whole function.
+    s = _drop_nul(s)
     for _ in range(MAX_ROUNDS):
         before = s
-        s = _url_round(s)
+        s = _drop_nul(_url_round(s))
         if s == before:
             break
     else:
-        if note is not None and _url_round(s) != s:
+        if note is not None and _drop_nul(_url_round(s)) != s:
             note(DECODE_DEPTH)
+    return s
+
+
+def _drop_nul(s: str) -> str:
     return s.replace("\x00", "") if "\x00" in s else s
 
 
