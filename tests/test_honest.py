@@ -348,3 +348,11 @@ def test_per_host_destinations_are_bounded_and_the_frequent_ones_kept(monkeypatc
     assert h.more_destinations >= len(rare) + 1 - 5  # every insertion past 5 dropped one
     text = render(b.report(), "table")
     assert f"and up to {h.more_destinations} more destination(s) ({h.more_findings} finding(s)) not listed" in text
+
+
+def test_a_path_that_never_opened_is_counted_in_the_coverage_line(tmp_path):
+    """'0 failed' beside 'INCOMPLETE' would read as a contradiction: the unreadable path is counted."""
+    out = tmp_path / "r.md"
+    r = dropscan_main("report", str(tmp_path / "typo"), "-f", "markdown", "-o", str(out))
+    assert r.returncode == 2
+    assert "1 input(s) unreadable, 0 file(s)" in out.read_text()

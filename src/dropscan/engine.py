@@ -334,6 +334,7 @@ class Scan:
         }
         t["files"] = len(self.files)
         t["errors"] = len(self.errors) + sum(1 for f in self.files if f.error)
+        t["unread_inputs"] = len(self.errors)  # paths that never became a file (missing, unreadable, a device)
         for status in ("clean", "findings", "failed", "skipped"):
             t[f"{status}_files"] = sum(1 for f in self.files if f.status == status)
         t["first"] = _iso(min((f.first for f in self.files if f.first), default=None))

@@ -246,6 +246,19 @@ def held_back_text(filtered: dict | None) -> str | None:
     )
 
 
+def covered_text(t: dict) -> str:
+    """What a scan read, from its summary's ``totals``: inputs that could not be opened at all,
+    files by status, lines, records, rejects, the time span and the formats."""
+    unread = t.get("unread_inputs", 0)
+    span = f"{t['first']} to {t['last']}" if t.get("first") else "no record times"
+    return (
+        (f"{unread} input(s) unreadable, " if unread else "")
+        + f"{t['files']} file(s) ({t['findings_files']} with findings, {t['clean_files']} clean, "
+        f"{t['failed_files']} failed, {t['skipped_files']} skipped), {t['lines']:,} lines ({t['records']:,} records, "
+        f"{t['rejected']:,} rejected), {span}; formats: {', '.join(term(x) for x in t['formats']) or 'none'}"
+    )
+
+
 def summary_text(summary: dict) -> str:
     """The run summary for a terminal (stderr): INCOMPLETE first when anything failed, then what
     was covered, then one line per file with its status (clean, findings, FAILED, skipped)."""
@@ -253,13 +266,9 @@ def summary_text(summary: dict) -> str:
     lines = []
     if summary["errors"]:
         lines.append(f"dropscan: INCOMPLETE: {len(summary['errors'])} input(s) failed; the results cover only the rest")
-    span = f", {t['first']} to {t['last']}" if t["first"] else ""
     lines.append(
-        f"dropscan: {t['files']} file(s) ({t['findings_files']} with findings, {t['clean_files']} clean, "
-        f"{t['failed_files']} failed, {t['skipped_files']} skipped), {t['lines']:,} lines ({t['records']:,} records, "
-        f"{t['rejected']:,} rejected){span}, {t['findings']:,} finding(s)"
+        f"dropscan: {covered_text(t)}, {t['findings']:,} finding(s)"
         + (f", {t['unscanned']:,} line(s) unscanned past a bound" if t["unscanned"] else "")
-        + (f"; formats: {', '.join(term(x) for x in t['formats'])}" if t["formats"] else "")
     )
     held = held_back_text(summary.get("filtered"))
     if held:

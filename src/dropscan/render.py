@@ -19,7 +19,7 @@ import re
 from collections.abc import Callable
 from datetime import datetime
 
-from .output import held_back_text
+from .output import covered_text, held_back_text
 from .report import MAX_DESTINATIONS, DestinationStats, HostStats, Report, sinkhole_lines
 from .rules import never_target, nftables, plan
 from .safety import defang, defang_host, term
@@ -127,14 +127,7 @@ def coverage_line(r: Report) -> str | None:
     """What was read: files by status, lines, records, rejects, time span, formats."""
     if r.scan is None:
         return None
-    t = r.scan["totals"]
-    span = f"{t['first']} to {t['last']}" if t.get("first") else "no record times"
-    return (
-        f"covered: {t['files']} file(s) ({t['findings_files']} with findings, {t['clean_files']} clean, "
-        f"{t['failed_files']} failed, {t['skipped_files']} skipped), {t['lines']:,} lines "
-        f"({t['records']:,} records, {t['rejected']:,} rejected), {span}; "
-        f"formats: {', '.join(term(f) for f in t['formats']) or 'none'}"
-    )
+    return f"covered: {covered_text(r.scan['totals'])}"
 
 
 def file_lines(r: Report) -> list[str]:
