@@ -119,6 +119,10 @@ def main() -> None:
                     break
                 dst.write(line)
     peer_size = peer.stat().st_size
+    tiny = DATA / f"access-{a.lines}-head10.log"  # start-up: a scan with (almost) nothing to read
+    if not tiny.exists():
+        with open(log, "rb") as src:
+            tiny.write_bytes(b"".join(line for _, line in zip(range(10), src)))
     cores = os.cpu_count() or 1
     scan = [*DROPSCAN, "scan", "-f", "jsonl", "-o", os.devnull]
     rows = [
@@ -133,13 +137,21 @@ def main() -> None:
             "python line loop (floor)",
         ),
         ("dropscan scan .gz, 1 job", [*scan, "-j", "1", str(gz)], a.lines, size, "zcat > /dev/null (gz floor)"),
+        (
+            f"dropscan scan .gz, {cores} jobs",
+            [*scan, "-j", str(cores), str(gz)],
+            a.lines,
+            size,
+            "zcat > /dev/null (gz floor)",
+        ),
+        ("dropscan start-up (10-line file)", [*scan, "-j", "1", str(tiny)], 10, tiny.stat().st_size, None),
         ("apache-log-parser parse only", [PY, "-c", ALP, str(peer)], a.peer_lines, peer_size, None),
         ("apachelogs parse only", [PY, "-c", APACHELOGS, str(peer)], a.peer_lines, peer_size, None),
     ]
     results = {}
     for name, cmd, n, nbytes, _ in rows:
         try:
-            m = measure(cmd, a.runs if n == a.lines else 1)
+            m = measure(cmd, a.runs if n != a.peer_lines else 1)
         except (SystemExit, FileNotFoundError) as e:  # a peer that is not installed
             print(f"skip {name}: {e}", file=sys.stderr)
             continue
@@ -180,6 +192,13 @@ def main() -> None:
         print(
             f"# dropscan 1 job full scan vs apache-log-parser parse-only: "
             f"{results['dropscan scan, 1 job']['lines_s'] / alp['lines_s']:.0f}x"
+        )
+    one, many = results.get("dropscan scan, 1 job"), results.get(f"dropscan scan, {cores} jobs")
+    gz1, gzn = results.get("dropscan scan .gz, 1 job"), results.get(f"dropscan scan .gz, {cores} jobs")
+    if one and many and gz1 and gzn:
+        print(
+            f"# {cores} jobs vs 1 job: {one['wall'] / many['wall']:.2f}x plain, {gz1['wall'] / gzn['wall']:.2f}x .gz; "
+            f".gz vs plain: {gz1['wall'] / one['wall']:.2f}x (1 job), {gzn['wall'] / many['wall']:.2f}x ({cores} jobs)"
         )
     print("# " + check_detection(log))
     if a.rss_scale > 1:

