@@ -245,6 +245,38 @@ UNSCANNED_SEVERITY = "medium"  # a line nobody knows the content of deserves a l
 UNSCANNED_RULE_IDS = tuple(f"{UNSCANNED}.{r}" for r in (FIELD_CUT, DECODE_DEPTH, MATCH_BUDGET, MATCH_COUNT))
 
 
+_RECORD_COLUMNS = (
+    "timestamp",
+    "vhost",
+    "client_ip",
+    "peer_ip",
+    "method",
+    "request",
+    "status",
+    "bytes",
+    "user_agent",
+    "referer",
+)
+
+
+def _record_columns(rec, trusted: tuple[Network, ...]) -> dict:
+    """A finding's columns taken from its record (all None for a line that is no record)."""
+    if rec is None:
+        return dict.fromkeys(_RECORD_COLUMNS)
+    return {
+        "timestamp": rec.time,
+        "vhost": rec.vhost,
+        "client_ip": attribute(rec.client, rec.forwarded_for, trusted),
+        "peer_ip": rec.client,
+        "method": rec.method,
+        "request": rec.request,
+        "status": rec.status,
+        "bytes": rec.bytes,
+        "user_agent": rec.user_agent,
+        "referer": rec.referer,
+    }
+
+
 def build_finding(
     a: LineAnalysis, log_file: str, line_no: int, offset: int, trusted: tuple[Network, ...] = ()
 ) -> Finding:
@@ -272,21 +304,11 @@ def build_finding(
         field_views = next((vs for name, _t, vs in a.fields if name == field_name), [View("url", "")])
         view = shown = field_views[0]
     rule_ids.extend(f"{UNSCANNED}.{reason}" for reason in a.bounds.cut)
-    rec = a.record
     return Finding(
         log_file=log_file,
         line_no=line_no,
         offset=offset,
-        timestamp=rec.time if rec else None,
-        vhost=rec.vhost if rec else None,
-        client_ip=attribute(rec.client, rec.forwarded_for, trusted) if rec else None,
-        peer_ip=rec.client if rec else None,
-        method=rec.method if rec else None,
-        request=rec.request if rec else None,
-        status=rec.status if rec else None,
-        bytes=rec.bytes if rec else None,
-        user_agent=rec.user_agent if rec else None,
-        referer=rec.referer if rec else None,
+        **_record_columns(a.record, trusted),
         field=field_name,
         decoded=shown.text,
         rule_ids=rule_ids,
@@ -313,16 +335,7 @@ def sigma_finding(
         log_file=log_file,
         line_no=line_no,
         offset=offset,
-        timestamp=rec.time,
-        vhost=rec.vhost,
-        client_ip=attribute(rec.client, rec.forwarded_for, trusted),
-        peer_ip=rec.client,
-        method=rec.method,
-        request=rec.request,
-        status=rec.status,
-        bytes=rec.bytes,
-        user_agent=rec.user_agent,
-        referer=rec.referer,
+        **_record_columns(rec, trusted),
         field=field,
         decoded=shown,
         rule_ids=[h.rule.rule_id for h in hits],
