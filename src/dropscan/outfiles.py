@@ -17,14 +17,7 @@ import tempfile
 from collections.abc import Iterable
 
 from .errors import OutputError
-
-
-def _ident(path: str) -> tuple[int, int] | None:
-    try:
-        st = os.stat(path)
-    except OSError:
-        return None
-    return (st.st_dev, st.st_ino)
+from .sources import file_ident
 
 
 def _inputs(paths: Iterable[str]) -> tuple[set[tuple[int, int]], list[str]]:
@@ -37,7 +30,7 @@ def _inputs(paths: Iterable[str]) -> tuple[set[tuple[int, int]], list[str]]:
         for m in [p] if os.path.exists(p) or not glob.has_magic(p) else glob.glob(p, recursive=True):
             if os.path.isdir(m):
                 dirs.append(os.path.realpath(m))
-            elif (ident := _ident(m)) is not None:
+            elif (ident := file_ident(m)) is not None:
                 files.add(ident)
     return files, dirs
 
@@ -50,7 +43,7 @@ def check_outputs(outputs: dict[str, str | None], inputs: Iterable[str]) -> None
         if not path or path == "-":
             continue
         real = os.path.realpath(path)
-        if _ident(path) in files or any(real == d or real.startswith(d.rstrip(os.sep) + os.sep) for d in dirs):
+        if file_ident(path) in files or any(real == d or real.startswith(d.rstrip(os.sep) + os.sep) for d in dirs):
             raise OutputError(f"{option} {path}: is an input (or inside an input directory): refusing to overwrite it")
         if os.path.isdir(path):
             raise OutputError(f"{option} {path}: is a directory, not a file")

@@ -46,6 +46,15 @@ _MAGIC = ((b"\x1f\x8b", "gzip"), (b"BZh", "bzip2"), (b"\xfd7zXZ\x00", "xz"), (b"
 COMPRESSED_SUFFIXES = (".gz", ".bz2", ".xz", ".zst", ".zstd")
 
 
+def file_ident(path: str) -> tuple[int, int] | None:
+    """(device, inode) of what ``path`` names now, following symlinks; None when it names nothing."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_dev, st.st_ino)
+
+
 def detect_compression(head: bytes) -> str | None:
     for magic, name in _MAGIC:
         if head.startswith(magic):

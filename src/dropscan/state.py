@@ -62,7 +62,16 @@ from . import archives
 from .engine import Scan, ScanOptions
 from .errors import InputError, UsageError
 from .lock import exclusive
-from .sources import COMPRESSED_SUFFIXES, Resume, Source, detect_compression, expand_paths, read_head, rotation_key
+from .sources import (
+    COMPRESSED_SUFFIXES,
+    Resume,
+    Source,
+    detect_compression,
+    expand_paths,
+    file_ident,
+    read_head,
+    rotation_key,
+)
 
 FORMAT = "dropscan-state"
 VERSION = 2  # 2 added "head"; version 1 files are read too
@@ -402,7 +411,7 @@ class Incremental:
                 plan.probes.append(p)
                 plan.sets.add(rotation_set(p.key))
             now = self._list(paths, named)[2]
-            if now == order and all(_ident_at(p.path) == p.ident for p in plan.probes):
+            if now == order and all(file_ident(p.path) == p.ident for p in plan.probes):
                 break
         used = {id(p) for p in plan.probes}
         for p in every:
@@ -541,10 +550,10 @@ def _entry(p: Probe, offset: int, lines: int, e: Entry | None, done: bool, fmt: 
 def _where(p: Probe) -> str:
     """The path of ``p``'s file now: where it was opened, or where logrotate renamed it to in
     its rotation set; where it was if it is gone."""
-    if _ident_at(p.key) == p.ident:
+    if file_ident(p.key) == p.ident:
         return p.key
     for other in rotated_siblings(p.key):
-        if _ident_at(other) == p.ident:
+        if file_ident(other) == p.ident:
             return os.path.abspath(other)
     return p.key
 
@@ -564,7 +573,7 @@ def _still_there(e: Entry, plan: Plan) -> str | None:
     if any(q.ident == e.ident for q in plan.probes):
         return None  # it was looked at: other content now
     for path in [e.path, *rotated_siblings(e.path)]:
-        if _ident_at(path) != e.ident:
+        if file_ident(path) != e.ident:
             continue
         try:
             p = probe(path)
@@ -577,14 +586,6 @@ def _still_there(e: Entry, plan: Plan) -> str | None:
         finally:
             os.close(p.fd)
     return None
-
-
-def _ident_at(path: str) -> tuple[int, int] | None:
-    try:
-        st = os.stat(path)
-    except OSError:
-        return None
-    return (st.st_dev, st.st_ino)
 
 
 def _named_in_set(p: Probe, plan: Plan) -> bool:
