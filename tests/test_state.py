@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from conftest import combined_line
+from conftest import SAMPLE_LOGS, combined_line, dropscan_main
 from dropscan.cli import app
 from dropscan.errors import OutputError, UsageError
 from dropscan.sources import Source, open_blocks
@@ -467,3 +467,11 @@ def test_any_json_is_a_state_or_one_usage_error(tmp_path, doc):
     for e in entries:
         assert isinstance(e.offset, int) and isinstance(e.done, bool) and isinstance(e.mtime, int | float)
         assert not isinstance(e.offset, bool) and isinstance(e.path, str)
+
+
+@pytest.mark.parametrize("command", [["scan"], ["report"], ["iocs", "-f", "txt"]])
+def test_reset_state_without_a_state_file_is_a_mistake_on_every_command(tmp_path, command):
+    """`report --reset-state` alone used to be a silent no-op; every command says it in one line."""
+    p = dropscan_main(*command, str(SAMPLE_LOGS), "--reset-state")
+    assert p.returncode == 2
+    assert p.stderr.strip().splitlines() == ["dropscan: error: --reset-state needs --state FILE"]

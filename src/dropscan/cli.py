@@ -202,6 +202,16 @@ def _load_sigs(paths: list[str] | None, builtin: bool = True):
     return SignatureSet((default_signatures().documents if builtin else []) + docs)
 
 
+def _open_state(stack: ExitStack, state: str | None, reset_state: bool, follow: bool = False):
+    """The cron state (locked) for this run, or None; ``--follow`` keeps its position in memory
+    without ``--state``. ``--reset-state`` without a state file is a mistake, never a silent no-op."""
+    from .state import Incremental
+
+    if reset_state and not state:
+        raise UsageError("--reset-state needs --state FILE")
+    return stack.enter_context(Incremental(state, reset=reset_state)) if state or follow else None
+
+
 def _effective_settings(
     config: str | None, log_format, signatures, builtin, min_severity, category, jobs, host, **more
 ):
@@ -476,7 +486,6 @@ def scan(
     from .engine import Scan, ScanOptions
     from .output import format_for, held_back_text, summary_text
     from .progress import ScanProgress
-    from .state import Incremental
     from .timeutil import parse_tz, parse_when
 
     st = _effective_settings(
@@ -497,8 +506,6 @@ def scan(
     out_format = "jsonl" if fmt == OutFormat.json else fmt.value if fmt else format_for(output, sys.stdout.isatty())
     if out_format == "parquet" and (not output or output == "-"):
         raise UsageError("--format parquet needs -o FILE")
-    if reset_state and not state:
-        raise UsageError("--reset-state needs --state FILE")
     if follow and (out_format == "parquet" or summary):
         raise UsageError("--follow writes findings as they arrive: not with --format parquet or --summary")
     if interval <= 0:
@@ -532,7 +539,7 @@ def scan(
     with ExitStack() as stack:
         stack.outputs = []
         # the lock first: a run that exits 75 must not have touched the running one's outputs
-        inc = stack.enter_context(Incremental(state, reset=reset_state)) if state or follow else None
+        inc = _open_state(stack, state, reset_state, follow=follow)
         if rejects:  # --follow writes as it goes, in place; a run writes a temp file renamed at the end
             rej_fh = stack.enter_context(open(rejects, "wb")) if follow else _atomic(stack, rejects, "wb")
         else:
@@ -803,14 +810,12 @@ def report(
         else (_REPORT_EXT.get(os.path.splitext(output)[1].lower(), "table") if to_file else None)
         or ("table" if sys.stdout.isatty() else "json")
     )
-    from .state import Incremental
-
     _preflight(paths, {"--output": output if to_file else None, "--state": state})
     st = _effective_settings(config, log_format, signatures, builtin, min_severity, category, jobs, host, defang=defang)
     defang = st["defang"] if st["defang"] is not None else out_format in ("markdown", "html")
     with ExitStack() as stack:
         stack.outputs = []
-        inc = stack.enter_context(Incremental(state, reset=reset_state)) if state else None
+        inc = _open_state(stack, state, reset_state)
         run, rep = _egress_report(
             paths,
             st,
@@ -983,18 +988,15 @@ def iocs(
     from .extras import require
     from .hosts import HostRule
     from .safety import term
-    from .state import Incremental
 
     if fmt in (IocFormat.stix, IocFormat.misp):  # before scanning: a missing extra costs nothing
         require({"stix": "stix2", "misp": "pymisp"}[fmt.value], "intel", f"{fmt.value.upper()} output")
         if only:
             raise UsageError("--only applies to -f txt and csv")
-    if reset_state and not state:
-        raise UsageError("--reset-state needs --state FILE")
     _preflight(paths, {"--output": output, "--state": state})
     with ExitStack() as stack:
         stack.outputs = []
-        inc = stack.enter_context(Incremental(state, reset=reset_state)) if state else None
+        inc = _open_state(stack, state, reset_state)
         st = _effective_settings(config, log_format, signatures, builtin, min_severity, category, jobs, host)
         run = _findings_run(paths, st, (host_from, trusted_proxy), since, until, inc, now)
         findings = list(run)
