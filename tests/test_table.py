@@ -15,8 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from rich.cells import cell_len
 
-from conftest import SAMPLE_LOGS, combined_line
-from dropscan.cli import app
+from conftest import SAMPLE_LOGS, cli_run, combined_line
 from dropscan.egress import Destination
 from dropscan.findings import Finding
 from dropscan.output import TableWriter
@@ -24,12 +23,8 @@ from dropscan.output import TableWriter
 RAW_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
 
-def run(runner, args, **kw):
-    return runner.invoke(app, args, catch_exceptions=False, **kw)
-
-
 def table(runner, *args, env=None) -> list[str]:
-    r = run(runner, ["scan", *args, "-f", "table"], env=env or {"COLUMNS": "80"})
+    r = cli_run(runner, ["scan", *args, "-f", "table"], env=env or {"COLUMNS": "80"})
     assert r.exit_code == 1, r.stderr
     return r.stdout.splitlines()
 
@@ -93,7 +88,7 @@ def test_the_decoded_view_is_labelled_for_what_it_is(runner, tmp_path):
 def test_host_names_are_those_of_the_report(runner):
     rows = [x for x in table(runner, str(SAMPLE_LOGS), env={"COLUMNS": "120"})[1:] if x[:1].isdigit()]
     hosts = {x.split()[5] for x in rows}
-    report = json.loads(run(runner, ["report", str(SAMPLE_LOGS), "-f", "json"]).stdout)
+    report = json.loads(cli_run(runner, ["report", str(SAMPLE_LOGS), "-f", "json"]).stdout)
     assert hosts == {h["host"] for h in report["hosts"]}
     named = table(runner, str(SAMPLE_LOGS / "access.log"), "--host", "Web7")
     assert named[1].split()[-1] == "web7"
