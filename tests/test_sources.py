@@ -7,10 +7,9 @@ import gzip
 import itertools
 import lzma
 import os
-
-import pytest
 import zlib
 
+import pytest
 import zstandard
 from hypothesis import given, settings
 from hypothesis import strategies as st
