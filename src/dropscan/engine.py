@@ -234,7 +234,7 @@ class Unit:
     start: int | None = None  # byte range of a plain file, else the whole source
     end: int | None = None
     unrecognised: bool = False  # its first lines are in no known format: not scanned
-    read_error: str | None = None  # the read error after its lines (with ``unrecognised``, or ending `shipped`)
+    read_error: str | None = None  # the read error after its lines (an ``unrecognised`` file's, or at a file_end)
     # shipped by the parent: decompressed lines of a compressed file, ``start``..``end`` their
     # offsets in the decompressed stream; ``b""`` ends the file (``read_error``: how), not scanned
     data: bytes | None = None
@@ -605,9 +605,9 @@ class Scan:
         from concurrent.futures import ProcessPoolExecutor
 
         jobs = self.options.jobs
-        # what a worker reads of the options (the signature pack travels in ``spec``; unpickling
-        # it again for every unit took 46 ms)
-        opts = dataclasses.replace(self.options, signatures=None, finding_filter=None)
+        # what a worker reads of the options (the packs travel in ``spec``; unpickling the
+        # signature pack again with every unit took 46 ms)
+        opts = dataclasses.replace(self.options, signatures=None, sigma=None, finding_filter=None)
         ctx = multiprocessing.get_context("fork") if "fork" in multiprocessing.get_all_start_methods() else None
         with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
             pending: deque = deque()
