@@ -110,6 +110,26 @@ def test_a_compressed_file_is_shipped_to_the_pool_in_chunks(big_log, small_range
         assert data[r["offset"] :].startswith(lines[r["line_no"] - 1])
 
 
+def test_the_parent_reads_a_few_chunks_ahead_only(big_log, small_ranges, tmp_path, monkeypatch):
+    """Memory stays bounded: the parent decompresses no more than a few units ahead of the
+    results it has taken (2 per job), however long the file."""
+    p = tmp_path / "access.log.gz"
+    p.write_bytes(gzip.compress(big_log.read_bytes() * 3))
+    shipped, ahead = [], []
+    ship = Scan._ship
+
+    def counting(self, src, spec):
+        for unit in ship(self, src, spec):
+            shipped.append(unit)
+            yield unit
+
+    monkeypatch.setattr(Scan, "_ship", counting)
+    scan = Scan([str(p)], ScanOptions(jobs=2, chunk_size=1 << 15))
+    scan.on_progress = lambda s: ahead.append(len(shipped) - len(ahead) - 1)  # told once a unit is taken
+    assert len(_records(scan)) > 100
+    assert len(shipped) > 20 and max(ahead) <= 4, ahead
+
+
 def test_a_truncated_gzip_in_the_pool_ends_as_in_one_process(big_log, small_ranges, tmp_path):
     """Every line before the damage is scanned, then the same one-line error fails the file."""
     full = gzip.compress(big_log.read_bytes())
