@@ -130,6 +130,21 @@ def test_the_parent_reads_a_few_chunks_ahead_only(big_log, small_ranges, tmp_pat
     assert len(shipped) > 20 and max(ahead) <= 4, ahead
 
 
+def test_shipped_lines_travel_in_the_unit_when_no_file_can_be_written(big_log, small_ranges, tmp_path, monkeypatch):
+    """The parent spools each shipped chunk to a temp file for its worker; when that fails
+    (a full disk), the chunk goes through the pool's pipe instead: same findings."""
+    p = tmp_path / "access.log.gz"
+    p.write_bytes(gzip.compress(big_log.read_bytes()))
+    want = _records(Scan([str(p)], ScanOptions(jobs=1)))
+
+    def full_disk(*_a, **_k):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(engine.tempfile, "NamedTemporaryFile", full_disk)
+    assert engine._spool(engine.Unit("x", None, 0, 1, data=b"a\n"), str(tmp_path)).data == b"a\n"
+    assert _records(Scan([str(p)], ScanOptions(jobs=2, chunk_size=1 << 16))) == want
+
+
 def test_a_truncated_gzip_in_the_pool_ends_as_in_one_process(big_log, small_ranges, tmp_path):
     """Every line before the damage is scanned, then the same one-line error fails the file."""
     full = gzip.compress(big_log.read_bytes())
