@@ -4,7 +4,7 @@ Exit codes (`EXIT_CODES`, also in ``--help``): 0 nothing found, 1 findings, 2 a 
 output error (one line on stderr, never a traceback; readable inputs are still scanned and
 reported, marked INCOMPLETE), 75 another run holds the lock, 130 interrupted, 3 a bug.
 
-Outputs are checked before anything is read (`dropscan.outfiles.check_outputs`: never an input,
+Outputs are checked before anything is read (`dropscan.outputs.outfiles.check_outputs`: never an input,
 never inside an input directory, writable), the state lock is taken before any output is opened,
 and every output file is written to a temporary file and renamed into place on success.
 """
@@ -149,13 +149,13 @@ class ListFormat(StrEnum):
 
 
 def _err(msg: str) -> None:
-    from .safety import term
+    from .outputs.safety import term
 
     sys.stderr.write(f"dropscan: error: {term(msg)}\n")
 
 
 def _warn(msg: str) -> None:
-    from .safety import term
+    from .outputs.safety import term
 
     sys.stderr.write(f"dropscan: warning: {term(msg)}\n")
 
@@ -191,8 +191,8 @@ def _color(stream: TextIO) -> bool:
 def _load_sigs(paths: list[str] | None, builtin: bool = True):
     """The signature pack of a run: the built-in one plus every ``--signatures`` pack, or only
     those with ``--no-builtin``. None: the built-in pack alone (cached)."""
+    from .detect.signatures import SignatureSet, load_documents
     from .engine import default_signatures
-    from .signatures import SignatureSet, load_documents
 
     if not paths:
         if not builtin:
@@ -205,7 +205,7 @@ def _load_sigs(paths: list[str] | None, builtin: bool = True):
 def _open_state(stack: ExitStack, state: str | None, reset_state: bool, follow: bool = False):
     """The cron state (locked) for this run, or None; ``--follow`` keeps its position in memory
     without ``--state``. ``--reset-state`` without a state file is a mistake, never a silent no-op."""
-    from .state import Incremental
+    from .state.incremental import Incremental
 
     if reset_state and not state:
         raise UsageError("--reset-state needs --state FILE")
@@ -234,8 +234,8 @@ def _effective_settings(
 
 def _finding_filter(st, now: str | None):
     """``--min-severity``, ``--category`` and the suppressions, or None when none is set."""
-    from .hosts import HostRule
-    from .suppress import FindingFilter
+    from .report.hosts import HostRule
+    from .report.suppress import FindingFilter
     from .timeutil import parse_when
 
     f = FindingFilter(
@@ -247,7 +247,7 @@ def _finding_filter(st, now: str | None):
 def _preflight(paths: list[str], outputs: dict[str, str | None], parquet: bool = False, scheduler=None) -> None:
     """What can be checked before scanning: outputs (never an input, writable), pyarrow for
     Parquet, a --scheduler that answers."""
-    from .outfiles import check_outputs
+    from .outputs.outfiles import check_outputs
 
     check_outputs(outputs, paths)
     if parquet:
@@ -262,8 +262,8 @@ def _preflight(paths: list[str], outputs: dict[str, str | None], parquet: bool =
 
 
 def _atomic(stack: ExitStack, path: str, mode: str, **kwargs):
-    """A file object that replaces ``path`` only when the run succeeds (see `dropscan.outfiles`)."""
-    from .outfiles import AtomicOutput
+    """A file object that replaces ``path`` only when the run succeeds (see `dropscan.outputs.outfiles`)."""
+    from .outputs.outfiles import AtomicOutput
 
     out = AtomicOutput(path, mode, **kwargs)
     stack.push(out)
@@ -278,7 +278,7 @@ def _commit(stack: ExitStack) -> None:
 
 def _load_sigma(path: str):
     """The Sigma rules of ``scan --sigma``; each rule that cannot run is named once, on stderr."""
-    from .sigma.load import load_rules
+    from .detect.sigma.load import load_rules
 
     pack = load_rules(path)
     for f, rule, why in pack.not_applicable:
@@ -484,8 +484,8 @@ def scan(
 ) -> None:
     """Scan access logs; print one finding per request that carried an injected command."""
     from .engine import Scan, ScanOptions
-    from .output import format_for, held_back_text, summary_text
-    from .progress import ScanProgress
+    from .outputs.progress import ScanProgress
+    from .outputs.writers import format_for, held_back_text, summary_text
     from .timeutil import parse_tz, parse_when
 
     st = _effective_settings(
@@ -577,7 +577,7 @@ def scan(
                 _warn(w)
         result = run.summary()
         if summary:
-            from .findings import SCHEMA_VERSION
+            from .detect.findings import SCHEMA_VERSION
 
             fh = _atomic(stack, summary, "w", encoding="utf-8")
             json.dump({"schema_version": SCHEMA_VERSION, **result}, fh, indent=2)
@@ -638,8 +638,8 @@ def _open_writer(stack: ExitStack, out_format: str, output: str | None, show: di
     """The writer for ``output``: a temp file renamed into place at the end, or with ``live``
     (``--follow``) the file itself, written as findings arrive. ``show`` holds how humans see
     findings: defanged, tz, host."""
-    from .hosts import HostRule
-    from .output import CsvWriter, JsonlWriter, ParquetWriter, TableWriter
+    from .outputs.writers import CsvWriter, JsonlWriter, ParquetWriter, TableWriter
+    from .report.hosts import HostRule
 
     defanged = show["defanged"]
     if out_format == "parquet":
@@ -712,8 +712,8 @@ def _findings_run(paths, st, hosts=(None, None), since=None, until=None, inc=Non
 def _egress_report(paths, st, hosts=(None, None), since=None, until=None, inc=None, quiet=False, now=None, **firewall):
     """The two steps every egress command shares: which findings, then the report (with a
     progress line on a terminal). Returns (run, report)."""
-    from .progress import ScanProgress
-    from .report import build_report
+    from .outputs.progress import ScanProgress
+    from .report.egress_report import build_report
 
     run = _findings_run(paths, st, hosts, since, until, inc, now)
     with ScanProgress(sys.stderr, color=_color(sys.stderr), quiet=quiet) as progress:
@@ -798,9 +798,9 @@ def report(
 ) -> None:
     """Per receiving host: does it need egress blocking, toward which destinations, and did a
     firewall log see it try."""
-    from .fwlog import resolve_uid
-    from .render import render, summary_lines
-    from .safety import term
+    from .outputs.render import render, summary_lines
+    from .outputs.safety import term
+    from .report.fwlog import resolve_uid
     from .timeutil import parse_duration, parse_tz
 
     to_file = bool(output and output != "-")
@@ -892,8 +892,8 @@ def rules(
     """Scan, then print firewall rules to paste: default-deny outbound for the web user, and
     rejects for every IP a payload named (see docs/report.md). Exits 0 when it wrote the rules,
     2 when an input could not be read (the rules then say INCOMPLETE)."""
-    from .rules import IPTABLES_FAMILY, RPZ_FILE, check_user, egress_rules
-    from .safety import term
+    from .outputs.safety import term
+    from .report.rules import IPTABLES_FAMILY, RPZ_FILE, check_user, egress_rules
 
     check_user(user)
     if family is not None and (firewall != Firewall.iptables or family not in IPTABLES_FAMILY):
@@ -986,8 +986,8 @@ def iocs(
     from .exports import text
     from .exports.indicators import collect
     from .extras import require
-    from .hosts import HostRule
-    from .safety import term
+    from .outputs.safety import term
+    from .report.hosts import HostRule
 
     if fmt in (IocFormat.stix, IocFormat.misp):  # before scanning: a missing extra costs nothing
         require({"stix": "stix2", "misp": "pymisp"}[fmt.value], "intel", f"{fmt.value.upper()} output")
@@ -1061,12 +1061,12 @@ def explain(
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
     """Show each decoding step, which signature matched on which view, and the destinations."""
+    from .detect.explain import explain_line, explain_text
+    from .detect.findings import SCHEMA_VERSION
+    from .detect.scanner import Scanner
     from .engine import default_signatures
-    from .explain import explain_line, explain_text
-    from .findings import SCHEMA_VERSION
     from .formats import compile_format
-    from .safety import term
-    from .scanner import Scanner
+    from .outputs.safety import term
 
     sigs = _load_sigs(signatures, builtin is not False) or default_signatures()
     scanner = Scanner(sigs)
@@ -1096,9 +1096,9 @@ def signatures_list(
     fmt: Annotated[ListFormat, typer.Option("--format", "-f")] = ListFormat.table,
 ) -> None:
     """List the signatures of a pack."""
+    from .detect.findings import SCHEMA_VERSION
+    from .detect.signatures import SignatureSet
     from .engine import default_signatures
-    from .findings import SCHEMA_VERSION
-    from .signatures import SignatureSet
 
     sigs = SignatureSet.load(path) if path else default_signatures()
     if fmt in (ListFormat.jsonl, ListFormat.json):
@@ -1124,7 +1124,7 @@ def signatures_list(
                 + "\n"
             )
         return
-    from .safety import term
+    from .outputs.safety import term
 
     sys.stdout.write(f"{'ID':<34} {'CATEGORY':<13} {'SEVERITY':<8} {'EGRESS':<6} NAME\n")
     for s in sigs.signatures:  # a pack from elsewhere is text from elsewhere: names are escaped
@@ -1143,10 +1143,10 @@ def signatures_test(
     ] = 1.0,
 ) -> None:
     """Run every signature's examples through the pipeline and lint every pattern."""
+    from .detect.signatures import SignatureSet
     from .engine import default_signatures
-    from .safety import term
+    from .outputs.safety import term
     from .selftest import lint_all, run_examples
-    from .signatures import SignatureSet
 
     sigs = SignatureSet.load(path) if path else default_signatures()
     results = run_examples(sigs)
@@ -1181,10 +1181,10 @@ def signatures_export(
     ] = None,
 ) -> None:
     """Write the signatures as Sigma rules for SIEMs (see docs/interop.md for what they lose)."""
+    from .detect.signatures import SignatureSet
     from .engine import default_signatures
     from .exports.sigma_export import export
-    from .safety import term
-    from .signatures import SignatureSet
+    from .outputs.safety import term
 
     if path and os.path.exists(sigma) and os.path.samefile(os.path.realpath(path), os.path.realpath(sigma)):
         raise UsageError("--sigma: write the rules elsewhere than the signature pack they come from")
@@ -1203,8 +1203,8 @@ def config_show(
 ) -> None:
     """Print every setting, its effective value and where it came from (default, which file)."""
     from .config import user_config_path
-    from .findings import SCHEMA_VERSION
-    from .safety import term
+    from .detect.findings import SCHEMA_VERSION
+    from .outputs.safety import term
 
     st = _effective_settings(config, None, None, None, None, None, None, None)
     if fmt != ListFormat.table:

@@ -1,4 +1,4 @@
-"""Findings as pandas DataFrames with one fixed schema (`dropscan.findings.FRAME_COLUMNS`).
+"""Findings as pandas DataFrames with one fixed schema (`dropscan.detect.findings.FRAME_COLUMNS`).
 
 Every frame has the same columns and dtypes whatever the input, the empty one included:
 ``timestamp`` is ``datetime64[us, UTC]``, rule/category/severity/method are categoricals with
@@ -10,7 +10,7 @@ the first destination of a finding, ``dest_count`` how many there are, and ``egr
 as space-separated ``scheme://host:port`` endpoints. `destinations_frame` explodes them into one
 row per (finding, destination) for ``groupby``.
 
-`report_frames` gives the egress report (`dropscan.report`) as two frames, hosts and
+`report_frames` gives the egress report (`dropscan.report.egress_report`) as two frames, hosts and
 destinations, with the same discipline.
 """
 
@@ -21,12 +21,12 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from .findings import FRAME_COLUMNS, HTTP_METHODS, Finding, flat_row
-from .scanner import UNSCANNED_RULE_IDS
-from .signatures import CATEGORIES, SEVERITIES, SignatureSet
+from ..detect.findings import FRAME_COLUMNS, HTTP_METHODS, Finding, flat_row
+from ..detect.scanner import UNSCANNED_RULE_IDS
+from ..detect.signatures import CATEGORIES, SEVERITIES, SignatureSet
 
 if TYPE_CHECKING:
-    from .report import Report
+    from ..report.egress_report import Report
 
 Rules = SignatureSet | Sequence[str] | None  # a signature set, or just its rule ids
 
@@ -78,7 +78,7 @@ def write_parquet(df: pd.DataFrame, path: str) -> None:
     try:
         df.to_parquet(path, index=False)
     except ImportError as e:
-        from .errors import UsageError
+        from ..errors import UsageError
 
         raise UsageError("parquet output needs pyarrow: pip install 'dropscan[parquet]'") from e
 
@@ -93,7 +93,7 @@ def read_findings(path: str) -> pd.DataFrame:
     try:
         df = pd.read_parquet(path)
     except ImportError as e:
-        from .errors import UsageError
+        from ..errors import UsageError
 
         raise UsageError("reading parquet needs pyarrow: pip install 'dropscan[parquet]'") from e
     return conform(df, str(path))
@@ -106,7 +106,7 @@ def conform(df: pd.DataFrame, source: str = "frame") -> pd.DataFrame:
     the ids of the pack that wrote the file, kept in its metadata by `write_parquet`."""
     missing = [c for c in FRAME_COLUMNS if c not in df.columns]
     if missing:
-        from .errors import UsageError
+        from ..errors import UsageError
 
         raise UsageError(f"{source}: not a dropscan findings file (no column {missing[0]!r})")
     types = dtypes(None)

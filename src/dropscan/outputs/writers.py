@@ -17,8 +17,8 @@ from typing import IO
 
 from rich.cells import cell_len, chop_cells, set_cell_size
 
-from .findings import FRAME_COLUMNS, SCHEMA_VERSION, Finding, flat_row
-from .hosts import HostRule
+from ..detect.findings import FRAME_COLUMNS, SCHEMA_VERSION, Finding, flat_row
+from ..report.hosts import HostRule
 from .safety import csv_cell, defang, defang_host, term
 
 _SEV_COLOR = {"critical": "\x1b[1;31m", "high": "\x1b[31m", "medium": "\x1b[33m", "low": "\x1b[2m"}

@@ -1,7 +1,7 @@
 """The egress report for people: terminal table, Markdown, and one self-contained HTML file.
 
 JSON is ``Report.as_dict()`` and exact. The human formats share one rule: every string that came
-from a log (host names, client addresses, URLs) passes `dropscan.safety.term` (control and bidi
+from a log (host names, client addresses, URLs) passes `dropscan.outputs.safety.term` (control and bidi
 characters escaped), then the format's own escaping (`html.escape` for HTML, backslash/entity
 escaping for Markdown); ``defang`` makes destinations unclickable (``hxxp://203.0.113[.]9``).
 
@@ -19,11 +19,11 @@ import re
 from collections.abc import Callable
 from datetime import datetime
 
-from .output import covered_text, held_back_text
-from .report import MAX_DESTINATIONS, DestinationStats, HostStats, Report, sinkhole_lines
-from .rules import never_target, nftables, plan
+from ..detect.signatures import CATEGORIES
+from ..report.egress_report import MAX_DESTINATIONS, DestinationStats, HostStats, Report, sinkhole_lines
+from ..report.rules import never_target, nftables, plan
 from .safety import defang, defang_host, term
-from .signatures import CATEGORIES
+from .writers import covered_text, held_back_text
 
 MAX_CLIENTS = 10
 # One colour per category (colour-blind-safe Okabe-Ito order), fixed so charts compare.

@@ -22,11 +22,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+from ..formats.logformat import Format, Record, apache_unescape, strip_eol
 from .attribution import Network, attribute
 from .decode import DECODE_DEPTH, FIELD_CUT, View, views
 from .egress import add_destination
 from .findings import Finding
-from .logformat import Format, Record, apache_unescape, strip_eol
 from .match import MATCH_BUDGET, MATCH_COUNT, Bounds, Hit, Matcher
 from .prefilter import HAVE_HYPERSCAN, GrammarCheck, Prefilter, line_spans, line_starts
 from .sigma.load import SigmaPack

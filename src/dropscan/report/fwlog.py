@@ -41,8 +41,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from functools import lru_cache
 
-from .errors import InputError, UsageError
-from .sources import Source, open_blocks, read_chunks
+from ..errors import InputError, UsageError
+from ..sources.files import Source, open_blocks, read_chunks
 
 DEFAULT_WINDOW = timedelta(minutes=10)
 
@@ -60,7 +60,7 @@ _KEY = re.compile(r"(?<!\S)([A-Z][A-Z0-9]*)=(\S*)")
 @dataclass(frozen=True, slots=True)
 class FirewallEvent:
     """One logged packet. ``src``/``dst`` are normalised IP text (IPv6 compressed, as in
-    `dropscan.egress.Destination`), so they compare equal to destination hosts."""
+    `dropscan.detect.egress.Destination`), so they compare equal to destination hosts."""
 
     time: datetime  # aware
     log_file: str

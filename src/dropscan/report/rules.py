@@ -5,7 +5,7 @@ The policy is the one the 2009 phpMyAdmin/X0-locker write-up recommends: the web
 has no business opening connections, so for that user (an owner match, ``--uid-owner`` /
 ``meta skuid``) allow loopback and established/related traffic (answers to visitors), optionally
 DNS (``--allow-dns``), LOG every other new outbound connection with the user id (``--log-uid`` /
-``log flags skuid``, so `dropscan.fwlog` can prove who tried), then reject. Rejects for the IP
+``log flags skuid``, so `dropscan.report.fwlog` can prove who tried), then reject. Rejects for the IP
 literals found come first with their own log prefix, so a hit on a known dropper stands out
 even where the default-deny is relaxed for the application's own needs.
 
@@ -51,8 +51,8 @@ import shlex
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from .errors import UsageError
-from .report import DestinationStats, Report, sinkhole_lines
+from ..errors import UsageError
+from .egress_report import DestinationStats, Report, sinkhole_lines
 
 FIREWALLS = ("ufw", "iptables", "nftables")
 RPZ_FILE = "dropscan-callbacks.rpz"

@@ -2,7 +2,7 @@
 
 The question the tool exists to answer. Findings (from a `dropscan.engine.Scan`, or any iterable:
 the "which findings" step stays separate, so an incremental run can feed this the same way) are
-grouped by receiving host (`dropscan.hosts.HostRule`) and summed up:
+grouped by receiving host (`dropscan.report.hosts.HostRule`) and summed up:
 
 * ``needs_egress_blocking``: the host received at least one finding that names an outbound
   destination (a URL to fetch, a host and port to connect to). Findings without one (probes,
@@ -12,7 +12,7 @@ grouped by receiving host (`dropscan.hosts.HostRule`) and summed up:
 * destinations ranked by count, each with host, port, scheme and ``ip_literal`` (a DNS-only egress
   block, blocking name resolution for the web user, does not stop an IP literal; it does stop a
   name), and ``confirmed`` when a firewall log shows this machine sending a packet to that IP and
-  port within the window after a request that carried it (`dropscan.fwlog.Correlator`). Confirmed
+  port within the window after a request that carried it (`dropscan.report.fwlog.Correlator`). Confirmed
   destinations lead: they are evidence that an injection executed. A ``wildcard`` destination
   is the fixed suffix of a name built at run time (shown ``*.host``).
 * ``via_resolver``: a DNS-only callback (scheme ``dns``). The local resolver (systemd-resolved,
@@ -21,7 +21,7 @@ grouped by receiving host (`dropscan.hosts.HostRule`) and summed up:
   sinkhole (RPZ) for these names (`sinkhole_lines`).
 
 `ReportBuilder` is the pure part (findings and firewall events in, `Report` out); `build_report`
-wires in the firewall-log files. Rendering lives in `dropscan.render`, rules in `dropscan.rules`.
+wires in the firewall-log files. Rendering lives in `dropscan.outputs.render`, rules in `dropscan.report.rules`.
 """
 
 from __future__ import annotations
@@ -33,8 +33,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta, tzinfo
 
-from .egress import Destination
-from .findings import SCHEMA_VERSION, Finding
+from ..detect.egress import Destination
+from ..detect.findings import SCHEMA_VERSION, Finding
 from .fwlog import DEFAULT_WINDOW, Clock, Correlator, FirewallEvent, FirewallStats, read_events
 from .hosts import HostRule, host_from_path
 
@@ -248,7 +248,7 @@ class Report:
 
     @property
     def clean_hosts(self) -> list[str]:
-        """Hosts whose logs were read and held no finding (named by `dropscan.hosts` rules 2-3;
+        """Hosts whose logs were read and held no finding (named by `dropscan.report.hosts` rules 2-3;
         a log with ``%v`` names its hosts per line, so its clean vhosts are not known)."""
         seen = {h.host for h in self.hosts}
         clean = set()
@@ -384,13 +384,13 @@ class ReportBuilder:
         return self
 
     def clock(self, tz: tzinfo | None = None) -> Clock:
-        """The clock that reads this access log's firewall logs (see `dropscan.fwlog.Clock`)."""
+        """The clock that reads this access log's firewall logs (see `dropscan.report.fwlog.Clock`)."""
         return Clock(self.first, self.last, tz)
 
     def correlate(
         self, events: Iterable[FirewallEvent], window: timedelta = DEFAULT_WINDOW, uid: int | None = None
     ) -> None:
-        """Mark destinations confirmed by outbound packets (see `dropscan.fwlog.Correlator`)."""
+        """Mark destinations confirmed by outbound packets (see `dropscan.report.fwlog.Correlator`)."""
         self.window = window
         c = Correlator(window, uid)
         for name, key, t in self._requests:

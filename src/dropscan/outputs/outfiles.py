@@ -16,8 +16,8 @@ import os
 import tempfile
 from collections.abc import Iterable
 
-from .errors import OutputError
-from .sources import file_ident
+from ..errors import OutputError
+from ..sources.files import file_ident
 
 
 def _inputs(paths: Iterable[str]) -> tuple[set[tuple[int, int]], list[str]]:

@@ -1,4 +1,4 @@
-"""Read Sigma rule files with pySigma and compile them into `dropscan.sigma.tree` conditions.
+"""Read Sigma rule files with pySigma and compile them into `dropscan.detect.sigma.tree` conditions.
 
 pySigma does the Sigma part (YAML schema, modifiers such as ``contains``, ``all``,
 ``base64offset``, ``cased``, ``re``, wildcards and escapes, and the condition grammar with
@@ -26,8 +26,8 @@ from pathlib import Path
 
 import regex
 
-from ..errors import UsageError
-from ..extras import require
+from ...errors import UsageError
+from ...extras import require
 from ..signatures import lint_pattern
 from . import tree as t
 from .glob import ANY_ONE, Glob

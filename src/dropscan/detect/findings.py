@@ -2,7 +2,7 @@
 
 JSONL, CSV, the table, the DataFrame and Parquet are all built from `Finding.to_record()`, so
 they agree on names and meanings. `FRAME_COLUMNS` is the DataFrame/Parquet schema (see
-`dropscan.frames`); it is written here, without pandas, so the scan path never imports pandas.
+`dropscan.outputs.frames`); it is written here, without pandas, so the scan path never imports pandas.
 """
 
 from __future__ import annotations
@@ -64,7 +64,7 @@ class Finding:
     egress: list[Destination] = field(default_factory=list)
     view: str = "url"  # the decoding view the primary signature matched on
     peer_ip: str | None = None  # the connection as logged; client_ip is the client behind trusted proxies
-    host: str | None = None  # the receiving host (`dropscan.hosts`): logged, --host, --host-from, or the path
+    host: str | None = None  # the receiving host (`dropscan.report.hosts`): logged, --host, --host-from, or the path
 
     @property
     def unscanned(self) -> list[str]:

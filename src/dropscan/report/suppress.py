@@ -29,10 +29,10 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from fnmatch import fnmatchcase
 
-from .errors import UsageError
-from .findings import Finding
+from ..detect.findings import Finding
+from ..detect.signatures import CATEGORIES, SEVERITIES
+from ..errors import UsageError
 from .hosts import HostRule
-from .signatures import CATEGORIES, SEVERITIES
 
 CRITERIA = ("rule", "category", "client", "path", "host", "destination")
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network

@@ -27,7 +27,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from functools import lru_cache
 from typing import Protocol
 
-from .errors import UsageError
+from ..errors import UsageError
 
 # --- regex fragments (bytes) ---------------------------------------------------------------
 # A field inside double quotes: anything but an unescaped quote; backslash escapes any byte.

@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 
-from .errors import LockedError, UsageError
+from ..errors import LockedError, UsageError
 
 
 @contextmanager

@@ -2,12 +2,12 @@
 
 The texts of a field are its value as logged (Apache's escaping undone) and, for the
 attacker-controlled fields, every decoding view dropscan matches its own signatures on
-(`dropscan.decode.views`): a rule written for ``${jndi:`` also sees ``%24%7Bjndi:`` and
+(`dropscan.detect.decode.views`): a rule written for ``${jndi:`` also sees ``%24%7Bjndi:`` and
 ``${${lower:j}ndi:``. Keywords (rules without a field) search every text of the event. Only
 records run Sigma rules: a line that is not a request has no fields to speak of.
 
 No clock is read: the rules share the line's counted bounds with the signatures
-(`dropscan.match.Bounds`). A text is cut at `dropscan.decode.MAX_FIELD` characters, as every
+(`dropscan.detect.match.Bounds`). A text is cut at `dropscan.detect.decode.MAX_FIELD` characters, as every
 view is (``field-cut``), and each wildcard or ``re`` test is charged the length of the texts it
 runs on (``match-budget``).
 """
@@ -17,8 +17,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from ...formats.logformat import Record
 from ..decode import FIELD_CUT, MAX_FIELD, View, views
-from ..logformat import Record
 from ..match import Bounds
 from . import tree as t
 from .load import FIELDS, SigmaPack, SigmaRule

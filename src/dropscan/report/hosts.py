@@ -12,7 +12,7 @@
    named on the command line, so that a copy of the logs names the same hosts wherever it sits:
 
    * strip compression and rotation suffixes (``.gz``, ``.1``, ``-20261101``), as the path
-     expander does (`dropscan.sources.rotation_base`);
+     expander does (`dropscan.sources.files.rotation_base`);
    * strip an access-log suffix: ``access.log``, ``-access.log``, ``_access.log``,
      ``.access.log``, ``access_log``, ``ssl_access.log``, ``-ssl_access_log``, ``.log``, ``_log``;
    * what remains names the host if it is not generic: ``shop.example.com-access.log`` ->
@@ -31,8 +31,8 @@ from __future__ import annotations
 
 import re
 
-from .findings import Finding
-from .sources import STDIN, rotation_base
+from ..detect.findings import Finding
+from ..sources.files import STDIN, rotation_base
 
 LOCALHOST = "localhost"
 
@@ -113,7 +113,7 @@ def root_of(path: str, named: list[str]) -> str | None:
 
 def compile_host_from(pattern: str) -> re.Pattern[str]:
     """``logs/{host}/*`` -> a regex matched against the end of a path (see the docstring)."""
-    from .errors import UsageError
+    from ..errors import UsageError
 
     if "{host}" not in pattern:
         raise UsageError(f"--host-from {pattern!r}: the pattern must contain {{host}}")

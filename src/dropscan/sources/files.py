@@ -25,8 +25,8 @@ from contextlib import closing
 from dataclasses import dataclass
 from typing import BinaryIO
 
+from ..errors import InputError
 from . import archives
-from .errors import InputError
 
 try:  # ISA-L's inflate is 2-3x faster than zlib's; same API, optional
     from isal import isal_zlib as _gzip_zlib

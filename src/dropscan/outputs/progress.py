@@ -7,7 +7,7 @@ transient: it is erased when the scan ends, and the summary takes its place. Byt
 on disk (a ``.gz`` advances by compressed bytes), so the bar and the ETA hold for every file
 whose size is known; reading stdin there is no total and no ETA. The display reads wall-clock
 time for rates only: findings never depend on it. File names are text from the filesystem:
-they are shown escaped (`dropscan.safety.term`) inside a rich ``Text``, never as markup.
+they are shown escaped (`dropscan.outputs.safety.term`) inside a rich ``Text``, never as markup.
 """
 
 from __future__ import annotations

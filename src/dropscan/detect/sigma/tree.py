@@ -20,7 +20,7 @@ from .glob import Glob
 # No clock is read here: a line's result is a function of its bytes. Wildcard values run as
 # `Glob`s (linear in the text, no backtracking); a ``re`` value passed the signature pack's
 # load-time lint; both are charged the length of each text they run on to the line's matching
-# budget (`dropscan.match.Bounds`), and a test the budget cannot pay for is no match (the line
+# budget (`dropscan.detect.match.Bounds`), and a test the budget cannot pay for is no match (the line
 # is then reported ``unscanned.match-budget``).
 Charge = Callable[[int, str | None], bool]  # (characters, Sigma field or None) -> within budget?
 ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")

@@ -8,9 +8,9 @@ the resulting finding. The same functions as the scan itself, nothing re-impleme
 
 from __future__ import annotations
 
+from ..formats import detect_format
+from ..formats.logformat import Format
 from .egress import Destination
-from .formats import detect_format
-from .logformat import Format
 from .match import field_kind
 from .scanner import Scanner, build_finding
 

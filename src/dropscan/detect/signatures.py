@@ -32,7 +32,7 @@ from typing import Any
 import regex
 import yaml
 
-from .errors import UsageError
+from ..errors import UsageError
 
 # The categories a signature may have ("sigma": a finding only a Sigma rule, ``scan --sigma``,
 # matched; no built-in signature has it); a finding may also be ``unscanned``: a line a
@@ -105,7 +105,7 @@ def default_dir() -> Path:
     packaged = resources.files("dropscan") / "signatures"
     if packaged.is_dir():
         return Path(str(packaged))
-    return Path(__file__).resolve().parents[2] / "signatures"
+    return Path(__file__).resolve().parents[3] / "signatures"
 
 
 def _fail(where: str, msg: str) -> UsageError:

@@ -53,8 +53,8 @@ import platform
 import re
 from collections.abc import Iterable
 
+from ..formats.logformat import Format
 from .decode import B64_HINTS, MAX_FIELD, SPACE_ABSORBING
-from .logformat import Format
 from .signatures import SignatureSet
 
 try:  # hyperscan has wheels for x86_64/aarch64 Linux, macOS and Windows

@@ -40,7 +40,7 @@ rotation set (``access.log``, ``.N``, ``-DATE``, compressed or not) from what is
 mtime as planned, where reading stopped, and ``done`` only if it was read to its end; it runs
 once the caller has written and flushed its output. The state file is replaced atomically (temp
 file in the same directory, fsync, ``os.replace``), so a crash in between reports the same
-findings again rather than losing them. A lock (`dropscan.lock`) keeps two runs off one state
+findings again rather than losing them. A lock (`dropscan.state.lock`) keeps two runs off one state
 file; a symlinked state path is followed to its target.
 """
 
@@ -58,11 +58,10 @@ from datetime import UTC, datetime
 from math import inf
 from typing import Any
 
-from . import archives
-from .engine import Scan, ScanOptions
-from .errors import InputError, UsageError
-from .lock import exclusive
-from .sources import (
+from ..engine import Scan, ScanOptions
+from ..errors import InputError, UsageError
+from ..sources import archives
+from ..sources.files import (
     COMPRESSED_SUFFIXES,
     Resume,
     Source,
@@ -72,6 +71,7 @@ from .sources import (
     read_head,
     rotation_key,
 )
+from .lock import exclusive
 
 FORMAT = "dropscan-state"
 VERSION = 2  # 2 added "head"; version 1 files are read too

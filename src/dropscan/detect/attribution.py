@@ -9,7 +9,7 @@ is the client. With no trusted network the client is the peer itself, whatever t
 An entry that is no IP address stops the walk (the last trusted hop is then the client).
 
 ``peer_ip`` is always the connection as logged. Neither is ever a destination: destinations
-come only from payloads (`dropscan.egress`).
+come only from payloads (`dropscan.detect.egress`).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Iterable
 
-from .errors import UsageError
+from ..errors import UsageError
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
