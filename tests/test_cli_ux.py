@@ -101,7 +101,7 @@ def test_color_always_never_and_no_color(runner):
 
 
 def test_color_auto_on_a_terminal_honours_no_color(monkeypatch):
-    from dropscan import cli
+    from dropscan.cli import common as cli
 
     class Tty:
         def isatty(self):
