@@ -22,13 +22,13 @@ import sys
 import pytest
 
 from conftest import combined_line
-from dropscan.decode import MAX_FIELD
+from dropscan.detect.decode import MAX_FIELD
 from dropscan.engine import default_signatures
 
 # a fresh process whose engine splits even this small file into three byte ranges, and reads
 # in chunks of 64 KiB (so that the .gz, decompressed by the parent, goes to the workers in pieces)
 PRELUDE = (
-    "import dropscan.engine as e, dropscan.sources as s; e.POOL_MIN_BYTES = 0; "
+    "import dropscan.engine as e, dropscan.sources.files as s; e.POOL_MIN_BYTES = 0; "
     "e.split_ranges = lambda size, *_: s.split_ranges(size, 3, min_part=1); "
     "e.read_chunks = lambda blocks, _size, *a, **k: s.read_chunks(blocks, 1 << 16, *a, **k); "
     "from dropscan.cli import main; main()"

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from dropscan import sources
 from dropscan.errors import InputError
-from dropscan.sources import (
+from dropscan.sources.files import (
     FEED,
     READ_SIZE,
     Source,
