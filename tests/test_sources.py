@@ -14,8 +14,8 @@ import zstandard
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dropscan import sources
 from dropscan.errors import InputError
+from dropscan.sources import files as sources
 from dropscan.sources.files import (
     FEED,
     READ_SIZE,
