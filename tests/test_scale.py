@@ -96,6 +96,8 @@ def test_a_compressed_file_is_shipped_to_the_pool_in_chunks(big_log, small_range
     p = tmp_path / "access.log.z"
     p.write_bytes(COMPRESSORS[kind](big_log.read_bytes()))
     (one, pool), (rejects_one, rejects_pool) = _scan_both(p)
+    progress: list[int] = []  # bytes read on disk, as a progress display shows them
+    pool.on_progress = lambda s: progress.append(s.progress_info()["bytes"])
     units = [u for _src, u in pool.plan(lambda _src: 3, ship=True)]
     assert units[-1].file_end and units[-1].read_error is None
     # really shipped in pieces (zstd inflates this repetitive file in one step, one chunk)
@@ -104,6 +106,7 @@ def test_a_compressed_file_is_shipped_to_the_pool_in_chunks(big_log, small_range
     assert want and _records(pool) == want
     assert pool.summary() == one.summary()
     assert rejects_pool == rejects_one and len(rejects_one) == 6
+    assert progress == sorted(progress) and progress[-1] == p.stat().st_size
     data = big_log.read_bytes()
     lines = data.splitlines(keepends=True)
     for r in want:  # decompressed offsets and shifted line numbers point at the line
