@@ -14,7 +14,7 @@ A line that reaches a deterministic bound (`dropscan.match`, `dropscan.decode`) 
 never passed over: its finding carries ``unscanned.<bound>`` rule ids after the signatures that
 matched, or, when none did, it is a finding of its own category ``unscanned``; ``unscanned``
 counts such lines. Bounds are only reached on fields the fast path inspects too (a field long
-enough to be cut passes the prefilter's long-line marker), so both paths report them alike.
+enough to be cut passes the prefilter's long-line check), so both paths report them alike.
 """
 
 from __future__ import annotations
