@@ -124,10 +124,8 @@ def test_the_shortest_field_that_is_cut_reaches_the_fast_path(fast_scanner, full
 @given(st.lists(st.integers(0, 12), max_size=12), st.integers(1, 8), st.booleans())
 def test_long_lines_are_the_lines_of_run_bytes_or_more(lengths, run, final_newline):
     chunk = b"\n".join(b"x" * n for n in lengths) + (b"\n" if final_newline and lengths else b"")
-    starts = [0]
-    for n in lengths[:-1]:
-        starts.append(starts[-1] + n + 1)
-    assert long_lines(chunk, run) == [s for s, n in zip(starts, lengths) if n >= run]
+    starts = [sum(n + 1 for n in lengths[:i]) for i in range(len(lengths))]
+    assert long_lines(chunk, run) == [s for s, n in zip(starts, lengths, strict=True) if n >= run]
 
 
 def test_a_long_line_is_one_candidate_among_the_others(fast_scanner):
