@@ -169,7 +169,8 @@ class Scanner:
         before the next is scanned. A chunk of ordinary lines is one piece."""
         n = len(chunk)
         lines = chunk.count(b"\n")
-        step = n if lines <= MAX_PIECE_LINES else max(1, n * MAX_PIECE_LINES // (lines + 1))
+        pieces = -(-lines // MAX_PIECE_LINES)  # as few as the bound allows, even by bytes
+        step = max(1, n // pieces) if pieces > 1 else n
         pos = 0
         while pos < n:  # an empty chunk has no piece
             end = chunk.find(b"\n", min(pos + step, n) - 1) + 1 or n
