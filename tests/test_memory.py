@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import tracemalloc
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from conftest import combined_line
 from dropscan import scanner as scanner_mod
 from dropscan.engine import Scan, ScanOptions
@@ -54,6 +57,21 @@ def test_pieces_give_exactly_the_chunk_result(fast_scanner, monkeypatch):
         want.rejects,
     )
     assert [f.to_record() for f in got.findings] == [f.to_record() for f in want.findings]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.integers(0, 40), min_size=1, max_size=30), st.integers(1, 9), st.booleans())
+def test_pieces_are_whole_lines_within_the_bound(fast_scanner, lengths, bound, final_newline):
+    chunk = b"\n".join(b"x" * n for n in lengths) + (b"\n" if final_newline else b"")
+    old, scanner_mod.MAX_PIECE_LINES = scanner_mod.MAX_PIECE_LINES, bound
+    try:
+        pieces = list(fast_scanner.scan_pieces(chunk, COMBINED, log_file="x", keep_rejects=True))
+    finally:
+        scanner_mod.MAX_PIECE_LINES = old
+    assert all(1 <= p.lines <= bound for p in pieces)
+    assert sum(p.lines for p in pieces) == len(lengths) - (not final_newline and lengths[-1] == 0)
+    want = chunk if chunk.endswith(b"\n") or not chunk else chunk + b"\n"  # scan_chunk ends the last line
+    assert b"".join(r for p in pieces for r in p.rejects) == want
 
 
 def test_a_pool_spills_findings_as_they_come(tmp_path, monkeypatch):

@@ -166,17 +166,23 @@ class Scanner:
         """`scan_chunk` (``where``: its ``log_file`` and ``keep_rejects``) over pieces of whole
         lines, at most `MAX_PIECE_LINES` each, so that what a chunk holds in memory is bounded
         by its bytes, not by how many lines they make; the caller takes each piece's findings
-        before the next is scanned. A chunk of ordinary lines is one piece."""
+        before the next is scanned (a 4 MiB chunk of 230-byte lines is two pieces)."""
         n = len(chunk)
-        lines = chunk.count(b"\n")
-        pieces = -(-lines // MAX_PIECE_LINES)  # as few as the bound allows, even by bytes
-        step = max(1, n // pieces) if pieces > 1 else n
         pos = 0
         while pos < n:  # an empty chunk has no piece
-            end = chunk.find(b"\n", min(pos + step, n) - 1) + 1 or n
-            if step > 1 and chunk.count(b"\n", pos, end) > MAX_PIECE_LINES:
-                step //= 2  # shorter lines here than on average: a smaller piece
-                continue
+            # a block of whole lines within MAX_PIECE_LINES bytes holds at most that many lines
+            # (a longer line is a block of its own: one line); a piece takes blocks while its
+            # lines stay within the bound, so each byte is counted once here
+            end, lines = pos, 0
+            while end < n:
+                nxt = chunk.rfind(b"\n", end, end + MAX_PIECE_LINES) + 1
+                if nxt <= end:
+                    nxt = chunk.find(b"\n", end) + 1 or n
+                k = chunk.count(b"\n", end, nxt) or 1  # no newline: the unterminated last line
+                if lines + k > MAX_PIECE_LINES:
+                    break
+                lines += k
+                end = nxt
             r = self.scan_chunk(
                 chunk[pos:end] if end - pos < n else chunk, fmt, offset=offset + pos, line_no=line_no, **where
             )
