@@ -19,6 +19,7 @@ enough to be cut passes the prefilter's long-line check), so both paths report t
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -170,21 +171,15 @@ class Scanner:
         n = len(chunk)
         pos = 0
         while pos < n:  # an empty chunk has no piece
-            # a block of whole lines within MAX_PIECE_LINES bytes holds at most that many lines
-            # (a longer line is a block of its own: one line); a piece takes blocks while its
-            # lines stay within the bound, so each byte is counted once here
-            end, lines = pos, 0
-            while end < n:
-                nxt = chunk.rfind(b"\n", end, end + MAX_PIECE_LINES) + 1
-                if nxt <= end:
-                    nxt = chunk.find(b"\n", end) + 1 or n
-                k = chunk.count(b"\n", end, nxt) or 1  # no newline: the unterminated last line
-                if lines + k > MAX_PIECE_LINES:
-                    break
-                lines += k
-                end = nxt
-            r = self.scan_chunk(
-                chunk[pos:end] if end - pos < n else chunk, fmt, offset=offset + pos, line_no=line_no, **where
+            marks = line_marks(chunk, pos, MAX_PIECE_LINES)
+            end = marks[-1][0]
+            r = self._scan(
+                chunk[pos:end] if end - pos < n else chunk,
+                fmt,
+                [(e - pos, lines) for e, lines in marks],
+                offset=offset + pos,
+                line_no=line_no,
+                **where,
             )
             line_no += r.lines
             pos = end
@@ -202,6 +197,23 @@ class Scanner:
     ) -> ChunkResult:
         """Scan a chunk of whole lines that starts at byte ``offset`` / line ``line_no`` of
         ``log_file``. The last line may lack its newline (end of file)."""
+        return self._scan(
+            chunk, fmt, line_marks(chunk), log_file=log_file, offset=offset, line_no=line_no, keep_rejects=keep_rejects
+        )
+
+    def _scan(
+        self,
+        chunk: bytes,
+        fmt: Format | None,
+        marks: list[tuple[int, int]],
+        *,
+        log_file: str,
+        offset: int,
+        line_no: int,
+        keep_rejects: bool = False,
+    ) -> ChunkResult:
+        """`scan_chunk` given the chunk's `line_marks`: a candidate's line number is counted
+        from the mark before it, so no byte is counted twice."""
         res = ChunkResult()
         if not chunk:
             return res
@@ -224,18 +236,40 @@ class Scanner:
             starts = sorted(quoted.union(pf.candidates(chunk))) if quoted else pf.candidates(chunk)
         else:
             starts = line_starts(chunk)
-        pos, number = 0, line_no
+        ends = [e for e, _ in marks]
         for s, e in line_spans(chunk, starts):
-            number += chunk.count(b"\n", pos, s)
-            pos = s
+            i = bisect_right(ends, s)  # marks at or before the line start
+            mark, before = marks[i - 1] if i else (0, 0)
+            number = line_no + before + chunk.count(b"\n", mark, s)
             a = self.analyse(chunk[s:e], fmt, s not in rejected_starts, pf is not None)
             finding = self.finding(a, log_file, number, offset + s)
             res.unscanned += bool(a.bounds.cut)
             if finding is not None:
                 res.findings.append(finding)
-        res.lines = number - line_no + chunk.count(b"\n", pos)  # one counting pass over the chunk
+        res.lines = marks[-1][1]
         res.records = res.lines - res.rejected
         return res
+
+
+def line_marks(chunk: bytes, pos: int = 0, limit: int | None = None) -> list[tuple[int, int]]:
+    """(end, lines from ``pos`` to end) after each block of whole lines from ``pos``, as many
+    blocks as fit in ``limit`` lines (all when None). A block spans at most `MAX_PIECE_LINES`
+    bytes, so holds at most that many lines (a longer line is a block of its own, and an
+    unterminated last line counts as one): the first block always fits, and each byte is
+    counted once."""
+    marks: list[tuple[int, int]] = []
+    n, lines = len(chunk), 0
+    while pos < n:
+        end = chunk.rfind(b"\n", pos, pos + MAX_PIECE_LINES) + 1
+        if end <= pos:
+            end = chunk.find(b"\n", pos) + 1 or n
+        k = chunk.count(b"\n", pos, end) or 1
+        if limit is not None and lines + k > limit:
+            break
+        lines += k
+        marks.append((end, lines))
+        pos = end
+    return marks
 
 
 _CATEGORY_ORDER = {c: i for i, c in enumerate(CATEGORIES)}
