@@ -10,10 +10,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from conftest import CORPUS, REAL_APACHE_LINES, SAMPLE_LOGS, combined_line, corpus_cases
-from dropscan.decode import MAX_FIELD
-from dropscan.logformat import LogFormat, compile_format
-from dropscan.prefilter import LONG_RUN, long_lines
-from dropscan.sources import Source, is_log_like, open_blocks
+from dropscan.detect.decode import MAX_FIELD
+from dropscan.detect.prefilter import LONG_RUN, long_lines
+from dropscan.formats.logformat import LogFormat, compile_format
+from dropscan.sources.files import Source, is_log_like, open_blocks
 
 COMBINED = compile_format("combined")
 

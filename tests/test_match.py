@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import pytest
 
-from dropscan.decode import views
-from dropscan.egress import extract
+from dropscan.detect.decode import views
+from dropscan.detect.egress import extract
+from dropscan.detect.match import Bounds, Matcher, field_kind, names_destinations
 from dropscan.engine import default_signatures
-from dropscan.match import Bounds, Matcher, field_kind, names_destinations
 
 SIGS = default_signatures()
 MATCHER = Matcher(SIGS)

@@ -14,9 +14,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from conftest import combined_line
-from dropscan import scanner as scanner_mod
+from dropscan.detect import scanner as scanner_mod
 from dropscan.engine import Scan, ScanOptions
-from dropscan.logformat import compile_format
+from dropscan.formats.logformat import compile_format
 
 COMBINED = compile_format("combined")
 

@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 
 from conftest import GOOD_PACK, SAMPLE_LOGS, combined_line
+from dropscan.detect.signatures import SignatureSet, lint_pattern
 from dropscan.engine import default_signatures
 from dropscan.errors import UsageError
-from dropscan.logformat import compile_format
+from dropscan.formats.logformat import compile_format
 from dropscan.selftest import lint_all, run_example
-from dropscan.signatures import SignatureSet, lint_pattern
 
 SIGS = default_signatures()
 COMBINED = compile_format("combined")
