@@ -199,7 +199,8 @@ def _load_sigs(paths: list[str] | None, builtin: bool = True):
             raise UsageError("--no-builtin needs --signatures DIR (there would be no signatures)")
         return None
     docs = [d for p in paths for d in load_documents(p)]
-    return SignatureSet((default_signatures().documents if builtin else []) + docs)
+    known = default_signatures().documents if builtin else []  # its patterns compile on first use
+    return SignatureSet(known + docs, len(known))
 
 
 def _open_state(stack: ExitStack, state: str | None, reset_state: bool, follow: bool = False):

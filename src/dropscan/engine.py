@@ -197,7 +197,7 @@ def get_scanner(spec: ScannerSpec, sigs: SignatureSet | None = None) -> Scanner:
     key = (spec.digest, spec.fast, spec.trusted, spec.sigma.digest if spec.sigma else None)
     sc = _SCANNERS.get(key)
     if sc is None:
-        sigs = sigs or SignatureSet(list(spec.documents))
+        sigs = sigs or SignatureSet(list(spec.documents), len(spec.documents))  # checked by the parent
         sc = _SCANNERS[key] = Scanner(sigs, fast=spec.fast, trusted=spec.trusted, sigma=spec.sigma)
     return sc
 
