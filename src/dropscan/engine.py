@@ -19,7 +19,7 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .attribution import Network, parse_networks
 from .errors import InputError
@@ -27,9 +27,11 @@ from .findings import Finding
 from .formats import compile_format, detect_format
 from .hosts import HostRule
 from .scanner import ChunkResult, Scanner
-from .sigma.load import SigmaPack
 from .signatures import SignatureSet
 from .sources import CHUNK_SIZE, Source, expand_paths, open_blocks, read_chunks, read_range, split_ranges
+
+if TYPE_CHECKING:  # Sigma is imported only by a run with --sigma (start-up time)
+    from .sigma.load import SigmaPack
 
 SPILL_FINDINGS = 20_000
 POOL_MIN_BYTES = 32 << 20  # below this a process pool costs more than it saves

@@ -287,7 +287,7 @@ def lint_pattern(pattern: str) -> str | None:
             if c == "|":
                 ambiguous[-1] = True
             i += 1
-        q = _quantifier(pattern, i)
+        q = _quantifier(pattern, i) if i < n and pattern[i] in "*+?{" else None  # (most tokens have none)
         if q is None:
             continue
         unbounded, possessive, i = q
