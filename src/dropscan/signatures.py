@@ -28,13 +28,13 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import regex
 import yaml
 
 from .errors import UsageError
@@ -60,10 +60,9 @@ SEVERITIES = ("low", "medium", "high", "critical")
 FIELD_KINDS = ("target", "user_agent", "referer", "header", "line")
 EXTRACT_MODES = ("groups", "argv", "argv-list", "none")
 EXAMPLE_KEYS = ("target", "user_agent", "referer", "line")
-_ID = regex.compile(r"[a-z0-9][a-z0-9._-]{1,63}")
+_ID = re.compile(r"[a-z0-9][a-z0-9._-]{1,63}")
 _REQUIRED = ("id", "name", "category", "severity", "egress", "keywords", "patterns", "references", "examples")
 _OPTIONAL = ("description", "fields", "extract", "default_scheme", "tags")
-PATTERN_FLAGS = regex.IGNORECASE | regex.V0
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,8 +107,12 @@ class Signature:
 
 
 def _compile_pattern(p: str, where: str):
+    """A signature pattern as `regex` compiles it: case-insensitive, version 0 (imported here:
+    a run whose lines never reach a pattern needs none of it)."""
+    import regex
+
     try:
-        return regex.compile(p, PATTERN_FLAGS)
+        return regex.compile(p, regex.IGNORECASE | regex.V0)
     except regex.error as e:
         raise _fail(where, f"pattern {_short(p)!r} does not compile: {e}") from None
 
@@ -167,7 +170,7 @@ def _examples(where: str, raw: Any) -> tuple[tuple[Example, ...], tuple[Example,
     return out[0], out[1]
 
 
-_REF = regex.compile(r"\{\{([A-Z][A-Z0-9_]*)\}\}")
+_REF = re.compile(r"\{\{([A-Z][A-Z0-9_]*)\}\}")
 
 
 def expand(pattern: str, defines: dict[str, str], where: str) -> str:
@@ -317,7 +320,7 @@ def _skip_class(p: str, i: int) -> int:
     return j + 1
 
 
-_BRACE_Q = regex.compile(r"\{([0-9]*)(,?)([0-9]*)\}")
+_BRACE_Q = re.compile(r"\{([0-9]*)(,?)([0-9]*)\}")
 
 
 def _quantifier(p: str, i: int) -> tuple[bool, bool, int] | None:
