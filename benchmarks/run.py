@@ -52,10 +52,10 @@ APACHELOGS = (
 )
 
 
-def run_once(cmd: list[str], stdout=subprocess.DEVNULL) -> tuple[float, float, int]:
+def run_once(cmd: list[str], stdout=subprocess.DEVNULL, env: dict | None = None) -> tuple[float, float, int]:
     """(wall seconds, CPU seconds, peak RSS MiB) of one child process."""
     t0 = time.perf_counter()
-    p = subprocess.Popen(cmd, stdout=stdout, stderr=subprocess.PIPE)
+    p = subprocess.Popen(cmd, stdout=stdout, stderr=subprocess.PIPE, env=env)
     _, status, ru = os.wait4(p.pid, 0)
     wall = time.perf_counter() - t0
     p.returncode = os.waitstatus_to_exitcode(status)
@@ -65,9 +65,7 @@ def run_once(cmd: list[str], stdout=subprocess.DEVNULL) -> tuple[float, float, i
     return wall, ru.ru_utime + ru.ru_stime, ru.ru_maxrss // 1024
 
 
-def measure(cmd: list[str], runs: int) -> dict:
-    run_once(cmd)  # warm-up (page cache, hyperscan database cache)
-    samples = [run_once(cmd) for _ in range(runs)]
+def _stats(samples: list[tuple[float, float, int]]) -> dict:
     walls = [s[0] for s in samples]
     return {
         "wall": statistics.median(walls),
@@ -76,6 +74,22 @@ def measure(cmd: list[str], runs: int) -> dict:
         "cpu": statistics.median(s[1] for s in samples),
         "rss": max(s[2] for s in samples),
     }
+
+
+def measure(cmd: list[str], runs: int, env: dict | None = None) -> dict:
+    run_once(cmd, env=env)  # warm-up (page cache, hyperscan database cache)
+    return _stats([run_once(cmd, env=env) for _ in range(runs)])
+
+
+def measure_pair(cmd: list[str], runs: int, baseline_env: dict) -> tuple[dict, dict]:
+    """(this checkout, baseline) for one command, runs interleaved so that both see the same load."""
+    run_once(cmd)
+    run_once(cmd, env=baseline_env)
+    ours, theirs = [], []
+    for _ in range(runs):
+        ours.append(run_once(cmd))
+        theirs.append(run_once(cmd, env=baseline_env))
+    return _stats(ours), _stats(theirs)
 
 
 def ensure_data(lines: int) -> Path:
@@ -108,9 +122,16 @@ def main() -> None:
         "--rss-scale",
         type=int,
         default=4,
-        help="also scan the log repeated this many times and compare peak RSS (0: skip)",
+        help="also scan the log repeated this many times: peak RSS, and 1 job vs all cores on it (0: skip)",
+    )
+    ap.add_argument(
+        "--baseline",
+        metavar="SRC",
+        help="also time the dropscan rows with another version's source tree (PYTHONPATH=SRC, e.g. a checkout "
+        "of an older commit), interleaved run by run, and print this version's speed-up over it",
     )
     a = ap.parse_args()
+    base_env = {**os.environ, "PYTHONPATH": str(Path(a.baseline).resolve())} if a.baseline else None
     log = ensure_data(a.lines)
     gz = Path(str(log) + ".gz")
     size = log.stat().st_size
@@ -151,10 +172,14 @@ def main() -> None:
         ("apache-log-parser parse only", [PY, "-c", ALP, str(peer)], a.peer_lines, peer_size, None),
         ("apachelogs parse only", [PY, "-c", APACHELOGS, str(peer)], a.peer_lines, peer_size, None),
     ]
-    results = {}
+    results, baseline = {}, {}
     for name, cmd, n, nbytes, _ in rows:
         try:
-            m = measure(cmd, a.runs if n != a.peer_lines else 1)
+            if base_env is not None and name.startswith("dropscan"):
+                m, b = measure_pair(cmd, a.runs, base_env)
+                baseline[name] = b
+            else:
+                m = measure(cmd, a.runs if n != a.peer_lines else 1)
         except (SystemExit, FileNotFoundError) as e:  # a peer that is not installed
             print(f"skip {name}: {e}", file=sys.stderr)
             continue
@@ -203,6 +228,12 @@ def main() -> None:
             f"# {cores} jobs vs 1 job: {one['wall'] / many['wall']:.2f}x plain, {gz1['wall'] / gzn['wall']:.2f}x .gz; "
             f".gz vs plain: {gz1['wall'] / one['wall']:.2f}x (1 job), {gzn['wall'] / many['wall']:.2f}x ({cores} jobs)"
         )
+    for name, b in baseline.items():
+        m = results[name]
+        print(
+            f"# vs baseline {a.baseline}: {name}: {b['wall']:.2f} s -> {m['wall']:.2f} s wall "
+            f"({b['wall'] / m['wall']:.2f}x), CPU {b['cpu']:.2f} -> {m['cpu']:.2f} s, RSS {b['rss']} -> {m['rss']} MiB"
+        )
     print("# " + check_detection(log))
     if a.rss_scale > 1:
         big = DATA / f"access-{a.lines}-x{a.rss_scale}.log"
@@ -211,11 +242,25 @@ def main() -> None:
                 for _ in range(a.rss_scale):
                     with open(log, "rb") as src:
                         shutil.copyfileobj(src, dst, 1 << 22)
+        big_gz = Path(str(big) + ".gz")
+        if not big_gz.exists():
+            with open(big_gz, "wb") as dst:
+                for _ in range(a.rss_scale):  # a multi-member gzip file, as `cat a.gz b.gz` gives
+                    with open(gz, "rb") as src:
+                        shutil.copyfileobj(src, dst, 1 << 22)
         small_rss = results.get("dropscan scan, 1 job", {}).get("rss")
-        _, _, big_rss = run_once([*scan, "-j", "1", str(big)])
+        one_big = measure([*scan, "-j", "1", str(big)], a.runs)
+        many_big = measure([*scan, "-j", str(cores), str(big)], a.runs)
+        one_gz, many_gz = (measure([*scan, "-j", str(j), str(big_gz)], a.runs) for j in (1, cores))
         print(
-            f"# peak RSS, dropscan scan 1 job: {small_rss} MiB on {a.lines:,} lines, {big_rss} MiB on "
+            f"# peak RSS, dropscan scan 1 job: {small_rss} MiB on {a.lines:,} lines, {one_big['rss']} MiB on "
             f"{a.lines * a.rss_scale:,} lines"
+        )
+        print(
+            f"# {a.lines * a.rss_scale:,} lines: 1 job {one_big['wall']:.2f} s, {cores} jobs {many_big['wall']:.2f} s "
+            f"({one_big['wall'] / many_big['wall']:.2f}x); .gz 1 job {one_gz['wall']:.2f} s, {cores} jobs "
+            f"{many_gz['wall']:.2f} s ({one_gz['wall'] / many_gz['wall']:.2f}x); .gz vs plain "
+            f"{one_gz['wall'] / one_big['wall']:.2f}x (1 job), {many_gz['wall'] / many_big['wall']:.2f}x ({cores} jobs)"
         )
 
 

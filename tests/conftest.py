@@ -12,8 +12,8 @@ import pytest
 from hypothesis import settings
 from typer.testing import CliRunner
 
+from dropscan.detect.scanner import Scanner
 from dropscan.engine import default_signatures
-from dropscan.scanner import Scanner
 
 # No property test may depend on the machine's speed: hypothesis' default 200 ms deadline per
 # example fails a loaded machine, not the code. Tests that want a fixed set of examples say so.
@@ -106,7 +106,7 @@ def combined_line(
     when: str = "[27/Nov/2026:10:00:00 +0000]",
 ) -> bytes:
     """A combined-format line as Apache would log it (fields Apache-escaped)."""
-    from dropscan.logformat import apache_escape
+    from dropscan.formats.logformat import apache_escape
 
     return (
         f'{client} - - {when} "GET {apache_escape(target)} HTTP/1.1" {status} 100 '

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import quote
 
-from dropscan.logformat import apache_escape
+from dropscan.formats.logformat import apache_escape
 
 
 @dataclass

@@ -6,7 +6,7 @@ import pandas as pd
 
 import dropscan
 from conftest import SAMPLE_LOGS
-from dropscan.findings import FRAME_COLUMNS
+from dropscan.detect.findings import FRAME_COLUMNS
 
 
 def _check_schema(df):

@@ -14,15 +14,15 @@ from hypothesis import strategies as st
 import dropscan
 from conftest import vhost_line
 from dropscan.cli import app
-from dropscan.egress import Destination, from_argv, from_url, normalise_host, runtime_suffix
-from dropscan.findings import Finding
-from dropscan.logformat import compile_format
-from dropscan.render import render
-from dropscan.report import build_report
-from dropscan.rules import RPZ_FILE, egress_rules
-from dropscan.scanner import Scanner
+from dropscan.detect.egress import Destination, from_argv, from_url, normalise_host, runtime_suffix
+from dropscan.detect.findings import Finding
+from dropscan.detect.scanner import Scanner
+from dropscan.detect.signatures import Example
+from dropscan.formats.logformat import compile_format
+from dropscan.outputs.render import render
+from dropscan.report.egress_report import build_report
+from dropscan.report.rules import RPZ_FILE, egress_rules
 from dropscan.selftest import example_line
-from dropscan.signatures import Example
 
 
 @pytest.mark.parametrize(

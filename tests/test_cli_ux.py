@@ -101,7 +101,7 @@ def test_color_always_never_and_no_color(runner):
 
 
 def test_color_auto_on_a_terminal_honours_no_color(monkeypatch):
-    from dropscan import cli
+    from dropscan.cli import common as cli
 
     class Tty:
         def isatty(self):
@@ -131,7 +131,7 @@ def test_broken_pipe_is_not_an_error(cmd):
 
 
 def test_every_machine_output_carries_the_schema_version(runner, tmp_path):
-    from dropscan.findings import SCHEMA_VERSION
+    from dropscan.detect.findings import SCHEMA_VERSION
 
     summary = tmp_path / "s.json"
     lines = cli_run(runner, ["scan", str(SAMPLE_LOGS), "-f", "json", "--summary", str(summary)]).stdout.splitlines()
@@ -147,7 +147,7 @@ def test_every_machine_output_carries_the_schema_version(runner, tmp_path):
 
 
 def test_help_names_every_category_and_severity(runner):
-    from dropscan.signatures import CATEGORIES, SEVERITIES
+    from dropscan.detect.signatures import CATEGORIES, SEVERITIES
 
     text = " ".join(cli_run(runner, ["scan", "--help"]).stdout.split())
     assert all(c in text for c in CATEGORIES) and all(s in text for s in SEVERITIES)

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from conftest import ROOT, SAMPLE_LOGS, cli_run, combined_line
 from dropscan.config import KEYS
 from dropscan.errors import UsageError
-from dropscan.suppress import CRITERIA, Suppression
+from dropscan.report.suppress import CRITERIA, Suppression
 
 
 def dropscan(*args, cwd=None, env=None):
@@ -67,7 +67,7 @@ expires = 2027-06-30
         {"entry": 1, "reason": "our monitoring probes itself with curl", "findings": 1}
     ]
     # on a terminal the summary says it too
-    from dropscan.output import summary_text
+    from dropscan.outputs.writers import summary_text
 
     assert "not reported: 1 suppressed (dropper.curl 1)" in summary_text(json.loads(summary.read_text()))
 

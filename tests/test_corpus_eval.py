@@ -9,7 +9,7 @@ import sys
 import pytest
 
 from conftest import CORPUS, ROOT
-from dropscan.scanner import Scanner
+from dropscan.detect.scanner import Scanner
 
 _spec = importlib.util.spec_from_file_location("corpus_eval", ROOT / "benchmarks" / "corpus_eval.py")
 corpus_eval = importlib.util.module_from_spec(_spec)

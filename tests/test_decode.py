@@ -6,7 +6,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from dropscan.decode import (
+from dropscan.detect.decode import (
     MAX_B64_BLOBS,
     MAX_FIELD,
     _after_last_slashes,

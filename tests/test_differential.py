@@ -9,8 +9,8 @@ import apachelogs
 import pytest
 
 from conftest import CORPUS, REAL_APACHE_LINES, SAMPLE_LOGS
-from dropscan.logformat import compile_format
-from dropscan.sources import Source, open_blocks
+from dropscan.formats.logformat import compile_format
+from dropscan.sources.files import Source, open_blocks
 
 
 def _lines():

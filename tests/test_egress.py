@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from dropscan.egress import Destination, from_argv, from_url, normalise_host
+from dropscan.detect.egress import Destination, from_argv, from_url, normalise_host
 
 
 @pytest.mark.parametrize(

@@ -9,7 +9,7 @@ from urllib.parse import quote
 import pytest
 
 from conftest import combined_line
-from dropscan.logformat import compile_format
+from dropscan.formats.logformat import compile_format
 
 COMBINED = compile_format("combined")
 HOST, PORT = "198.51.100.10", 8080

@@ -108,11 +108,11 @@ def test_misp_event_loads_in_pymisp(runner, log):
 
 
 def test_wildcard_and_via_resolver_destinations_carry_their_facts():
-    from dropscan.egress import Destination
+    from dropscan.detect.egress import Destination
+    from dropscan.detect.findings import Finding
     from dropscan.engine import default_signatures
     from dropscan.exports import misp, stix, text
     from dropscan.exports.indicators import collect
-    from dropscan.findings import Finding
 
     if "wildcard" not in Destination.__dataclass_fields__:
         pytest.skip("Destination.wildcard (issue 12) has not landed")

@@ -10,8 +10,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from conftest import CORPUS, REAL_APACHE_LINES, SAMPLE_LOGS, combined_line, corpus_cases
-from dropscan.logformat import LogFormat, compile_format
-from dropscan.sources import Source, is_log_like, open_blocks
+from dropscan.formats.logformat import LogFormat, compile_format
+from dropscan.sources.files import Source, is_log_like, open_blocks
 
 COMBINED = compile_format("combined")
 

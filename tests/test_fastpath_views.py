@@ -22,7 +22,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from dropscan.logformat import LogFormat, apache_escape, compile_format
+from dropscan.formats.logformat import LogFormat, apache_escape, compile_format
 
 COMBINED = compile_format("combined")
 UNQUOTED = LogFormat('%h %l %u %t "%r" %>s %b %{X-Cmd}i')  # a header logged without quotes

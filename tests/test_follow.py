@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 from dropscan.cli import app
 from dropscan.engine import ScanOptions
 from dropscan.follow import follow
-from dropscan.state import Incremental
+from dropscan.state.incremental import Incremental
 from test_state import line
 
 SAFETY = 600  # seconds: only so that a broken follow fails instead of hanging; never a pace

@@ -13,10 +13,10 @@ from hypothesis import strategies as st
 
 import dropscan
 from conftest import ROOT, SAMPLE_LOGS, dropscan_main
+from dropscan.detect.scanner import Scanner
 from dropscan.formats import NAMES, compile_format, detect_format
-from dropscan.output import summary_text
-from dropscan.scanner import Scanner
-from dropscan.sources import expand_paths, open_blocks
+from dropscan.outputs.writers import summary_text
+from dropscan.sources.files import expand_paths, open_blocks
 from render_formats import WRITERS, Req, combined, render
 
 FORMATS = Path(os.environ.get("DROPSCAN_FORMATS", ROOT.parent / "shared" / "formats"))

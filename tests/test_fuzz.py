@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from conftest import REAL_APACHE_LINES
-from dropscan.logformat import apache_escape, compile_format
+from dropscan.formats.logformat import apache_escape, compile_format
 
 EXAMPLES = int(os.environ.get("DROPSCAN_FUZZ_EXAMPLES", "1200"))
 FORMATS = [compile_format("combined"), compile_format("common"), compile_format("vhost_combined"), None]

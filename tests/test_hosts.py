@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from dropscan.findings import Finding
-from dropscan.hosts import HostRule, host_from_path
+from dropscan.detect.findings import Finding
+from dropscan.report.hosts import HostRule, host_from_path
 
 
 @pytest.mark.parametrize(

@@ -17,8 +17,8 @@ import pytest
 import dropscan
 from conftest import SAMPLE_LOGS, cli_run, combined_line
 from dropscan.cli import app
-from dropscan.render import html_report
-from dropscan.report import build_report
+from dropscan.outputs.render import html_report
+from dropscan.report.egress_report import build_report
 
 CHROMIUM = shutil.which("chromium")
 FLAGS = [

@@ -21,12 +21,12 @@ import sys
 import pytest
 
 from conftest import combined_line
-from dropscan.decode import MAX_FIELD
+from dropscan.detect.decode import MAX_FIELD
 from dropscan.engine import default_signatures
 
 # a fresh process whose engine splits even this small file into three byte ranges
 PRELUDE = (
-    "import dropscan.engine as e, dropscan.sources as s; e.POOL_MIN_BYTES = 0; "
+    "import dropscan.engine as e, dropscan.sources.files as s; e.POOL_MIN_BYTES = 0; "
     "e.split_ranges = lambda size, *_: s.split_ranges(size, 3, min_part=1); "
     "from dropscan.cli import main; main()"
 )

@@ -12,8 +12,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from conftest import REAL_APACHE_LINES, SAMPLE_LOGS
+from dropscan.detect.prefilter import HAVE_HYPERSCAN, GrammarCheck
 from dropscan.errors import UsageError
-from dropscan.logformat import (
+from dropscan.formats.logformat import (
     LogFormat,
     apache_escape,
     apache_unescape,
@@ -21,7 +22,6 @@ from dropscan.logformat import (
     detect_format,
     split_request,
 )
-from dropscan.prefilter import HAVE_HYPERSCAN, GrammarCheck
 
 COMBINED = compile_format("combined")
 

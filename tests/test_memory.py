@@ -11,9 +11,9 @@ from __future__ import annotations
 import tracemalloc
 
 from conftest import combined_line
-from dropscan import scanner as scanner_mod
+from dropscan.detect import scanner as scanner_mod
 from dropscan.engine import Scan, ScanOptions
-from dropscan.logformat import compile_format
+from dropscan.formats.logformat import compile_format
 
 COMBINED = compile_format("combined")
 

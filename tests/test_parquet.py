@@ -9,10 +9,10 @@ import pytest
 import dropscan
 from conftest import SAMPLE_LOGS, combined_line
 from dropscan.cli import app
+from dropscan.detect.findings import FRAME_COLUMNS
 from dropscan.engine import default_signatures
 from dropscan.errors import UsageError
-from dropscan.findings import FRAME_COLUMNS
-from dropscan.frames import empty_frame
+from dropscan.outputs.frames import empty_frame
 
 pytest.importorskip("pyarrow")
 

@@ -9,7 +9,7 @@ import sys
 import pytest
 
 from conftest import SAMPLE_LOGS, on_a_terminal
-from dropscan.progress import progress_text
+from dropscan.outputs.progress import progress_text
 
 ENV = {**os.environ, "TERM": "xterm", "COLUMNS": "150"}
 ENV.pop("NO_COLOR", None)

@@ -12,8 +12,8 @@ import pandas as pd
 import dropscan
 from conftest import SAMPLE_LOGS, dropscan_main, vhost_line
 from dropscan.cli import app
-from dropscan.render import html_report, markdown, table
-from dropscan.report import ReportBuilder, build_report
+from dropscan.outputs.render import html_report, markdown, table
+from dropscan.report.egress_report import ReportBuilder, build_report
 
 
 def _dest(host, port, scheme, ip, findings, answered, first, last=None, confirmed=False, **extra):

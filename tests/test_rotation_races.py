@@ -1,5 +1,5 @@
 """logrotate acting *during* an incremental run, each race forced at one exact moment with a hook
-(no sleeps): between listing and opening (a wrapped `dropscan.state.probe`), between planning
+(no sleeps): between listing and opening (a wrapped `dropscan.state.incremental.probe`), between planning
 and reading, in the middle of a read, between reading and committing. Whatever the moment, the
 union of the runs reports every attack line exactly once, and says nothing false."""
 
@@ -17,10 +17,10 @@ from pathlib import Path
 import pytest
 
 from conftest import combined_line
-from dropscan import state as state_mod
 from dropscan.engine import ScanOptions
 from dropscan.errors import LockedError
-from dropscan.state import Incremental
+from dropscan.state import incremental as state_mod
+from dropscan.state.incremental import Incremental
 
 ID = re.compile(r"id=(\d+)")
 

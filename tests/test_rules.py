@@ -15,8 +15,8 @@ import pytest
 import dropscan
 from conftest import dropscan_main, vhost_line
 from dropscan.cli import app
-from dropscan.report import build_report
-from dropscan.rules import egress_rules, plan
+from dropscan.report.egress_report import build_report
+from dropscan.report.rules import egress_rules, plan
 
 # What a sandbox without CAP_NET_ADMIN or netlink says; a syntax error never says these.
 _REFUSED = re.compile(

@@ -20,8 +20,8 @@ from hypothesis import strategies as st
 
 from conftest import GOOD_PACK, combined_line
 from dropscan.cli import app
-from dropscan.output import summary_text
-from dropscan.safety import csv_cell, defang, term
+from dropscan.outputs.safety import csv_cell, defang, term
+from dropscan.outputs.writers import summary_text
 
 # An escape sequence that retitles the window, one that clears the screen, Rich/console
 # markup, and a right-to-left override that would show "exe.png" as "gnp.exe".

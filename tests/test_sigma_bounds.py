@@ -10,16 +10,16 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from conftest import combined_line
-from dropscan import match
-from dropscan.decode import MAX_FIELD
+from dropscan.detect import match
+from dropscan.detect.decode import MAX_FIELD
+from dropscan.detect.scanner import Scanner
+from dropscan.detect.sigma import glob
+from dropscan.detect.sigma.glob import ANY_ONE, Glob
 from dropscan.engine import default_signatures
-from dropscan.logformat import compile_format
-from dropscan.scanner import Scanner
-from dropscan.sigma import glob
-from dropscan.sigma.glob import ANY_ONE, Glob
+from dropscan.formats.logformat import compile_format
 
 pytest.importorskip("sigma", reason="the sigma extra (pySigma) is not installed")
-from dropscan.sigma.load import load_rules
+from dropscan.detect.sigma.load import load_rules
 from test_sigma_run import rule_dir
 
 COMBINED = compile_format("combined")

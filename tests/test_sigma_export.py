@@ -97,7 +97,7 @@ def test_exported_rules_find_the_signatures_own_examples(exported, tmp_path):
     """Round trip: each signature's request examples, scanned with only its exported rule
     (through `scan --sigma`), are found; the rule ids are the exported ones. dropscan's runner
     sees decoded views, so this checks the export's logic; a SIEM sees the stored field."""
-    from dropscan.sigma.load import load_rules
+    from dropscan.detect.sigma.load import load_rules
 
     pack = load_rules(str(exported))
     assert len(pack.rules) == request_signatures() and not pack.not_applicable

@@ -11,13 +11,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from conftest import SAMPLE_LOGS, combined_line, corpus_cases
+from dropscan.detect.scanner import Scanner
 from dropscan.engine import default_signatures
-from dropscan.logformat import compile_format
-from dropscan.scanner import Scanner
-from dropscan.sources import Source, is_log_like, open_blocks
+from dropscan.formats.logformat import compile_format
+from dropscan.sources.files import Source, is_log_like, open_blocks
 
 pytest.importorskip("sigma", reason="the sigma extra (pySigma) is not installed")
-from dropscan.sigma.load import load_rules
+from dropscan.detect.sigma.load import load_rules
 from test_sigma_run import MODIFIERS, rule_dir, sigmahq
 
 COMBINED = compile_format("combined")

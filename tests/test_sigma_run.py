@@ -14,7 +14,7 @@ from conftest import ROOT, combined_line, dropscan_main
 from dropscan.engine import Scan, ScanOptions
 
 pytest.importorskip("sigma", reason="the sigma extra (pySigma) is not installed")
-from dropscan.sigma.load import load_rules
+from dropscan.detect.sigma.load import load_rules
 
 SIGMAHQ = ROOT.parent / "shared" / "sigma" / "rules" / "web" / "webserver_generic"
 

@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 
 from conftest import GOOD_PACK, SAMPLE_LOGS, combined_line
+from dropscan.detect.signatures import SignatureSet, lint_pattern
 from dropscan.engine import default_signatures
 from dropscan.errors import UsageError
-from dropscan.logformat import compile_format
+from dropscan.formats.logformat import compile_format
 from dropscan.selftest import lint_all, run_example
-from dropscan.signatures import SignatureSet, lint_pattern
 
 SIGS = default_signatures()
 COMBINED = compile_format("combined")
@@ -295,7 +295,7 @@ def test_findings_are_the_same_whether_patterns_compile_before_or_during_the_sca
     """A pattern compiles the first time a line needs it, in the middle of a chunk; no clock is
     read while matching, so that cannot change a finding (pool and Dask workers, which rebuild
     the pack and compile on their own first use, under load: tests/test_load.py)."""
-    from dropscan.scanner import Scanner
+    from dropscan.detect.scanner import Scanner
 
     kw = {"user_agent": "ua", "referer": "referer"}
     chunk = b"".join(

@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dropscan.errors import InputError
-from dropscan.sources import (
+from dropscan.sources.files import (
     FEED,
     READ_SIZE,
     Source,

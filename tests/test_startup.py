@@ -22,11 +22,11 @@ PROBE = (
 # what a plain scan of lines no signature can match does not need
 NOT_NEEDED = {
     "regex": "signature patterns compile when a line first needs them",
-    "dropscan.progress": "the progress line is drawn on a terminal only",
+    "dropscan.outputs.progress": "the progress line is drawn on a terminal only",
     "rich.live": "the progress line is drawn on a terminal only",
-    "dropscan.sigma.load": "Sigma rules run with --sigma only",
-    "dropscan.sigma.run": "Sigma rules run with --sigma only",
-    "dropscan.state": "the cron state is read with --state or --follow only",
+    "dropscan.detect.sigma.load": "Sigma rules run with --sigma only",
+    "dropscan.detect.sigma.run": "Sigma rules run with --sigma only",
+    "dropscan.state.incremental": "the cron state is read with --state or --follow only",
     "tomllib": "there is no config file",
     "pandas": "frames are for the API and parquet",
     "distributed": "Dask runs with --engine dask only",
@@ -59,4 +59,4 @@ def test_what_a_scan_needs_is_loaded_when_it_needs_it(tmp_path):
     """The probe sees lazily loaded modules: an attack line compiles patterns (regex), --state
     reads the state."""
     loaded = _modules(tmp_path, "-j", "1", "--state", str(tmp_path / "state.json"), str(SAMPLE_LOGS / "access.log"))
-    assert {"regex", "dropscan.state"} <= loaded
+    assert {"regex", "dropscan.state.incremental"} <= loaded

@@ -22,8 +22,8 @@ from typer.testing import CliRunner
 from conftest import SAMPLE_LOGS, combined_line, dropscan_main
 from dropscan.cli import app
 from dropscan.errors import OutputError, UsageError
-from dropscan.sources import Source, open_blocks
-from dropscan.state import Entry, Incremental, load
+from dropscan.sources.files import Source, open_blocks
+from dropscan.state.incremental import Entry, Incremental, load
 
 
 def line(i: int) -> bytes:

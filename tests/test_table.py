@@ -16,9 +16,9 @@ from hypothesis import strategies as st
 from rich.cells import cell_len
 
 from conftest import SAMPLE_LOGS, cli_run, combined_line
-from dropscan.egress import Destination
-from dropscan.findings import Finding
-from dropscan.output import TableWriter
+from dropscan.detect.egress import Destination
+from dropscan.detect.findings import Finding
+from dropscan.outputs.writers import TableWriter
 
 RAW_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 

@@ -22,14 +22,14 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta, tzinfo
 from typing import TYPE_CHECKING
 
+from .detect.signatures import SignatureSet
 from .engine import Scan, ScanOptions
 from .errors import IncompleteScanWarning, InputError
-from .signatures import SignatureSet
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from .report import Report
+    from .report.egress_report import Report
 
 PathArg = str | os.PathLike[str] | Iterable[str | os.PathLike[str]]
 
@@ -65,8 +65,8 @@ def scan(
     ``log_format`` is a name from ``dropscan.formats.NAMES`` (``combined``, ``json``, ``w3c``,
     ``alb`` …), an Apache LogFormat or an nginx log_format string; ``None`` detects it per file.
     ``trusted_proxies`` (CIDRs) makes ``client_ip`` the client behind them
-    (`dropscan.attribution`); ``host`` and ``host_from`` name the receiving host of logs that log
-    none (`dropscan.hosts`)."""
+    (`dropscan.detect.attribution`); ``host`` and ``host_from`` name the receiving host of logs that log
+    none (`dropscan.report.hosts`)."""
     opts = ScanOptions(
         log_format=log_format,
         signatures=_sigs(signatures),
@@ -95,11 +95,11 @@ def checked(summary: dict) -> dict:
 
 
 def scan_frame(paths: PathArg, log_format: str | None = None, **kwargs) -> pd.DataFrame:
-    """`scan` as a DataFrame: one row per finding, the fixed schema of `dropscan.frames`.
+    """`scan` as a DataFrame: one row per finding, the fixed schema of `dropscan.outputs.frames`.
     ``df.attrs["summary"]`` says what was covered (see `dropscan.engine.Scan.summary`).
     Raises `InputError` when no input could be read; warns `IncompleteScanWarning` when some
     inputs failed."""
-    from .frames import to_frame
+    from .outputs.frames import to_frame
 
     s = scan(paths, log_format, **kwargs)
     df = to_frame(list(s), s.options.sigs())
@@ -109,14 +109,14 @@ def scan_frame(paths: PathArg, log_format: str | None = None, **kwargs) -> pd.Da
 
 def read_findings(path: str | os.PathLike[str]) -> pd.DataFrame:
     """Findings saved with ``--format parquet`` (or JSONL), back as the fixed-schema frame."""
-    from .frames import read_findings as _read
+    from .outputs.frames import read_findings as _read
 
     return _read(os.fspath(path))
 
 
 def destinations_frame(findings: pd.DataFrame) -> pd.DataFrame:
-    """One row per (finding, destination) of a findings frame (see `dropscan.frames`)."""
-    from .frames import destinations_frame as _dest
+    """One row per (finding, destination) of a findings frame (see `dropscan.outputs.frames`)."""
+    from .outputs.frames import destinations_frame as _dest
 
     return _dest(findings)
 
@@ -132,15 +132,15 @@ def egress_report(
     firewall_tz: str | tzinfo | None = None,
     **scan_kwargs,
 ) -> Report:
-    """The egress report of ``dropscan report`` (`dropscan.report.Report`: ``.hosts``,
+    """The egress report of ``dropscan report`` (`dropscan.report.egress_report.Report`: ``.hosts``,
     ``.as_dict()``): per receiving host, does it need egress blocking, toward which destinations,
     confirmed by which firewall-log lines. ``host`` names the receiving host of logs without
     ``%v``; ``user`` (a name or uid) restricts confirmation to packets with that ``UID=``;
     ``firewall_tz`` is the zone of firewall-log times logged without one (default: each
     request's own offset). Other keyword arguments go to `scan`. Raises `InputError` when no
     input could be read; warns `IncompleteScanWarning` when some inputs failed."""
-    from .fwlog import resolve_uid
-    from .report import build_report
+    from .report.egress_report import build_report
+    from .report.fwlog import resolve_uid
     from .timeutil import parse_duration, parse_tz
 
     s = scan(paths, log_format, **scan_kwargs)
@@ -160,8 +160,8 @@ def egress_report(
 def report_frames(paths: PathArg, log_format: str | None = None, **kwargs) -> tuple[pd.DataFrame, pd.DataFrame]:
     """`egress_report` as DataFrames ``(hosts, destinations)`` with fixed dtypes: timestamps
     ``datetime64[us, UTC]``, counts ``Int64``, ``port`` ``Int32``, flags ``boolean`` (see
-    `dropscan.frames.REPORT_HOST_COLUMNS` and ``REPORT_DEST_COLUMNS``)."""
-    from .frames import report_frames as _frames
+    `dropscan.outputs.frames.REPORT_HOST_COLUMNS` and ``REPORT_DEST_COLUMNS``)."""
+    from .outputs.frames import report_frames as _frames
 
     rep = egress_report(paths, log_format, **kwargs)
     hosts, dests = _frames(rep)

@@ -16,9 +16,9 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
+from .detect.signatures import CATEGORIES, SEVERITIES
 from .errors import UsageError
-from .signatures import CATEGORIES, SEVERITIES
-from .suppress import Suppression
+from .report.suppress import Suppression
 
 FILE_NAME = "dropscan.toml"
 

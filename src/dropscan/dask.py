@@ -22,10 +22,10 @@ import os
 from collections import deque
 from collections.abc import Callable, Iterator
 
+from .detect.findings import Finding
 from .engine import Scan, ScanOptions, Unit, UnitResult, scan_unit
 from .errors import UsageError
-from .findings import Finding
-from .sources import Source
+from .sources.files import Source
 
 PARTITION_SIZE = 64 << 20
 
@@ -153,7 +153,7 @@ def _records(findings: list[Finding]) -> list[dict]:
 
 
 def _frame(findings: list[Finding], rule_ids: list[str]):
-    from .frames import to_frame
+    from .outputs.frames import to_frame
 
     return to_frame(findings, rule_ids)
 
@@ -195,7 +195,7 @@ def scan_dataframe(
     paths: str | list[str], log_format: str | None = None, *, signatures=None, partition_size: int = PARTITION_SIZE
 ) -> dask_dataframe.DataFrame:
     """A dask DataFrame with the fixed schema of `dropscan.scan_frame` (its ``meta``)."""
-    from .frames import empty_frame
+    from .outputs.frames import empty_frame
 
     parts, sigs = _delayed_findings(paths, log_format, signatures, partition_size)
     meta = empty_frame(sigs)

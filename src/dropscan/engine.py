@@ -21,17 +21,17 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from .attribution import Network, parse_networks
+from .detect.attribution import Network, parse_networks
+from .detect.findings import Finding
+from .detect.scanner import ChunkResult, Scanner
+from .detect.signatures import SignatureSet
 from .errors import InputError
-from .findings import Finding
 from .formats import compile_format, detect_format
-from .hosts import HostRule
-from .scanner import ChunkResult, Scanner
-from .signatures import SignatureSet
-from .sources import CHUNK_SIZE, Source, expand_paths, open_blocks, read_chunks, read_range, split_ranges
+from .report.hosts import HostRule
+from .sources.files import CHUNK_SIZE, Source, expand_paths, open_blocks, read_chunks, read_range, split_ranges
 
 if TYPE_CHECKING:  # Sigma is imported only by a run with --sigma (start-up time)
-    from .sigma.load import SigmaPack
+    from .detect.sigma.load import SigmaPack
 
 SPILL_FINDINGS = 20_000
 POOL_MIN_BYTES = 32 << 20  # below this a process pool costs more than it saves

@@ -1,6 +1,6 @@
 """``--follow``: keep scanning live logs, like ``tail -F``, and write findings as they arrive.
 
-Every poll is one incremental run (`dropscan.state.Incremental`) over the same paths, so follow
+Every poll is one incremental run (`dropscan.state.incremental.Incremental`) over the same paths, so follow
 survives rotation exactly as cron runs do: after a rename the old file's unread tail is read
 from where it went (``access.log.1``), after ``copytruncate`` from the copy, then the new file
 from its start. With ``--state`` the position is saved after every poll that wrote its output,
@@ -19,9 +19,9 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
+from .detect.findings import Finding
 from .engine import ScanOptions
-from .findings import Finding
-from .state import Incremental
+from .state.incremental import Incremental
 
 
 class SignalStop:

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .egress import Destination
-from .logformat import apache_escape, compile_format
-from .scanner import Scanner
-from .signatures import Example, Signature, SignatureSet, lint_runtime
+from .detect.egress import Destination
+from .detect.scanner import Scanner
+from .detect.signatures import Example, Signature, SignatureSet, lint_runtime
+from .formats.logformat import apache_escape, compile_format
 
 EXAMPLE_CLIENT = "203.0.113.66"
 EXAMPLE_TIME = "[27/Nov/2026:10:00:00 +0000]"

@@ -19,9 +19,9 @@ import json
 import re
 from typing import IO
 
-from ..egress import Destination
-from ..findings import Finding
-from ..signatures import Signature, SignatureSet
+from ..detect.egress import Destination
+from ..detect.findings import Finding
+from ..detect.signatures import Signature, SignatureSet
 from .attack import technique_url, techniques
 
 _PROTOCOL = re.compile(r" HTTP/[0-9.]+$")

@@ -22,8 +22,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from ..findings import Finding
-from ..report import _span  # first/last seen, as the report keeps them
+from ..detect.findings import Finding
+from ..report.egress_report import _span  # first/last seen, as the report keeps them
 
 _DOCS = tuple(ipaddress.ip_network(n) for n in ("192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24", "2001:db8::/32"))
 _CGNAT = ipaddress.ip_network("100.64.0.0/10")
@@ -81,7 +81,7 @@ class Indicator:
     @property
     def via_resolver(self) -> bool:
         """A DNS callback: the local resolver makes the lookup, and the lookup itself carries the
-        data (`dropscan.egress.Destination.via_resolver`); blocking the web user does not help."""
+        data (`dropscan.detect.egress.Destination.via_resolver`); blocking the web user does not help."""
         return self.scheme == "dns"
 
     @property
@@ -131,7 +131,7 @@ class IndicatorSet:
 
 def collect(findings: Iterable[Finding], receiver: Callable[[Finding], str]) -> IndicatorSet:
     """Aggregate the destinations of ``findings``; ``receiver`` names the host that got each
-    (`dropscan.hosts.HostRule`). Order: most findings first, then host, port, scheme."""
+    (`dropscan.report.hosts.HostRule`). Order: most findings first, then host, port, scheme."""
     by_key: dict[tuple, Indicator] = {}
     n = with_dest = 0
     unparsed = 0

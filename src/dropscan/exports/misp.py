@@ -16,9 +16,9 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable
 
+from ..detect.findings import Finding
+from ..detect.signatures import SignatureSet
 from ..extras import require
-from ..findings import Finding
-from ..signatures import SignatureSet
 from .attack import techniques
 from .indicators import Indicator, IndicatorSet
 

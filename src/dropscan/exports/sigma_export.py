@@ -22,8 +22,8 @@ import uuid
 
 import yaml
 
+from ..detect.signatures import Signature, SignatureSet
 from ..extras import require
-from ..signatures import Signature, SignatureSet
 from .attack import cves, techniques
 
 NAMESPACE = uuid.UUID("3b0f5e8e-7c1d-5a2b-9e4f-6d8c0a1b2c3d")

@@ -18,8 +18,8 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 
+from ..detect.signatures import SignatureSet
 from ..extras import require
-from ..signatures import SignatureSet
 from .attack import cves, techniques
 from .indicators import Indicator, IndicatorSet
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import csv
 import io
 
-from ..safety import csv_cell
+from ..outputs.safety import csv_cell
 from .indicators import IndicatorSet
 
 CSV_COLUMNS = (

@@ -23,7 +23,7 @@ import ipaddress
 import re
 from functools import lru_cache
 
-from ..logformat import DETECT_ORDER, PRESETS, LogFormat, compile_format
+from .logformat import DETECT_ORDER, PRESETS, LogFormat, compile_format
 
 # lighttpd's mod_accesslog default: %V (the requested host) where Apache has %l.
 LIGHTTPD = '%h %V %u %t "%r" %>s %b "%{Referer}i" "%{User-Agent}i"'

@@ -10,7 +10,7 @@ A format is an object with
 * ``parse(line) -> Record | None`` and ``match(line) -> bool``, agreeing with the grammar;
 * ``unquoted_inspected`` and ``markers``: what the prefilter must add to stay sound for it (a raw
   double quote inside an inspected field; the escapes its parser undoes, see
-  `dropscan.prefilter`).
+  `dropscan.detect.prefilter`).
 
 `PatternFormat` serves the formats whose lines have a fixed layout (load balancers, proxies):
 one regex with named groups whose names say which `Record` attribute a group fills. Lines that
@@ -26,7 +26,7 @@ import re
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from ..logformat import Record, apache_unescape, host_only, parse_clf_time, split_request, strip_eol
+from .logformat import Record, apache_unescape, host_only, parse_clf_time, split_request, strip_eol
 
 # A number (with a fraction: timings) or dash, an ISO 8601 time, a blank line.
 NUM = rb"(?:-?[0-9]+(?:\.[0-9]+)?|-)"

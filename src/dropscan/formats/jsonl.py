@@ -21,8 +21,8 @@ import re
 from datetime import UTC, datetime
 
 from ..errors import UsageError
-from ..logformat import Record, host_only, parse_clf_time, split_request
 from .base import JSON_LINE, dash_none, int_or_none, iso_time, opaque, plain, split_hostport
+from .logformat import Record, host_only, parse_clf_time, split_request
 
 # Record field -> candidate keys (lower case, dotted), first present wins.
 KEYS: dict[str, tuple[str, ...]] = {

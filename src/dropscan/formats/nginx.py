@@ -2,7 +2,7 @@
 
 nginx's default ``combined`` is Apache's ``combined`` byte for byte, and its escaping of
 variables (``\\x22`` for a double quote, ``\\xHH`` for other bytes) is a subset of what
-`dropscan.logformat.apache_unescape` undoes; so an nginx format is compiled by mapping each
+`dropscan.formats.logformat.apache_unescape` undoes; so an nginx format is compiled by mapping each
 variable to the Apache directive that logs the same thing. Variables that carry no request text
 (timings, upstream fields, ids) become ``%{name}n``: parsed as one field, not inspected.
 """
@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 
 from ..errors import UsageError
-from ..logformat import LogFormat
+from .logformat import LogFormat
 
 # nginx variable -> Apache directive
 _DIRECT = {

@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import re
 
-from ..logformat import QUOTED, WORD, Record, parse_clf_time
 from .base import ISO_TIME, NUM, PatternFormat, fill, iso_time, strip_absolute
+from .logformat import QUOTED, WORD, Record, parse_clf_time
 
 # trailing fields: quoted (what sticks to the closing quote with it: AWS's own sample has
 # "-"1), or a word that does not start with a quote: one way to split a line

@@ -19,8 +19,8 @@ import re
 from datetime import UTC, datetime
 from urllib.parse import unquote_to_bytes
 
-from ..logformat import Record, host_only, strip_eol
 from .base import dash_none, int_or_none, set_request, split_hostport
+from .logformat import Record, host_only, strip_eol
 
 IIS_DEFAULT = (
     "date time s-ip cs-method cs-uri-stem cs-uri-query s-port cs-username c-ip cs(User-Agent) cs(Referer) "

@@ -1,0 +1,1 @@
+"""Lines in, findings out: decoding, the prefilter, signatures, matching and destinations."""

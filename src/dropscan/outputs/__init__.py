@@ -1,0 +1,1 @@
+"""What a run writes: findings, the rendered report, output files, progress."""

@@ -1,0 +1,1 @@
+"""From findings to the egress report: receiving hosts, suppressions, firewall logs, rules."""

@@ -1,0 +1,1 @@
+"""Where lines come from: paths, globs, directories, stdin and archives, decompressed."""

@@ -1,0 +1,1 @@
+"""What a run remembers between runs: incremental positions and their lock."""
