@@ -237,11 +237,11 @@ def scan(
             fh.write("\n")
             _commit(stack)
     errors = result["errors"]
-    if sys.stderr.isatty() and not (quiet and not count and not errors):
+    for e in errors:  # each failure one line, first
+        _err(e)
+    # then what was covered, on a terminal and in a cron mail alike (--quiet: only with findings)
+    if (count or not quiet) and result["totals"]["files"]:
         sys.stderr.write(summary_text(result) + "\n")
-    else:
-        for e in errors:
-            _err(e)
     raise typer.Exit(EXIT_ERROR if errors else (EXIT_FINDINGS if count else EXIT_CLEAN))
 
 
