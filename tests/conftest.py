@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import json
 import os
+import re
 import tempfile
 from pathlib import Path
 
@@ -217,3 +218,17 @@ def on_a_terminal(args: list[str], env: dict | None = None, stdout_too: bool = T
         out += chunk
     os.close(master)
     return proc.wait(60), out.decode()
+
+
+_COVERAGE_START = re.compile(r"dropscan: (?:INCOMPLETE: |[\d,]+ (?:input|file)\(s\))")
+
+
+def diagnostics(stderr: str) -> list[str]:
+    """The lines of a scan's stderr before its coverage summary (`summary_text`, always last):
+    errors, warnings, anything unexpected such as a traceback."""
+    out = []
+    for line in stderr.splitlines():
+        if _COVERAGE_START.match(line):
+            break
+        out.append(line)
+    return out

@@ -35,6 +35,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from conftest import diagnostics
+
 LOGROTATE = shutil.which("logrotate") or ("/usr/sbin/logrotate" if os.access("/usr/sbin/logrotate", os.X_OK) else None)
 MODES = ("create", "copytruncate")
 COMPRESSION = ("compress", "delaycompress", "none")
@@ -98,7 +100,7 @@ class Consumer:
     state: Path
     completed: list[Path] = field(default_factory=list)
     killed: list[Path] = field(default_factory=list)
-    problems: list[str] = field(default_factory=list)  # exit 2, or anything on stderr, of a completed run
+    problems: list[str] = field(default_factory=list)  # exit 2, or any error/warning on stderr, of a completed run
 
 
 @dataclass
@@ -168,7 +170,7 @@ class Cell:
             c.killed.append(out)
             return
         c.completed.append(out)
-        if proc.returncode not in (0, 1) or err:
+        if proc.returncode not in (0, 1) or diagnostics(err.decode(errors="replace")):
             c.problems.append(f"{c.name} run {out.name}: exit {proc.returncode}: {err.decode(errors='replace')}")
 
     def run(self, c: Consumer) -> None:

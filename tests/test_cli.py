@@ -83,7 +83,26 @@ def test_missing_file_is_one_line_exit_2_and_others_still_scanned(runner, tmp_pa
     r = cli_run(runner, ["scan", str(tmp_path / "nope.log"), str(SAMPLE_LOGS / "access.log"), "-f", "jsonl"])
     assert r.exit_code == 2
     assert r.stdout.count("\n") > 3  # findings of the readable file
-    assert r.stderr.strip().splitlines() == [f"dropscan: error: {tmp_path / 'nope.log'}: no such file or directory"]
+    err = r.stderr.strip().splitlines()
+    assert err[0] == f"dropscan: error: {tmp_path / 'nope.log'}: no such file or directory"
+    assert err[1].startswith("dropscan: INCOMPLETE: 1 input(s) failed")  # then what the results do cover
+    assert "1 input(s) unreadable, 1 file(s)" in err[2]
+
+
+def test_what_was_covered_is_said_without_a_terminal(runner, tmp_path):
+    """A pipe or a cron mail tells an empty log from a clean one: the coverage goes to stderr
+    whether it is a terminal or not (only --quiet with nothing found is silent)."""
+    empty, clean = tmp_path / "empty.log", tmp_path / "clean.log"
+    empty.write_bytes(b"")
+    clean.write_bytes(combined_line("/index.html") * 3)
+    said = {}
+    for p in (empty, clean):
+        r = cli_run(runner, ["scan", str(p), "-f", "jsonl"])
+        assert (r.exit_code, r.stdout) == (0, "")
+        said[p.name] = r.stderr
+    assert "0 lines" in said["empty.log"] and "3 lines (3 records, 0 rejected)" in said["clean.log"]
+    r = cli_run(runner, ["scan", str(clean), "-f", "jsonl", "--quiet"])
+    assert (r.exit_code, r.stdout, r.stderr) == (0, "", "")
 
 
 def test_unknown_format_is_usage_error(runner):

@@ -18,7 +18,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from conftest import GOOD_PACK, combined_line
+from conftest import GOOD_PACK, combined_line, diagnostics
 from dropscan.cli import app
 from dropscan.outputs.safety import csv_cell, defang, term
 from dropscan.outputs.writers import summary_text
@@ -106,7 +106,7 @@ def test_summary_and_errors_escape_file_names(runner, tmp_path):
     s = tmp_path / "s.json"
     r = run(runner, ["scan", str(p), "-f", "table", "--summary", str(s)])
     assert r.exit_code == 2
-    (line,) = r.stderr.splitlines()  # one line, whatever the name holds
+    (line,) = diagnostics(r.stderr)  # one line, whatever the name holds
     assert line == f"dropscan: error: {term(str(p))}: truncated gzip data (unexpected end of file)"
     assert r"\x1b[2J\u202e.log\x0aforged: line" in line
     summary = json.loads(s.read_text())

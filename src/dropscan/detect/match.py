@@ -7,12 +7,13 @@ patterns cannot name a destination (`names_destinations`) is done at its first m
 others take every match (up to `MAX_MATCHES_PER_VIEW`) of every pattern on every view.
 
 No clock is read here: a line's result is a function of its bytes, whatever the load, the
-number of jobs or the engine. What a line may cost is bounded by counting, not timing. Every
-pattern is compiled when the pack is loaded; the load-time lint refuses the pattern shapes that
-backtrack exponentially; decoding caps what a pattern sees (`dropscan.decode.MAX_FIELD`); and
-`Bounds` charges every pattern call the length of the text it runs on, up to `MATCH_WORK`
-characters a line. A line that reaches a bound keeps what was found so far and says so: its
-`Bounds.cut` names the bounds, and the scanner reports it as ``unscanned``.
+number of jobs or the engine. What a line may cost is bounded by counting, not timing, so a
+pattern may be compiled the first time a line needs it (`Signature.patterns`) without changing
+any result. The load-time lint refuses the pattern shapes that backtrack exponentially;
+decoding caps what a pattern sees (`dropscan.decode.MAX_FIELD`); and `Bounds` charges every
+pattern call the length of the text it runs on, up to `MATCH_WORK` characters a line. A line
+that reaches a bound keeps what was found so far and says so: its `Bounds.cut` names the
+bounds, and the scanner reports it as ``unscanned``.
 """
 
 from __future__ import annotations

@@ -22,6 +22,7 @@ from __future__ import annotations
 from bisect import bisect_right
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from ..formats.logformat import Format, Record, apache_unescape, strip_eol
 from .attribution import Network, attribute
@@ -30,9 +31,11 @@ from .egress import add_destination
 from .findings import Finding
 from .match import MATCH_BUDGET, MATCH_COUNT, Bounds, Hit, Matcher
 from .prefilter import HAVE_HYPERSCAN, GrammarCheck, Prefilter, line_spans, line_starts
-from .sigma.load import SigmaPack
-from .sigma.run import SigmaHit, match_record
 from .signatures import CATEGORIES, SEVERITIES, UNSCANNED, SignatureSet
+
+if TYPE_CHECKING:  # Sigma is imported only by a run with --sigma (start-up time)
+    from .sigma.load import SigmaPack
+    from .sigma.run import SigmaHit
 
 # Lines scanned at once. Per-line bookkeeping (spans, candidate starts) and the findings of a
 # piece are held until it is done: a 4 MiB chunk of 10-byte lines, all findings, took about
@@ -147,6 +150,8 @@ class Scanner:
         the Sigma rules (on records only), which share the line's bounds."""
         sigma_hits: list[SigmaHit] = []
         if self.sigma is not None and a.record is not None:
+            from .sigma.run import match_record
+
             sigma_hits = match_record(self.sigma, a.record, {name: vs for name, _t, vs in a.fields}, a.bounds)
         if a.hits:
             finding = build_finding(a, log_file, line_no, offset, self.trusted)
