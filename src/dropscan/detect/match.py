@@ -120,7 +120,9 @@ class Matcher:
         self._by_head: dict[str, list[str]] = {}
         for kw in self.keywords:
             self._by_head.setdefault(kw[:3], []).append(kw)
-        self._named = {sig.id for sig in sigs.signatures if names_destinations(sig)}
+        # names_destinations of each signature, found when its patterns first run (they are
+        # compiled on first use: asking at start-up would compile them all)
+        self._named: dict[str, bool] = {}
 
     def present(self, text: str) -> list[str]:
         """The keywords that occur in ``text`` (ASCII case-insensitively)."""
@@ -151,7 +153,10 @@ class Matcher:
         for view in field_views if field_views is not None else views(text, note):
             cost = len(view.text)
             for sig in self.candidates(view.text, kind):
-                if sig.id not in self._named:
+                named = self._named.get(sig.id)
+                if named is None:
+                    named = self._named[sig.id] = names_destinations(sig)
+                if not named:
                     # one match is all such a signature yields: its first, on the first view
                     if sig.id not in hits:
                         for pat in sig.patterns:
