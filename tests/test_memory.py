@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import tracemalloc
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from conftest import combined_line
 from dropscan.detect import scanner as scanner_mod
 from dropscan.engine import Scan, ScanOptions
@@ -54,6 +57,31 @@ def test_pieces_give_exactly_the_chunk_result(fast_scanner, monkeypatch):
         want.rejects,
     )
     assert [f.to_record() for f in got.findings] == [f.to_record() for f in want.findings]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.one_of(st.integers(0, 40), st.just(-1)), min_size=1, max_size=30),
+    st.integers(1, 9),
+    st.booleans(),
+)
+def test_pieces_are_whole_lines_within_the_bound(fast_scanner, lengths, bound, final_newline):
+    """Any bound, any line lengths (-1: an attack line): whole lines, the bound kept, every line
+    counted once and every finding at its own line number and offset."""
+    lines = [b"junk ;id" if n < 0 else b"x" * n for n in lengths]
+    chunk = b"\n".join(lines) + (b"\n" if final_newline else b"")
+    old, scanner_mod.MAX_PIECE_LINES = scanner_mod.MAX_PIECE_LINES, bound
+    try:
+        pieces = list(fast_scanner.scan_pieces(chunk, COMBINED, log_file="x", line_no=3, keep_rejects=True))
+    finally:
+        scanner_mod.MAX_PIECE_LINES = old
+    assert all(1 <= p.lines <= bound for p in pieces)
+    assert sum(p.lines for p in pieces) == len(lines) - (not final_newline and lines[-1] == b"")
+    want = chunk if chunk.endswith(b"\n") or not chunk else chunk + b"\n"  # scan_chunk ends the last line
+    assert b"".join(r for p in pieces for r in p.rejects) == want
+    offsets = [sum(len(ln) + 1 for ln in lines[:i]) for i in range(len(lines))]
+    found = [(f.line_no, f.offset) for p in pieces for f in p.findings]
+    assert found == [(i + 3, offsets[i]) for i, n in enumerate(lengths) if n < 0]
 
 
 def test_a_pool_spills_findings_as_they_come(tmp_path, monkeypatch):

@@ -271,14 +271,46 @@ def test_patterns_that_backtrack(tmp_path):
     assert p.returncode == 1 and b"FAIL lint my.rule: pattern" in p.stdout
 
 
-def test_every_pattern_is_compiled_before_any_line_is_scanned():
-    """Compiling inside a scan cost the first attack line of a busy process; a worker rebuilds
-    the pack from its YAML (pickle), and that compiles every pattern too."""
-    import pickle
-
+def test_every_built_in_pattern_compiles():
+    """The built-in pack's patterns compile on first use (a user's pack is compiled when it
+    loads), so this is where a built-in pattern that does not compile is caught."""
     import regex
 
-    for sigs in (SIGS, pickle.loads(pickle.dumps(SIGS))):
-        pats = [p for s in sigs.signatures for p in s.patterns]
-        assert len(pats) == sum(len(s.pattern_texts) for s in sigs.signatures) >= 100
-        assert all(isinstance(p, regex.Pattern) for p in pats)
+    pats = [p for s in SignatureSet.load().signatures for p in s.patterns]
+    assert len(pats) == sum(len(s.pattern_texts) for s in SIGS.signatures) >= 100
+    assert all(isinstance(p, regex.Pattern) for p in pats)
+
+
+def test_a_user_pattern_that_does_not_compile_is_refused_before_any_line_is_scanned(tmp_path):
+    """Even when no line could ever reach it (its keyword is in no line): the user's pack is
+    compiled when it loads, after the built-in pack it is added to."""
+    pack = _pack(tmp_path, GOOD.replace("';foo\\b'", "'(unclosed'"))
+    out = tmp_path / "out.jsonl"
+    line = one_error_line(dropscan("scan", "--signatures", str(pack), "-o", str(out), str(SAMPLE_LOGS)))
+    assert line.startswith(f"{pack / 'p.yaml'}: signature 'my.rule': pattern '(unclosed' does not compile")
+    assert not out.exists()
+
+
+def test_findings_are_the_same_whether_patterns_compile_before_or_during_the_scan():
+    """A pattern compiles the first time a line needs it, in the middle of a chunk; no clock is
+    read while matching, so that cannot change a finding (pool and Dask workers, which rebuild
+    the pack and compile on their own first use, under load: tests/test_load.py)."""
+    from dropscan.detect.scanner import Scanner
+
+    kw = {"user_agent": "ua", "referer": "referer"}
+    chunk = b"".join(
+        combined_line(e.text) if e.field == "target" else combined_line(**{kw[e.field]: e.text})
+        for s in SIGS.signatures
+        for e in (*s.matches, *s.no_matches)
+        if e.field in ("target", *kw)
+    )
+    runs = []
+    for compile_first in (True, False):
+        sigs = SignatureSet.load()
+        if compile_first:
+            for s in sigs.signatures:
+                s.patterns  # noqa: B018 - compiled before the scan
+        assert all(s._compiled is not None for s in sigs.signatures) == compile_first
+        r = Scanner(sigs).scan_chunk(chunk, COMBINED, log_file="x.log")
+        runs.append([(f.line_no, f.rule_ids, f.field, f.view, f.decoded, f.egress) for f in r.findings])
+    assert runs[0] == runs[1] and len(runs[0]) >= len(SIGS.signatures)

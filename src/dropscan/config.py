@@ -13,7 +13,6 @@ a suppression must not silently suppress nothing.
 from __future__ import annotations
 
 import os
-import tomllib
 from dataclasses import dataclass
 from typing import Any
 
@@ -90,6 +89,8 @@ class Settings:
         self.path = path
         self.file: dict[str, Any] = {}
         if path is not None:
+            import tomllib  # only when there is a file: most runs have none (start-up time)
+
             try:
                 with open(path, "rb") as fh:
                     data = tomllib.load(fh)

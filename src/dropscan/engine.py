@@ -30,17 +30,19 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .detect.attribution import Network, parse_networks
 from .detect.findings import Finding
 from .detect.scanner import ChunkResult, Scanner
-from .detect.sigma.load import SigmaPack
 from .detect.signatures import SignatureSet
 from .errors import InputError
 from .formats import compile_format, detect_format
 from .report.hosts import HostRule
 from .sources.files import CHUNK_SIZE, Source, expand_paths, open_blocks, read_chunks, read_range, split_ranges
+
+if TYPE_CHECKING:  # Sigma is imported only by a run with --sigma (start-up time)
+    from .detect.sigma.load import SigmaPack
 
 SPILL_FINDINGS = 20_000
 POOL_MIN_BYTES = 32 << 20  # below this a process pool costs more than it saves
@@ -209,7 +211,7 @@ def get_scanner(spec: ScannerSpec, sigs: SignatureSet | None = None) -> Scanner:
     key = (spec.digest, spec.fast, spec.trusted, spec.sigma.digest if spec.sigma else None)
     sc = _SCANNERS.get(key)
     if sc is None:
-        sigs = sigs or SignatureSet(list(spec.documents))
+        sigs = sigs or SignatureSet(list(spec.documents), len(spec.documents))  # checked by the parent
         sc = _SCANNERS[key] = Scanner(sigs, fast=spec.fast, trusted=spec.trusted, sigma=spec.sigma)
     return sc
 

@@ -189,17 +189,20 @@ def _load_sigs(paths: list[str] | None, builtin: bool = True):
             raise UsageError("--no-builtin needs --signatures DIR (there would be no signatures)")
         return None
     docs = [d for p in paths for d in load_documents(p)]
-    return SignatureSet((default_signatures().documents if builtin else []) + docs)
+    known = default_signatures().documents if builtin else []  # its patterns compile on first use
+    return SignatureSet(known + docs, len(known))
 
 
 def _open_state(stack: ExitStack, state: str | None, reset_state: bool, follow: bool = False):
     """The cron state (locked) for this run, or None; ``--follow`` keeps its position in memory
     without ``--state``. ``--reset-state`` without a state file is a mistake, never a silent no-op."""
-    from ..state.incremental import Incremental
-
     if reset_state and not state:
         raise UsageError("--reset-state needs --state FILE")
-    return stack.enter_context(Incremental(state, reset=reset_state)) if state or follow else None
+    if not (state or follow):
+        return None
+    from ..state.incremental import Incremental
+
+    return stack.enter_context(Incremental(state, reset=reset_state))
 
 
 def _effective_settings(
@@ -414,11 +417,21 @@ def _findings_run(paths, st, hosts=(None, None), since=None, until=None, inc=Non
 def _egress_report(paths, st, hosts=(None, None), since=None, until=None, inc=None, quiet=False, now=None, **firewall):
     """The two steps every egress command shares: which findings, then the report (with a
     progress line on a terminal). Returns (run, report)."""
-    from ..outputs.progress import ScanProgress
     from ..report.egress_report import build_report
 
     run = _findings_run(paths, st, hosts, since, until, inc, now)
-    with ScanProgress(sys.stderr, color=_color(sys.stderr), quiet=quiet) as progress:
-        run.on_progress = progress.update
+    with ExitStack() as stack:
+        run.on_progress = _progress(stack, quiet)
         rep = build_report(run, host=st["host"], scan_summary=run.summary, **firewall)
     return run, rep
+
+
+def _progress(stack: ExitStack, quiet: bool, out: TextIO | None = None):
+    """``Scan.on_progress`` drawing the progress line, for a person at a terminal only (stderr a
+    TTY, no ``--quiet``), else None; rich's live display is imported only then. ``out``: the
+    findings' stream, when it may be the same terminal."""
+    if quiet or not sys.stderr.isatty():
+        return None
+    from ..outputs.progress import ScanProgress
+
+    return stack.enter_context(ScanProgress(sys.stderr, out, _color(sys.stderr))).update

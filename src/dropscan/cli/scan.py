@@ -47,6 +47,7 @@ from .common import (
     _load_sigs,
     _open_state,
     _preflight,
+    _progress,
     _settings,
     _unscanned_warner,
     _warn,
@@ -139,7 +140,6 @@ def scan(
 ) -> None:
     """Scan access logs; print one finding per request that carried an injected command."""
     from ..engine import Scan, ScanOptions
-    from ..outputs.progress import ScanProgress
     from ..outputs.writers import format_for, held_back_text, summary_text
     from ..timeutil import parse_tz, parse_when
 
@@ -211,9 +211,7 @@ def scan(
         run.on_unscanned = _unscanned_warner()
         writer = None
         count = 0
-        run.on_progress = stack.enter_context(
-            ScanProgress(sys.stderr, sys.stdout if output in (None, "-") else None, _color(sys.stderr), quiet)
-        ).update
+        run.on_progress = _progress(stack, quiet, sys.stdout if output in (None, "-") else None)
         for finding in run:
             if writer is None:
                 writer = _open_writer(stack, out_format, output, show, opts)

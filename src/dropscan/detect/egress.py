@@ -32,9 +32,11 @@ import ipaddress
 import re
 import socket
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-import regex
+if TYPE_CHECKING:
+    import regex
 
 DEFAULT_PORTS = {
     "http": 80,

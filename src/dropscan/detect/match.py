@@ -2,15 +2,18 @@
 
 For each field, every view (`dropscan.decode.views`) is checked for the signatures' keywords
 (ASCII case folding only, so the fast prefilter, which sees raw ASCII bytes, stays sound); the
-patterns of a signature run only on views that contain one of its keywords.
+patterns of a signature run only on views that contain one of its keywords. A signature whose
+patterns cannot name a destination (`names_destinations`) is done at its first match; the
+others take every match (up to `MAX_MATCHES_PER_VIEW`) of every pattern on every view.
 
 No clock is read here: a line's result is a function of its bytes, whatever the load, the
-number of jobs or the engine. What a line may cost is bounded by counting, not timing. Every
-pattern is compiled when the pack is loaded; the load-time lint refuses the pattern shapes that
-backtrack exponentially; decoding caps what a pattern sees (`dropscan.decode.MAX_FIELD`); and
-`Bounds` charges every pattern call the length of the text it runs on, up to `MATCH_WORK`
-characters a line. A line that reaches a bound keeps what was found so far and says so: its
-`Bounds.cut` names the bounds, and the scanner reports it as ``unscanned``.
+number of jobs or the engine. What a line may cost is bounded by counting, not timing, so a
+pattern may be compiled the first time a line needs it (`Signature.patterns`) without changing
+any result. The load-time lint refuses the pattern shapes that backtrack exponentially;
+decoding caps what a pattern sees (`dropscan.decode.MAX_FIELD`); and `Bounds` charges every
+pattern call the length of the text it runs on, up to `MATCH_WORK` characters a line. A line
+that reaches a bound keeps what was found so far and says so: its `Bounds.cut` names the
+bounds, and the scanner reports it as ``unscanned``.
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ MAX_MATCHES_PER_VIEW = 64  # matches of one pattern on one view whose destinatio
 MATCH_WORK = 32 << 20
 # Why a line was not scanned to the end (``unscanned.<reason>`` in the finding's rule ids)
 MATCH_BUDGET = "match-budget"  # MATCH_WORK spent: later patterns and fields were not tried
-MATCH_COUNT = "match-count"  # a pattern matched a view more than MAX_MATCHES_PER_VIEW times
+MATCH_COUNT = "match-count"  # a pattern that names destinations matched a view more than MAX_MATCHES_PER_VIEW times
 _ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
 
 
@@ -97,6 +100,14 @@ class Bounds:
         return MATCH_BUDGET in self.cut
 
 
+def names_destinations(sig: Signature) -> bool:
+    """Whether a match of ``sig`` can name a destination (`dropscan.egress.extract` reads the
+    named groups ``args``, ``url`` and ``host``). For a signature that cannot, the first match
+    is the whole result: its other matches, patterns and views are not searched."""
+    groups = {"args", "url", "host"}
+    return sig.extract != "none" and any(groups.intersection(p.groupindex) for p in sig.patterns)
+
+
 class Matcher:
     def __init__(self, sigs: SignatureSet, use_hyperscan: bool = True):
         self.sigs = sigs
@@ -109,6 +120,9 @@ class Matcher:
         self._by_head: dict[str, list[str]] = {}
         for kw in self.keywords:
             self._by_head.setdefault(kw[:3], []).append(kw)
+        # names_destinations of each signature, found when its patterns first run (they are
+        # compiled on first use: asking at start-up would compile them all)
+        self._named: dict[str, bool] = {}
 
     def present(self, text: str) -> list[str]:
         """The keywords that occur in ``text`` (ASCII case-insensitively)."""
@@ -139,6 +153,19 @@ class Matcher:
         for view in field_views if field_views is not None else views(text, note):
             cost = len(view.text)
             for sig in self.candidates(view.text, kind):
+                named = self._named.get(sig.id)
+                if named is None:
+                    named = self._named[sig.id] = names_destinations(sig)
+                if not named:
+                    # one match is all such a signature yields: its first, on the first view
+                    if sig.id not in hits:
+                        for pat in sig.patterns:
+                            if not bounds.charge(cost, name):
+                                return list(hits.values())
+                            if pat.search(view.text):
+                                hits[sig.id] = Hit(sig, name, view)
+                                break
+                    continue
                 dests: list[Destination] = []
                 matched = False
                 for pat in sig.patterns:

@@ -24,11 +24,15 @@ Two questions are answered for a whole chunk of lines at once, with hyperscan wh
      bracket glob ``pas[s]wd`` (reduced to its letter), and any character
      the ``cmd`` view deletes from inside a word (a single quote, ``^``, a backtick, ``$``), a raw
      vertical tab or form feed (the ``cmd`` view makes them spaces); raw double quotes (one or a
-     run of them) between non-spaces only for formats that inspect an unquoted field, and a run of
-     `LONG_RUN` (8191) bytes without a newline (a field that long may be cut at ``MAX_FIELD``, which
-     the scan reports as ``unscanned``: both paths must see it). A keyword that contains a line
-     break, a backtick or ``$(`` gets no expression of its own: those markers already pass its
-     lines;
+     run of them) between non-spaces only for formats that inspect an unquoted field. A keyword
+     that contains a line break, a backtick or ``$(`` gets no expression of its own: those
+     markers already pass its lines;
+   * every line of `LONG_RUN` (8191) bytes or more, and every field that long (a field may be
+     cut at ``MAX_FIELD`` characters, which the scan reports as ``unscanned``: both paths must
+     see it; a field is cut only if its text is longer than ``MAX_FIELD``, which takes more than
+     ``MAX_FIELD / 4`` bytes as logged, since one byte reads as at most four characters,
+     ``\\xhh``). Not a hyperscan expression (``^[^\\n]{8191}`` cost more than all the others
+     together): `long_lines` finds them with one backward search per 8 KB;
    * and every line that is not a record (it is scanned whole, delimiters included).
 
    Why that is sound: a keyword can only appear in a view if each of its characters was in the
@@ -104,13 +108,11 @@ STATIC_MARKERS: tuple[bytes, ...] = (
     rb"['^`$]|%27|%22",  # a character the cmd view deletes from inside a word (and any backtick)
     rb"[\x0b\x0c]",  # a raw vertical tab or form feed (the cmd view makes them spaces)
 )
-# A long run without a newline: a field this long may be cut at MAX_FIELD characters, which both
-# paths must report alike. MAX_FIELD characters take at least MAX_FIELD / 4 bytes (an
-# undecodable byte reads as four: \xhh). Kept short: a bounded repeat costs hyperscan compile
-# time in proportion (32767: +1.4 s uncached), and lines this long are rare (Apache's
-# LimitRequestLine is 8190).
+# A line or field this long passes: a field may be cut at MAX_FIELD characters, which both paths
+# must report alike, and MAX_FIELD characters take at least MAX_FIELD / 4 bytes (an undecodable
+# byte reads as four: \xhh). Any bound up to that is sound; lines this long are rare (Apache's
+# LimitRequestLine is 8190), so each one costs a candidate, never the benign lines.
 LONG_RUN = min(MAX_FIELD // 4, 8191)
-LONG_MARKER = rb"^[^\n]{%d}" % LONG_RUN  # from a line start (multi-line mode): one match a line
 # A raw double quote can only sit inside an inspected field when the format has an unquoted one
 # (quoted fields escape it as \", a backslash marker). Rejected lines, scanned whole, are always
 # candidates, so only such formats need this (costly: quotes are everywhere in a log line).
@@ -181,7 +183,7 @@ def expressions(
         for head, tails in groups.items()
         for i in range(0, len(tails), GROUP_SIZE)
     ]
-    markers = [*STATIC_MARKERS, LONG_MARKER, _encoded_markers({c for w in words for c in w})]
+    markers = [*STATIC_MARKERS, _encoded_markers({c for w in words for c in w})]
     return pats + markers + ([RAW_QUOTE_MARKER] if raw_quotes else []) + list(extra)
 
 
@@ -258,11 +260,13 @@ class Prefilter:
         if not HAVE_HYPERSCAN:
             raise RuntimeError("hyperscan is not installed")
         self.expressions = expressions(sigs, raw_quotes, extra, query_sep, keywords)
-        # multi-line: the long-run marker's ^ is every line start (no other expression has ^ or $)
-        self._db = _compile(self.expressions, hyperscan.HS_FLAG_CASELESS | hyperscan.HS_FLAG_MULTILINE)
+        self._db = _compile(self.expressions, hyperscan.HS_FLAG_CASELESS)
 
     def passes(self, data: bytes) -> bool:
-        """Whether any expression matches ``data`` (one field as logged)."""
+        """Whether ``data`` (one field as logged, no newline in it) is `LONG_RUN` bytes or more,
+        or any expression matches it."""
+        if len(data) >= LONG_RUN:
+            return True
         hit: list[int] = []
         try:
             self._db.scan(data, match_event_handler=lambda *_a: hit.append(1) or True)  # stop at the first
@@ -290,7 +294,25 @@ class Prefilter:
             else:
                 starts.extend(_match_lines(chunk, pos, ends))
             pos = end
-        return starts
+        longs = long_lines(chunk)
+        return sorted(set(starts).union(longs)) if longs else starts
+
+
+def long_lines(chunk: bytes, run: int = LONG_RUN) -> list[int]:
+    """Starts of the lines of ``chunk`` that hold ``run`` bytes or more before their newline.
+    Each step searches ``run`` bytes backwards from ``run`` bytes ahead: a newline there is where
+    the next step starts (about ``run`` bytes on), none means the line is that long."""
+    out: list[int] = []
+    rfind, find = chunk.rfind, chunk.find
+    p, n = 0, len(chunk)
+    while n - p >= run:
+        q = rfind(b"\n", p, p + run)
+        if q >= 0:
+            p = q + 1
+        else:
+            out.append(p)
+            p = find(b"\n", p + run) + 1 or n
+    return out
 
 
 def _match_lines(chunk: bytes, pos: int, ends: list[int]) -> list[int]:

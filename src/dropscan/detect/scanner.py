@@ -14,13 +14,15 @@ A line that reaches a deterministic bound (`dropscan.match`, `dropscan.decode`) 
 never passed over: its finding carries ``unscanned.<bound>`` rule ids after the signatures that
 matched, or, when none did, it is a finding of its own category ``unscanned``; ``unscanned``
 counts such lines. Bounds are only reached on fields the fast path inspects too (a field long
-enough to be cut passes the prefilter's long-line marker), so both paths report them alike.
+enough to be cut passes the prefilter's long-line check), so both paths report them alike.
 """
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from ..formats.logformat import Format, Record, apache_unescape, strip_eol
 from .attribution import Network, attribute
@@ -29,9 +31,11 @@ from .egress import add_destination
 from .findings import Finding
 from .match import MATCH_BUDGET, MATCH_COUNT, Bounds, Hit, Matcher
 from .prefilter import HAVE_HYPERSCAN, GrammarCheck, Prefilter, line_spans, line_starts
-from .sigma.load import SigmaPack
-from .sigma.run import SigmaHit, match_record
 from .signatures import CATEGORIES, SEVERITIES, UNSCANNED, SignatureSet
+
+if TYPE_CHECKING:  # Sigma is imported only by a run with --sigma (start-up time)
+    from .sigma.load import SigmaPack
+    from .sigma.run import SigmaHit
 
 # Lines scanned at once. Per-line bookkeeping (spans, candidate starts) and the findings of a
 # piece are held until it is done: a 4 MiB chunk of 10-byte lines, all findings, took about
@@ -146,6 +150,8 @@ class Scanner:
         the Sigma rules (on records only), which share the line's bounds."""
         sigma_hits: list[SigmaHit] = []
         if self.sigma is not None and a.record is not None:
+            from .sigma.run import match_record
+
             sigma_hits = match_record(self.sigma, a.record, {name: vs for name, _t, vs in a.fields}, a.bounds)
         if a.hits:
             finding = build_finding(a, log_file, line_no, offset, self.trusted)
@@ -166,18 +172,19 @@ class Scanner:
         """`scan_chunk` (``where``: its ``log_file`` and ``keep_rejects``) over pieces of whole
         lines, at most `MAX_PIECE_LINES` each, so that what a chunk holds in memory is bounded
         by its bytes, not by how many lines they make; the caller takes each piece's findings
-        before the next is scanned. A chunk of ordinary lines is one piece."""
+        before the next is scanned (a 4 MiB chunk of 230-byte lines is two pieces)."""
         n = len(chunk)
-        lines = chunk.count(b"\n")
-        step = n if lines <= MAX_PIECE_LINES else max(1, n * MAX_PIECE_LINES // (lines + 1))
         pos = 0
         while pos < n:  # an empty chunk has no piece
-            end = chunk.find(b"\n", min(pos + step, n) - 1) + 1 or n
-            if step > 1 and chunk.count(b"\n", pos, end) > MAX_PIECE_LINES:
-                step //= 2  # shorter lines here than on average: a smaller piece
-                continue
-            r = self.scan_chunk(
-                chunk[pos:end] if end - pos < n else chunk, fmt, offset=offset + pos, line_no=line_no, **where
+            marks = line_marks(chunk, pos, MAX_PIECE_LINES)
+            end = marks[-1][0]
+            r = self._scan(
+                chunk[pos:end] if end - pos < n else chunk,
+                fmt,
+                [(e - pos, lines) for e, lines in marks],
+                offset=offset + pos,
+                line_no=line_no,
+                **where,
             )
             line_no += r.lines
             pos = end
@@ -195,6 +202,23 @@ class Scanner:
     ) -> ChunkResult:
         """Scan a chunk of whole lines that starts at byte ``offset`` / line ``line_no`` of
         ``log_file``. The last line may lack its newline (end of file)."""
+        return self._scan(
+            chunk, fmt, line_marks(chunk), log_file=log_file, offset=offset, line_no=line_no, keep_rejects=keep_rejects
+        )
+
+    def _scan(
+        self,
+        chunk: bytes,
+        fmt: Format | None,
+        marks: list[tuple[int, int]],
+        *,
+        log_file: str,
+        offset: int,
+        line_no: int,
+        keep_rejects: bool = False,
+    ) -> ChunkResult:
+        """`scan_chunk` given the chunk's `line_marks`: a candidate's line number is counted
+        from the mark before it, so no byte is counted twice."""
         res = ChunkResult()
         if not chunk:
             return res
@@ -217,18 +241,40 @@ class Scanner:
             starts = sorted(quoted.union(pf.candidates(chunk))) if quoted else pf.candidates(chunk)
         else:
             starts = line_starts(chunk)
-        pos, number = 0, line_no
+        ends = [e for e, _ in marks]
         for s, e in line_spans(chunk, starts):
-            number += chunk.count(b"\n", pos, s)
-            pos = s
+            i = bisect_right(ends, s)  # marks at or before the line start
+            mark, before = marks[i - 1] if i else (0, 0)
+            number = line_no + before + chunk.count(b"\n", mark, s)
             a = self.analyse(chunk[s:e], fmt, s not in rejected_starts, pf is not None)
             finding = self.finding(a, log_file, number, offset + s)
             res.unscanned += bool(a.bounds.cut)
             if finding is not None:
                 res.findings.append(finding)
-        res.lines = number - line_no + chunk.count(b"\n", pos)  # one counting pass over the chunk
+        res.lines = marks[-1][1]
         res.records = res.lines - res.rejected
         return res
+
+
+def line_marks(chunk: bytes, pos: int = 0, limit: int | None = None) -> list[tuple[int, int]]:
+    """(end, lines from ``pos`` to end) after each block of whole lines from ``pos``, as many
+    blocks as fit in ``limit`` lines (all when None). A block spans at most `MAX_PIECE_LINES`
+    bytes, so holds at most that many lines (a longer line is a block of its own, and an
+    unterminated last line counts as one): the first block always fits, and each byte is
+    counted once."""
+    marks: list[tuple[int, int]] = []
+    n, lines = len(chunk), 0
+    while pos < n:
+        end = chunk.rfind(b"\n", pos, pos + MAX_PIECE_LINES) + 1
+        if end <= pos:
+            end = chunk.find(b"\n", pos) + 1 or n
+        k = chunk.count(b"\n", pos, end) or 1
+        if limit is not None and lines + k > limit:
+            break
+        lines += k
+        marks.append((end, lines))
+        pos = end
+    return marks
 
 
 _CATEGORY_ORDER = {c: i for i, c in enumerate(CATEGORIES)}

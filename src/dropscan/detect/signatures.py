@@ -8,10 +8,15 @@ ATT&CK, CRS rule ids), the fields it inspects, and
   before the patterns run (Snort's ``content`` before ``pcre``). They are the contract the fast
   prefilter is built from: a line can only produce a finding if a keyword can appear in one of
   its decoded views.
-* ``patterns``: `regex`-module expressions, matched case-insensitively on each view, all
-  compiled when the pack is loaded (before any line is scanned), and linted for shapes whose
-  matching time can blow up (see `lint_pattern`). Named groups ``url``, ``host``, ``port``,
-  ``scheme``, ``tool``/``args`` say where the destination is (see `dropscan.egress`).
+* ``patterns``: `regex`-module expressions, matched case-insensitively on each view, and
+  linted for shapes whose matching time can blow up (see `lint_pattern`). A pattern is
+  compiled the first time it is matched (`Signature.patterns`): `regex` parses in pure Python,
+  and compiling all of the built-in pack cost about 90 ms of every run, most of them spent on
+  patterns a run never needs. A pack the user names (``--signatures``) is compiled when it is
+  loaded, so that a bad pattern is one clear error before any line is scanned; the built-in
+  pack's patterns are compiled by the test suite (``tests/test_signatures.py``). Named groups
+  ``url``, ``host``, ``port``, ``scheme``, ``tool``/``args`` say where the destination is (see
+  `dropscan.detect.egress`).
 * ``examples``: ``match`` and ``no_match`` cases the test suite and ``dropscan signatures test``
   run through the whole pipeline. No signature without examples (fail2ban's rule).
 
@@ -23,13 +28,13 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import regex
 import yaml
 
 from ..errors import UsageError
@@ -55,10 +60,9 @@ SEVERITIES = ("low", "medium", "high", "critical")
 FIELD_KINDS = ("target", "user_agent", "referer", "header", "line")
 EXTRACT_MODES = ("groups", "argv", "argv-list", "none")
 EXAMPLE_KEYS = ("target", "user_agent", "referer", "line")
-_ID = regex.compile(r"[a-z0-9][a-z0-9._-]{1,63}")
+_ID = re.compile(r"[a-z0-9][a-z0-9._-]{1,63}")
 _REQUIRED = ("id", "name", "category", "severity", "egress", "keywords", "patterns", "references", "examples")
 _OPTIONAL = ("description", "fields", "extract", "default_scheme", "tags")
-PATTERN_FLAGS = regex.IGNORECASE | regex.V0
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,16 +90,30 @@ class Signature:
     matches: tuple[Example, ...] = ()
     no_matches: tuple[Example, ...] = ()
     pattern_texts: tuple[str, ...] = field(default=())
-    patterns: tuple[Any, ...] = ()  # regex.Pattern objects, compiled when the pack is loaded
+    _compiled: tuple[Any, ...] | None = field(default=None, repr=False, compare=False)
 
     @property
     def rank(self) -> int:
         return SEVERITIES.index(self.severity)
 
+    @property
+    def patterns(self) -> tuple[Any, ...]:
+        """The compiled patterns (regex.Pattern), compiled on first use. When that happens
+        cannot change a result: no clock is read while a line is matched
+        (`dropscan.detect.match`)."""
+        if self._compiled is None:
+            where = f"{self.source}: signature {self.id!r}"
+            self._compiled = tuple(_compile_pattern(p, where) for p in self.pattern_texts)
+        return self._compiled
+
 
 def _compile_pattern(p: str, where: str):
+    """A signature pattern as `regex` compiles it: case-insensitive, version 0 (imported here:
+    a run whose lines never reach a pattern needs none of it)."""
+    import regex
+
     try:
-        return regex.compile(p, PATTERN_FLAGS)
+        return regex.compile(p, regex.IGNORECASE | regex.V0)
     except regex.error as e:
         raise _fail(where, f"pattern {_short(p)!r} does not compile: {e}") from None
 
@@ -153,7 +171,7 @@ def _examples(where: str, raw: Any) -> tuple[tuple[Example, ...], tuple[Example,
     return out[0], out[1]
 
 
-_REF = regex.compile(r"\{\{([A-Z][A-Z0-9_]*)\}\}")
+_REF = re.compile(r"\{\{([A-Z][A-Z0-9_]*)\}\}")
 
 
 def expand(pattern: str, defines: dict[str, str], where: str) -> str:
@@ -197,7 +215,6 @@ def parse_signature(raw: Any, source: str, defines: dict[str, str] | None = None
         if kw != kw.lower() or len(kw) < 2 or not kw.isascii():
             raise _fail(where, f"keyword {kw!r} must be lower-case ASCII and at least 2 characters")
     pattern_texts = tuple(expand(p, defines or {}, where) for p in _str_list(where, "patterns", raw["patterns"]))
-    compiled = tuple(_compile_pattern(p, where) for p in pattern_texts)
     for p in pattern_texts:
         problem = lint_pattern(p)
         if problem:
@@ -230,7 +247,6 @@ def parse_signature(raw: Any, source: str, defines: dict[str, str] | None = None
         matches=matches,
         no_matches=no_matches,
         pattern_texts=pattern_texts,
-        patterns=compiled,
     )
 
 
@@ -275,7 +291,7 @@ def lint_pattern(pattern: str) -> str | None:
             if c == "|":
                 ambiguous[-1] = True
             i += 1
-        q = _quantifier(pattern, i)
+        q = _quantifier(pattern, i) if i < n and pattern[i] in "*+?{" else None  # (most tokens have none)
         if q is None:
             continue
         unbounded, possessive, i = q
@@ -305,7 +321,7 @@ def _skip_class(p: str, i: int) -> int:
     return j + 1
 
 
-_BRACE_Q = regex.compile(r"\{([0-9]*)(,?)([0-9]*)\}")
+_BRACE_Q = re.compile(r"\{([0-9]*)(,?)([0-9]*)\}")
 
 
 def _quantifier(p: str, i: int) -> tuple[bool, bool, int] | None:
@@ -362,12 +378,14 @@ def lint_runtime(sig: Signature, timeout: float = 1.0) -> list[str]:
 
 # --- packs -------------------------------------------------------------------------------
 class SignatureSet:
-    """The loaded, compiled signatures of one or more YAML files (picklable: workers rebuild
-    the compiled form from the same YAML text)."""
+    """The loaded signatures of one or more YAML files (picklable: workers rebuild them from
+    the same YAML text)."""
 
-    def __init__(self, documents: list[tuple[str, str]]):
-        """Every pattern is compiled here (about 80 ms for the built-in pack), so a bad pattern
-        is a clear error before any scan starts and no line ever waits on a compile."""
+    def __init__(self, documents: list[tuple[str, str]], known_good: int = 0):
+        """``known_good``: how many leading documents are known to compile (the built-in pack,
+        whose every pattern the test suite compiles, or documents a parent process loaded).
+        The patterns of the other documents are compiled here, so a bad pattern in a user's
+        pack is a clear error before any scan starts; the rest compile on first use."""
         self.documents = documents  # (source name, YAML text)
         sigs: list[Signature] = []
         seen: dict[str, str] = {}
@@ -394,9 +412,11 @@ class SignatureSet:
             if not isinstance(data, list):
                 raise UsageError(f"{source}: expected a list of signatures (or 'signatures:' and 'define:')")
             parsed.append((source, data))
-        for source, data in parsed:
+        for doc, (source, data) in enumerate(parsed):
             for raw in data:
                 sig = parse_signature(raw, source, defines)
+                if doc >= known_good:
+                    sig.patterns  # noqa: B018 - compiled now: a bad pattern fails the load
                 if sig.id in seen:
                     raise UsageError(f"{source}: signature id {sig.id!r} already defined in {seen[sig.id]}")
                 seen[sig.id] = source
@@ -413,7 +433,7 @@ class SignatureSet:
         self.keyword_index = {k: tuple(v) for k, v in kw.items()}
 
     def __reduce__(self):
-        return (SignatureSet, (self.documents,))
+        return (SignatureSet, (self.documents, len(self.documents)))
 
     def __len__(self) -> int:
         return len(self.signatures)
@@ -425,7 +445,8 @@ class SignatureSet:
     @classmethod
     def load(cls, path: str | os.PathLike[str] | None = None) -> SignatureSet:
         """Load every ``*.yaml``/``*.yml`` file of a directory (or one file); default: built-in pack."""
-        return cls(load_documents(path))
+        docs = load_documents(path)
+        return cls(docs, len(docs) if path is None else 0)
 
 
 def load_documents(path: str | os.PathLike[str] | None = None) -> list[tuple[str, str]]:

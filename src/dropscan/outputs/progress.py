@@ -52,39 +52,33 @@ class _Words(ProgressColumn):
 
 
 class ScanProgress:
-    """``with ScanProgress(sys.stderr, sys.stdout) as p: run.on_progress = p.update`` (a no-op
-    when ``stream`` is not a terminal). When ``out`` is the terminal too (a table on screen),
-    what is written to it goes above the progress line, which is redrawn below; output to a
-    pipe or a file is never touched."""
+    """``with ScanProgress(sys.stderr, sys.stdout) as p: run.on_progress = p.update``, for a
+    ``stream`` that is a terminal (the CLI imports this module only then:
+    `dropscan.cli.common._progress`).
+    When ``out`` is the terminal too (a table on screen), what is written to it goes above the
+    progress line, which is redrawn below; output to a pipe or a file is never touched."""
 
-    def __init__(self, stream: TextIO, out: TextIO | None = None, color: bool = True, quiet: bool = False):
-        self.enabled = stream.isatty() and not quiet
-        self.progress = None
-        if self.enabled:
-            console = Console(file=stream, highlight=False, markup=False, emoji=False, no_color=not color)
-            self.progress = Progress(
-                BarColumn(bar_width=20),
-                _Words(),
-                console=console,
-                transient=True,
-                refresh_per_second=5,
-                redirect_stdout=out is not None and out.isatty(),
-                redirect_stderr=True,
-            )
-            self.task = self.progress.add_task("scan", total=None, info=None)
+    def __init__(self, stream: TextIO, out: TextIO | None = None, color: bool = True):
+        console = Console(file=stream, highlight=False, markup=False, emoji=False, no_color=not color)
+        self.progress = Progress(
+            BarColumn(bar_width=20),
+            _Words(),
+            console=console,
+            transient=True,
+            refresh_per_second=5,
+            redirect_stdout=out is not None and out.isatty(),
+            redirect_stderr=True,
+        )
+        self.task = self.progress.add_task("scan", total=None, info=None)
 
     def __enter__(self) -> ScanProgress:
-        if self.progress is not None:
-            self.progress.start()
+        self.progress.start()
         return self
 
     def __exit__(self, *exc) -> None:
-        if self.progress is not None:
-            self.progress.stop()
+        self.progress.stop()
 
     def update(self, run) -> None:
         """`Scan.on_progress`: called after every chunk of work."""
-        if self.progress is None:
-            return
         info = run.progress_info()
         self.progress.update(self.task, completed=info["bytes"], total=info["bytes_total"], info=info)
