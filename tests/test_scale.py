@@ -3,10 +3,14 @@ in the same order, with the same line accounting; memory does not grow with the 
 
 from __future__ import annotations
 
+import bz2
+import gzip
 import json
+import lzma
 
 import pandas as pd
 import pytest
+import zstandard
 
 import dropscan
 from conftest import SAMPLE_LOGS
@@ -63,6 +67,110 @@ def test_byte_ranges_shift_line_numbers(big_log, small_ranges):
     lines = data.splitlines(keepends=True)
     for r in got:  # line numbers and offsets still point at the line, after the shift
         assert data[r["offset"] :].startswith(lines[r["line_no"] - 1])
+
+
+COMPRESSORS = {
+    "gzip": gzip.compress,
+    "gzip, two members": lambda d: gzip.compress(d[: len(d) // 3]) + gzip.compress(d[len(d) // 3 :]),
+    "bzip2": bz2.compress,
+    "xz": lzma.compress,
+    "zstd": lambda d: zstandard.ZstdCompressor().compress(d),
+}
+
+
+def _scan_both(path, small_ranges_jobs=3):
+    """(one process, pool of chunks of 64 KiB) scans of ``path``, rejects kept."""
+    scans, rejects = [], []
+    for jobs, chunk in ((1, None), (small_ranges_jobs, 1 << 16)):
+        got: list[bytes] = []
+        opts = ScanOptions(jobs=jobs, keep_rejects=True, **({"chunk_size": chunk} if chunk else {}))
+        scans.append(Scan([str(path)], opts, on_reject=lambda _p, line, got=got: got.append(line)))
+        rejects.append(got)
+    return scans, rejects
+
+
+@pytest.mark.parametrize("kind", COMPRESSORS)
+def test_a_compressed_file_is_shipped_to_the_pool_in_chunks(big_log, small_ranges, tmp_path, kind):
+    """A compressed file cannot be split into byte ranges: the parent decompresses it and the
+    workers scan its chunks, with findings, line numbers, offsets and summary as one process."""
+    p = tmp_path / "access.log.z"
+    p.write_bytes(COMPRESSORS[kind](big_log.read_bytes()))
+    (one, pool), (rejects_one, rejects_pool) = _scan_both(p)
+    progress: list[int] = []  # bytes read on disk, as a progress display shows them
+    pool.on_progress = lambda s: progress.append(s.progress_info()["bytes"])
+    units = [u for _src, u in pool.plan(lambda _src: 3, ship=True)]
+    assert units[-1].file_end and units[-1].read_error is None
+    # really shipped in pieces (zstd inflates this repetitive file in one step, one chunk)
+    assert len(units) > 2 or kind == "zstd"
+    want = _records(one)
+    assert want and _records(pool) == want
+    assert pool.summary() == one.summary()
+    assert rejects_pool == rejects_one and len(rejects_one) == 6
+    assert progress == sorted(progress) and progress[-1] == p.stat().st_size
+    data = big_log.read_bytes()
+    lines = data.splitlines(keepends=True)
+    for r in want:  # decompressed offsets and shifted line numbers point at the line
+        assert data[r["offset"] :].startswith(lines[r["line_no"] - 1])
+
+
+def test_the_parent_reads_a_few_chunks_ahead_only(big_log, small_ranges, tmp_path, monkeypatch):
+    """Memory stays bounded: the parent decompresses no more than a few units ahead of the
+    results it has taken (2 per job), however long the file."""
+    p = tmp_path / "access.log.gz"
+    p.write_bytes(gzip.compress(big_log.read_bytes() * 3))
+    shipped, ahead = [], []
+    ship = Scan._ship
+
+    def counting(self, src, spec):
+        for unit in ship(self, src, spec):
+            shipped.append(unit)
+            yield unit
+
+    monkeypatch.setattr(Scan, "_ship", counting)
+    scan = Scan([str(p)], ScanOptions(jobs=2, chunk_size=1 << 15))
+    scan.on_progress = lambda s: ahead.append(len(shipped) - len(ahead) - 1)  # told once a unit is taken
+    assert len(_records(scan)) > 100
+    assert len(shipped) > 20 and max(ahead) <= 4, ahead
+
+
+def test_shipped_lines_travel_in_the_unit_when_no_file_can_be_written(big_log, small_ranges, tmp_path, monkeypatch):
+    """The parent spools each shipped chunk to a temp file for its worker; when that fails
+    (a full disk), the chunk goes through the pool's pipe instead: same findings."""
+    p = tmp_path / "access.log.gz"
+    p.write_bytes(gzip.compress(big_log.read_bytes()))
+    want = _records(Scan([str(p)], ScanOptions(jobs=1)))
+
+    def full_disk(*_a, **_k):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(engine.tempfile, "NamedTemporaryFile", full_disk)
+    assert engine._spool(engine.Unit("x", None, 0, 1, data=b"a\n"), str(tmp_path)).data == b"a\n"
+    assert _records(Scan([str(p)], ScanOptions(jobs=2, chunk_size=1 << 16))) == want
+
+
+def test_a_truncated_gzip_in_the_pool_ends_as_in_one_process(big_log, small_ranges, tmp_path):
+    """Every line before the damage is scanned, then the same one-line error fails the file."""
+    full = gzip.compress(big_log.read_bytes())
+    p = tmp_path / "cut.log.gz"
+    p.write_bytes(full[: len(full) * 2 // 3])
+    (one, pool), _ = _scan_both(p)
+    want = _records(one)
+    assert _records(pool) == want and len(want) > 100
+    summary = one.summary()
+    assert pool.summary() == summary
+    assert summary["files"][0]["status"] == "failed" and "truncated gzip" in summary["files"][0]["error"]
+
+
+def test_a_big_gz_takes_the_pool(tmp_path, monkeypatch):
+    """The pool is chosen by the text to scan: a compressed file counts for more than its size."""
+    p = tmp_path / "a.log.gz"
+    p.write_bytes(gzip.compress((SAMPLE_LOGS / "access.log").read_bytes()))
+    size = p.stat().st_size
+    monkeypatch.setattr(engine, "POOL_MIN_BYTES", size * engine.COMPRESSION_ESTIMATE)
+    monkeypatch.setattr(Scan, "_scan_pool", lambda self: iter(["pool"]))
+    assert list(Scan([str(p)], ScanOptions(jobs=2))) == ["pool"]
+    monkeypatch.setattr(engine, "POOL_MIN_BYTES", size * engine.COMPRESSION_ESTIMATE + 1)
+    assert list(Scan([str(p)], ScanOptions(jobs=2))) != ["pool"]
 
 
 @pytest.fixture(scope="module")
