@@ -103,7 +103,8 @@ def ensure_data(lines: int) -> Path:
 def check_detection(log: Path) -> str:
     labels = {int(x.split("\t")[0]) for x in Path(str(log) + ".labels.tsv").read_text().splitlines()[1:]}
     with tempfile.NamedTemporaryFile(suffix=".jsonl") as out:
-        subprocess.run([*DROPSCAN, "scan", str(log), "-j", "1", "-f", "jsonl", "-o", out.name], check=False)
+        cmd = [*DROPSCAN, "scan", str(log), "-j", "1", "-f", "jsonl", "-o", out.name]
+        subprocess.run(cmd, stderr=subprocess.DEVNULL, check=False)
         found = {json.loads(x)["line_no"] for x in open(out.name)}
     missed, extra = labels - found, found - labels
     return (
