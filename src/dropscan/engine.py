@@ -245,6 +245,11 @@ class Unit:
     data_file: str | None = None  # ``data`` spooled to a file on a disk shared with the worker
 
     @property
+    def shipped(self) -> bool:
+        """Its lines come with it (in ``data`` or ``data_file``), not from a read of ``path``."""
+        return self.data is not None or self.data_file is not None
+
+    @property
     def file_end(self) -> bool:
         """The end of a shipped file: no lines, only how the file ended."""
         return self.data is not None and not self.data
@@ -272,10 +277,9 @@ def scan_unit(spec: ScannerSpec, unit: Unit, opts: ScanOptions, tmpdir: str | No
     rej = spill = None
     error = None
     try:
-        if unit.data_file is not None:
-            chunks = read_chunks(iter((_unspool(unit.data_file),)), opts.chunk_size, unit.start)
-        elif unit.data is not None:
-            chunks = read_chunks(iter((unit.data,)), opts.chunk_size, unit.start)
+        if unit.shipped:
+            data = _unspool(unit.data_file) if unit.data_file is not None else unit.data
+            chunks = read_chunks(iter((data,)), opts.chunk_size, unit.start)
         elif unit.start is not None:
             chunks = read_range(unit.path, unit.start, unit.end, opts.chunk_size)
         else:
@@ -627,7 +631,9 @@ class Scan:
                         exhausted = True
                         break
                     run = unit is not None and not unit.unrecognised and not unit.file_end
-                    fut = pool.submit(scan_unit, self.spec, _spool(unit, tmpdir), opts, tmpdir) if run else None
+                    if run:  # a shipped unit's lines wait on disk, not in the look-ahead too
+                        unit = _spool(unit, tmpdir)
+                    fut = pool.submit(scan_unit, self.spec, unit, opts, tmpdir) if run else None
                     pending.append((src, unit, fut.result if fut else None))
                 if not pending:
                     return
@@ -670,7 +676,7 @@ class Scan:
                         yield taken
                 if unit.start is None:
                     self._finished(src)
-                elif unit.data is not None:
+                elif unit.shipped:
                     self._current = unit.read
                     self._tick()
                 else:
